@@ -1,0 +1,62 @@
+#include "common/diagnostic.hpp"
+
+#include <cstdio>
+
+namespace lrsched {
+
+std::string Diagnostic::to_string() const {
+    std::string out = where.file;
+    if (where.line > 0) {
+        out += ':' + std::to_string(where.line);
+        if (where.col > 0) out += ':' + std::to_string(where.col);
+    }
+    out += ": ";
+    if (severity == Severity::warning) out += "warning: ";
+    out += message;
+    return out;
+}
+
+void Diagnostics::error(Location where, std::string message) {
+    items_.push_back({std::move(where), Severity::error, std::move(message)});
+    ++errors_;
+}
+
+void Diagnostics::warning(Location where, std::string message) {
+    items_.push_back({std::move(where), Severity::warning, std::move(message)});
+}
+
+void Diagnostics::append(const Diagnostics& other) {
+    for (const auto& d : other.items_) items_.push_back(d);
+    errors_ += other.errors_;
+}
+
+std::string Diagnostics::to_string() const {
+    std::string out;
+    for (const auto& d : items_) out += d.to_string() + '\n';
+    return out;
+}
+
+std::string quoted(std::string_view value, std::size_t max_len) {
+    std::string out = "\"";
+    std::size_t shown = 0;
+    for (unsigned char c : value) {
+        if (shown++ == max_len) {
+            out += "...";
+            break;
+        }
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += static_cast<char>(c);
+        } else if (c >= 0x20 && c < 0x7f) {
+            out += static_cast<char>(c);
+        } else {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02x", c);
+            out += buf;
+        }
+    }
+    out += '"';
+    return out;
+}
+
+}  // namespace lrsched

@@ -1,0 +1,32 @@
+// The one error currency of lrsched: std::error_code with our own category,
+// plus a short human message carried by Result<T> (result.hpp). Asio's and
+// SQLite's failures are mapped onto these codes where they are handled.
+#pragma once
+
+#include <string>
+#include <system_error>
+
+namespace lrsched {
+
+enum class Errc {
+    ok = 0,
+    invalid_input,       // a file or value the operator wrote is wrong
+    limit_exceeded,      // input larger or deeper than a documented cap
+    io_error,            // the file system said no
+    permission_denied,   // a secret file readable by others, a path outside its root
+    not_found,           // a file, job, run or session that does not exist
+    database_error,      // SQLite said no
+    schema_mismatch,     // the database is newer than this binary
+    illegal_transition,  // a session state change the state machine forbids (a bug)
+};
+
+const std::error_category& lrsched_category() noexcept;
+
+inline std::error_code make_error_code(Errc e) noexcept {
+    return {static_cast<int>(e), lrsched_category()};
+}
+
+}  // namespace lrsched
+
+template <>
+struct std::is_error_code_enum<lrsched::Errc> : std::true_type {};

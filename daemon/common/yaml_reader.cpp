@@ -1,0 +1,325 @@
+#include "common/yaml_reader.hpp"
+
+#include <yaml-cpp/eventhandler.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <sys/stat.h>
+#include <unordered_map>
+
+namespace lrsched {
+namespace {
+
+// Thrown from inside yaml-cpp's parse to stop it at the first cap crossed.
+struct CapExceeded {
+    YAML::Mark mark;
+    std::string message;
+};
+
+// Counts nodes as they would be after alias expansion, and tracks depth.
+class BoundingHandler final : public YAML::EventHandler {
+public:
+    explicit BoundingHandler(const YamlLimits& limits) : limits_(limits) {}
+
+    void OnDocumentStart(const YAML::Mark&) override {}
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override { leaf(mark, anchor); }
+    void OnScalar(const YAML::Mark& mark,
+                  const std::string&,
+                  YAML::anchor_t anchor,
+                  const std::string&) override {
+        leaf(mark, anchor);
+    }
+    void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+        const auto it = sizes_.find(anchor);
+        if (it == sizes_.end())
+            throw CapExceeded{mark, "alias refers to an anchor that encloses it"};
+        add(mark, it->second);
+    }
+    void OnSequenceStart(const YAML::Mark& mark,
+                         const std::string&,
+                         YAML::anchor_t anchor,
+                         YAML::EmitterStyle::value) override {
+        open(mark, anchor);
+    }
+    void OnSequenceEnd() override { close(); }
+    void OnMapStart(const YAML::Mark& mark,
+                    const std::string&,
+                    YAML::anchor_t anchor,
+                    YAML::EmitterStyle::value) override {
+        open(mark, anchor);
+    }
+    void OnMapEnd() override { close(); }
+
+private:
+    struct Open {
+        YAML::anchor_t anchor;
+        std::uint64_t start;
+    };
+
+    void add(const YAML::Mark& mark, std::uint64_t n) {
+        // Saturating: a doubling chain of aliases overflows 64 bits quickly.
+        expanded_ = n > limits_.max_nodes ? limits_.max_nodes + 1 : expanded_ + n;
+        if (expanded_ > limits_.max_nodes)
+            throw CapExceeded{mark,
+                              "document expands to more than " + std::to_string(limits_.max_nodes) +
+                                  " nodes (node cap; aliases count once per use)"};
+    }
+    void leaf(const YAML::Mark& mark, YAML::anchor_t anchor) {
+        add(mark, 1);
+        if (anchor != 0) sizes_[anchor] = 1;
+    }
+    void open(const YAML::Mark& mark, YAML::anchor_t anchor) {
+        if (static_cast<int>(stack_.size()) >= limits_.max_depth)
+            throw CapExceeded{mark,
+                              "nesting deeper than " + std::to_string(limits_.max_depth) +
+                                  " levels (depth cap)"};
+        add(mark, 1);
+        stack_.push_back({anchor, expanded_ - 1});
+    }
+    void close() {
+        const Open o = stack_.back();
+        stack_.pop_back();
+        if (o.anchor != 0) sizes_[o.anchor] = expanded_ - o.start;
+    }
+
+    const YamlLimits& limits_;
+    std::uint64_t expanded_ = 0;
+    std::vector<Open> stack_;
+    std::unordered_map<YAML::anchor_t, std::uint64_t> sizes_;
+};
+
+Location at(const std::string& file, const YAML::Mark& mark) {
+    if (mark.is_null()) return {file, 0, 0};
+    return {file, mark.line + 1, mark.column + 1};
+}
+
+std::string what_is(const YAML::Node& node) {
+    switch (node.Type()) {
+        case YAML::NodeType::Map: return "a mapping";
+        case YAML::NodeType::Sequence: return "a list";
+        case YAML::NodeType::Null: return "nothing";
+        case YAML::NodeType::Scalar: return quoted(node.Scalar());
+        case YAML::NodeType::Undefined: break;
+    }
+    return "nothing";
+}
+
+}  // namespace
+
+Location location_of(const std::string& file, const YAML::Node& node) {
+    return at(file, node.Mark());
+}
+
+std::optional<std::string> read_text_file(const std::string& path,
+                                          std::size_t max_bytes,
+                                          Diagnostics& diags) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
+        diags.error({path, 0, 0}, "cannot read: " + std::string(std::strerror(errno)));
+        return std::nullopt;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        diags.error({path, 0, 0}, "not a regular file");
+        return std::nullopt;
+    }
+    if (static_cast<std::uint64_t>(st.st_size) > max_bytes) {
+        diags.error({path, 0, 0},
+                    "file is " + std::to_string(st.st_size) + " bytes, over the size cap of " +
+                        std::to_string(max_bytes) + " bytes");
+        return std::nullopt;
+    }
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        diags.error({path, 0, 0}, "cannot open: " + std::string(std::strerror(errno)));
+        return std::nullopt;
+    }
+    std::string text;
+    text.resize(max_bytes + 1);  // the file may have grown since stat
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    text.resize(static_cast<std::size_t>(in.gcount()));
+    if (text.size() > max_bytes) {
+        diags.error({path, 0, 0},
+                    "file is over the size cap of " + std::to_string(max_bytes) + " bytes");
+        return std::nullopt;
+    }
+    return text;
+}
+
+std::optional<YAML::Node> load_yaml(std::string_view text,
+                                    const std::string& file,
+                                    const YamlLimits& limits,
+                                    Diagnostics& diags) {
+    if (text.size() > limits.max_bytes) {
+        diags.error({file, 0, 0},
+                    "file is " + std::to_string(text.size()) + " bytes, over the size cap of " +
+                        std::to_string(limits.max_bytes) + " bytes");
+        return std::nullopt;
+    }
+    if (text.find('\0') != std::string_view::npos) {
+        diags.error({file, 0, 0}, "file contains a NUL byte; YAML files are text");
+        return std::nullopt;
+    }
+    const std::string owned(text);
+    try {
+        std::istringstream events_in(owned);
+        YAML::Parser parser(events_in);
+        BoundingHandler bounds(limits);
+        int documents = 0;
+        while (parser.HandleNextDocument(bounds)) {
+            if (++documents > 1) {
+                diags.error({file, 0, 0}, "holds more than one YAML document ('---'); one is expected");
+                return std::nullopt;
+            }
+        }
+        YAML::Node root = YAML::Load(owned);
+        return root;
+    } catch (const CapExceeded& e) {
+        diags.error(at(file, e.mark), e.message);
+    } catch (const YAML::Exception& e) {
+        // e.msg is yaml-cpp's message without its own "yaml-cpp: error at line" prefix.
+        diags.error(at(file, e.mark), "YAML syntax: " + e.msg);
+    }
+    return std::nullopt;
+}
+
+MapView::MapView(const std::string& file,
+                 const YAML::Node& node,
+                 std::string name,
+                 std::initializer_list<std::string_view> allowed,
+                 Diagnostics& diags)
+    : file_(file), node_(node), name_(std::move(name)) {
+    if (!node.IsMap()) {
+        diags.error(location_of(file, node),
+                    name_ + ": expected a mapping of keys, found " + what_is(node));
+        return;
+    }
+    valid_ = true;
+    for (const auto& kv : node) {
+        if (!kv.first.IsScalar()) {
+            diags.error(location_of(file, kv.first), name_ + ": keys must be plain names");
+            continue;
+        }
+        const std::string& key = kv.first.Scalar();
+        if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+            std::string expected;
+            for (auto a : allowed) expected += (expected.empty() ? "" : ", ") + std::string(a);
+            diags.error(location_of(file, kv.first),
+                        "unknown key " + quoted(key) + " in " + name_ + " (expected one of: " +
+                            expected + ")");
+            continue;
+        }
+        const bool dup = std::any_of(fields_.begin(), fields_.end(),
+                                     [&](const auto& f) { return f.first == key; });
+        if (dup) {
+            diags.error(location_of(file, kv.first), "duplicate key " + quoted(key) + " in " + name_);
+            continue;
+        }
+        fields_.emplace_back(key, kv.second);
+    }
+}
+
+std::optional<YAML::Node> MapView::get(std::string_view key) const {
+    for (const auto& f : fields_)
+        if (f.first == key) return f.second;
+    return std::nullopt;
+}
+
+std::string MapView::field(std::string_view key) const {
+    return name_.empty() ? std::string(key) : name_ + "." + std::string(key);
+}
+
+std::optional<std::string> read_string(const std::string& file,
+                                       const YAML::Node& value,
+                                       const std::string& field,
+                                       Diagnostics& diags) {
+    if (!value.IsScalar()) {
+        diags.error(location_of(file, value), field + ": expected a string, found " + what_is(value));
+        return std::nullopt;
+    }
+    return value.Scalar();
+}
+
+std::optional<std::int64_t> read_int(const std::string& file,
+                                     const YAML::Node& value,
+                                     const std::string& field,
+                                     std::int64_t min,
+                                     std::int64_t max,
+                                     Diagnostics& diags) {
+    const std::string range = " from " + std::to_string(min) + " to " + std::to_string(max);
+    if (!value.IsScalar()) {
+        diags.error(location_of(file, value),
+                    field + ": expected a whole number" + range + ", found " + what_is(value));
+        return std::nullopt;
+    }
+    const std::string& s = value.Scalar();
+    std::int64_t n = 0;
+    std::size_t i = (!s.empty() && s[0] == '-') ? 1 : 0;
+    bool ok = i < s.size() && s.size() - i <= 18;
+    for (std::size_t j = i; ok && j < s.size(); ++j) {
+        if (s[j] < '0' || s[j] > '9') ok = false;
+        else n = n * 10 + (s[j] - '0');
+    }
+    if (i == 1) n = -n;
+    if (!ok || n < min || n > max) {
+        diags.error(location_of(file, value),
+                    field + ": expected a whole number" + range + ", found " + what_is(value));
+        return std::nullopt;
+    }
+    return n;
+}
+
+std::optional<bool> read_bool(const std::string& file,
+                              const YAML::Node& value,
+                              const std::string& field,
+                              Diagnostics& diags) {
+    if (value.IsScalar()) {
+        if (value.Scalar() == "true") return true;
+        if (value.Scalar() == "false") return false;
+    }
+    diags.error(location_of(file, value),
+                field + ": expected true or false, found " + what_is(value));
+    return std::nullopt;
+}
+
+std::optional<Duration> read_duration(const std::string& file,
+                                      const YAML::Node& value,
+                                      const std::string& field,
+                                      Diagnostics& diags) {
+    if (value.IsScalar()) {
+        if (auto d = parse_duration(value.Scalar())) return d;
+    }
+    diags.error(location_of(file, value),
+                field + ": expected a duration such as 250ms, 30s, 10m, 6h or 3d, found " +
+                    what_is(value));
+    return std::nullopt;
+}
+
+std::optional<std::vector<LocatedString>> read_string_list(const std::string& file,
+                                                          const YAML::Node& value,
+                                                          const std::string& field,
+                                                          Diagnostics& diags) {
+    if (!value.IsSequence()) {
+        diags.error(location_of(file, value),
+                    field + ": expected a list such as [a, b], found " + what_is(value));
+        return std::nullopt;
+    }
+    std::vector<LocatedString> out;
+    bool ok = true;
+    for (const auto& item : value) {
+        if (!item.IsScalar()) {
+            diags.error(location_of(file, item),
+                        field + ": list items must be strings, found " + what_is(item));
+            ok = false;
+            continue;
+        }
+        out.push_back({item.Scalar(), location_of(file, item)});
+    }
+    if (!ok) return std::nullopt;
+    return out;
+}
+
+}  // namespace lrsched
