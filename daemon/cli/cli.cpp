@@ -1,11 +1,156 @@
 #include "cli/cli.hpp"
 
+#include "cli/args.hpp"
+#include "config/config.hpp"
+#include "jobs/job_parser.hpp"
+
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <string>
+#include <vector>
 
 namespace lrsched::cli {
+namespace {
 
-int run(int, char**) {
-    std::fputs("lrsched: not yet\n", stderr);
+namespace fs = std::filesystem;
+
+constexpr const char* kUsage =
+    "usage: lrsched COMMAND [ARGS] [-c FILE]\n"
+    "\n"
+    "commands:\n"
+    "  validate FILE...        check job files; with -c, also the configuration and its secrets\n"
+    "                          (with -c and no FILE: every job in jobs_dir)\n"
+    "  daemon                  run the daemon (not yet in this version)\n"
+    "  plan JOB                resolve targets, estimate duration (not yet in this version)\n"
+    "  status [JOB] [--json]   (not yet in this version)\n"
+    "  sessions JOB [--state S] [--json]   (not yet in this version)\n"
+    "  run|pause|resume|cancel JOB, reload, verify RUN_FOLDER   (not yet in this version)\n"
+    "\n"
+    "options: -c, --config FILE (default /etc/lrsched/lrsched.yaml), --json, -h, --help, "
+    "--version\n"
+    "exit status: 0 ok, 1 user error, 2 daemon unreachable\n";
+
+std::string utc_iso(std::chrono::system_clock::time_point t) {
+    const std::time_t tt = std::chrono::system_clock::to_time_t(t);
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%MZ", &tm);
+    return buf;
+}
+
+std::string summary(const jobs::Job& job) {
+    const auto& in = job.targets.include;
+    std::string s = "job " + job.name + (job.tenant.empty() ? "" : " (tenant " + job.tenant + ")") +
+                    ": " + std::to_string(job.commands.size()) + " command(s); targets: ";
+    std::vector<std::string> parts;
+    const auto count = [&](std::size_t n, const char* what) {
+        if (n) parts.push_back(std::to_string(n) + " " + what);
+    };
+    count(in.machines.size(), "machine id(s)");
+    count(in.hostnames.size(), "host name(s)");
+    count(in.tags.size(), "tag(s)");
+    count(in.groups.size(), "group(s)");
+    for (std::size_t i = 0; i < parts.size(); ++i)
+        s += (i ? ", " : "") + parts[i];
+    if (!job.targets.os.empty())
+        s += " on " + std::to_string(job.targets.os.size()) + " OS platform(s)";
+    if (job.schedule.cron) {
+        const auto next =
+            job.schedule.cron->next_after(std::chrono::system_clock::now(), job.schedule.tz);
+        s += "; cron \"" + job.schedule.cron->text() + "\"" +
+             (job.schedule.tz == jobs::TimeZone::local ? " local" : " UTC") +
+             (next ? ", next firing " + utc_iso(*next) : ", never fires");
+    } else {
+        s += "; runs once when loaded";
+    }
+    return s;
+}
+
+std::vector<std::string> jobs_in(const std::string& dir) {
+    std::vector<std::string> files;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+        const auto ext = e.path().extension();
+        if ((ext == ".yaml" || ext == ".yml") && e.is_regular_file())
+            files.push_back(e.path().string());
+    }
+    std::sort(files.begin(), files.end());
+    return files;
+}
+
+int cmd_validate(const Args& args) {
+    jobs::JobContext ctx;
+    std::vector<std::string> files = args.positional;
+    bool ok = true;
+    if (args.config) {
+        Diagnostics diags;
+        auto cfg = config::load_config(*args.config, diags);
+        std::fputs(diags.to_string().c_str(), stderr);
+        if (!cfg) return 1;
+        const char* creds = std::getenv("CREDENTIALS_DIRECTORY");
+        for (const auto& t : cfg->tenants) {
+            auto secret = config::read_client_secret(t, creds ? creds : "");
+            if (!secret) {
+                std::fprintf(stderr, "%s: %s\n", cfg->path.c_str(), secret.error().message.c_str());
+                ok = false;
+            }
+        }
+        ctx.jobs_dir = cfg->jobs_dir;
+        for (const auto& t : cfg->tenants)
+            ctx.tenants.push_back(t.name);
+        if (files.empty()) files = jobs_in(cfg->jobs_dir);
+        if (ok)
+            std::printf("%s: ok: %zu tenant(s), jobs in %s\n", cfg->path.c_str(),
+                        cfg->tenants.size(), cfg->jobs_dir.c_str());
+    } else if (files.empty()) {
+        std::fputs("lrsched validate: name job files to check, or a configuration with -c\n",
+                   stderr);
+        return 1;
+    }
+    for (const auto& file : files) {
+        Diagnostics diags;
+        auto job = jobs::load_job(file, ctx, diags);
+        std::fputs(diags.to_string().c_str(), stderr);
+        if (job)
+            std::printf("%s: ok: %s\n", file.c_str(), summary(*job).c_str());
+        else
+            ok = false;
+    }
+    return ok ? 0 : 1;
+}
+
+}  // namespace
+
+int run(int argc, char** argv) {
+    auto parsed = parse_args(std::vector<std::string>(argv, argv + argc));
+    if (!parsed) {
+        std::fprintf(stderr, "lrsched: %s\n%s", parsed.error().message.c_str(), kUsage);
+        return 1;
+    }
+    const Args& args = *parsed;
+    if (args.version) {
+        std::puts("lrsched 0.1.0");
+        return 0;
+    }
+    if (args.help || args.command.empty() || args.command == "help") {
+        std::fputs(kUsage, args.help || args.command == "help" ? stdout : stderr);
+        return args.help || args.command == "help" ? 0 : 1;
+    }
+    if (args.command == "validate") return cmd_validate(args);
+    static constexpr const char* kPlanned[] = {"daemon", "plan",   "status", "sessions", "run",
+                                               "pause",  "resume", "cancel", "reload",   "verify"};
+    if (std::find_if(std::begin(kPlanned), std::end(kPlanned),
+                     [&](const char* c) { return args.command == c; }) != std::end(kPlanned)) {
+        std::fprintf(stderr, "lrsched: `%s` is not implemented in this version yet\n",
+                     args.command.c_str());
+        return 1;
+    }
+    std::fprintf(stderr, "lrsched: unknown command `%s`\n%s", args.command.c_str(), kUsage);
     return 1;
 }
 

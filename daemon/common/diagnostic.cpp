@@ -26,17 +26,19 @@ void Diagnostics::warning(Location where, std::string message) {
 }
 
 void Diagnostics::append(const Diagnostics& other) {
-    for (const auto& d : other.items_) items_.push_back(d);
+    for (const auto& d : other.items_)
+        items_.push_back(d);
     errors_ += other.errors_;
 }
 
 std::string Diagnostics::to_string() const {
     std::string out;
-    for (const auto& d : items_) out += d.to_string() + '\n';
+    for (const auto& d : items_)
+        out += d.to_string() + '\n';
     return out;
 }
 
-std::string quoted(std::string_view value, std::size_t max_len) {
+std::string quote_value(std::string_view value, std::size_t max_len) {
     std::string out = "\"";
     std::size_t shown = 0;
     for (unsigned char c : value) {

@@ -27,7 +27,7 @@ struct Diagnostic {
 };
 
 class Diagnostics {
-public:
+  public:
     void error(Location where, std::string message);
     void warning(Location where, std::string message);
     void append(const Diagnostics& other);
@@ -37,7 +37,7 @@ public:
     const std::vector<Diagnostic>& all() const noexcept { return items_; }
     std::string to_string() const;  // one line per diagnostic
 
-private:
+  private:
     std::vector<Diagnostic> items_;
     std::size_t errors_ = 0;
 };
@@ -45,6 +45,6 @@ private:
 // Quotes an operator-supplied value for a message: printable ASCII as is,
 // control characters and non-ASCII bytes escaped, long values cut, so a
 // hostile file cannot forge log lines (CWE-117).
-std::string quoted(std::string_view value, std::size_t max_len = 80);
+std::string quote_value(std::string_view value, std::size_t max_len = 80);
 
 }  // namespace lrsched

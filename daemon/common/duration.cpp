@@ -16,12 +16,18 @@ std::optional<Duration> parse_duration(std::string_view text) {
     if (i == 0 || i > 15) return std::nullopt;  // 15 digits keeps every unit within int64 ms
     const std::string_view unit = text.substr(i);
     std::uint64_t ms_per_unit = 0;
-    if (unit == "ms") ms_per_unit = 1;
-    else if (unit == "s") ms_per_unit = 1000;
-    else if (unit == "m") ms_per_unit = 60'000;
-    else if (unit == "h") ms_per_unit = 3'600'000;
-    else if (unit == "d") ms_per_unit = 86'400'000;
-    else return std::nullopt;
+    if (unit == "ms")
+        ms_per_unit = 1;
+    else if (unit == "s")
+        ms_per_unit = 1000;
+    else if (unit == "m")
+        ms_per_unit = 60'000;
+    else if (unit == "h")
+        ms_per_unit = 3'600'000;
+    else if (unit == "d")
+        ms_per_unit = 86'400'000;
+    else
+        return std::nullopt;
     if (n > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()) / ms_per_unit)
         return std::nullopt;
     return Duration{static_cast<std::int64_t>(n * ms_per_unit)};
@@ -33,7 +39,8 @@ std::string format_duration(Duration d) {
         std::int64_t ms;
         const char* name;
     };
-    static constexpr Unit kUnits[] = {{86'400'000, "d"}, {3'600'000, "h"}, {60'000, "m"}, {1000, "s"}};
+    static constexpr Unit kUnits[] = {
+        {86'400'000, "d"}, {3'600'000, "h"}, {60'000, "m"}, {1000, "s"}};
     if (ms != 0) {
         for (const auto& u : kUnits)
             if (ms % u.ms == 0) return std::to_string(ms / u.ms) + u.name;

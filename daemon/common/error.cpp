@@ -4,20 +4,29 @@ namespace lrsched {
 namespace {
 
 class Category final : public std::error_category {
-public:
+  public:
     const char* name() const noexcept override { return "lrsched"; }
 
     std::string message(int ev) const override {
         switch (static_cast<Errc>(ev)) {
-            case Errc::ok: return "success";
-            case Errc::invalid_input: return "invalid input";
-            case Errc::limit_exceeded: return "limit exceeded";
-            case Errc::io_error: return "I/O error";
-            case Errc::permission_denied: return "permission denied";
-            case Errc::not_found: return "not found";
-            case Errc::database_error: return "database error";
-            case Errc::schema_mismatch: return "schema version mismatch";
-            case Errc::illegal_transition: return "illegal session state transition";
+            case Errc::ok:
+                return "success";
+            case Errc::invalid_input:
+                return "invalid input";
+            case Errc::limit_exceeded:
+                return "limit exceeded";
+            case Errc::io_error:
+                return "I/O error";
+            case Errc::permission_denied:
+                return "permission denied";
+            case Errc::not_found:
+                return "not found";
+            case Errc::database_error:
+                return "database error";
+            case Errc::schema_mismatch:
+                return "schema version mismatch";
+            case Errc::illegal_transition:
+                return "illegal session state transition";
         }
         return "unknown lrsched error";
     }

@@ -3,13 +3,13 @@
 // macro changed between Boost releases, so this small class stands in.
 #pragma once
 
+#include "common/error.hpp"
+
 #include <cassert>
 #include <string>
 #include <system_error>
 #include <utility>
 #include <variant>
-
-#include "common/error.hpp"
 
 namespace lrsched {
 
@@ -23,7 +23,7 @@ struct Error {
 
 template <typename T>
 class [[nodiscard]] Result {
-public:
+  public:
     Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor): like expected
     Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
@@ -56,13 +56,13 @@ public:
         return std::get<1>(std::move(v_));
     }
 
-private:
+  private:
     std::variant<T, Error> v_;
 };
 
 template <>
 class [[nodiscard]] Result<void> {
-public:
+  public:
     Result() = default;
     Result(Error error) : error_(std::move(error)), failed_(true) {}  // NOLINT
 
@@ -77,11 +77,13 @@ public:
         return std::move(error_);
     }
 
-private:
+  private:
     Error error_{Errc::ok, {}};
     bool failed_ = false;
 };
 
-inline Result<void> ok() { return {}; }
+inline Result<void> ok() {
+    return {};
+}
 
 }  // namespace lrsched

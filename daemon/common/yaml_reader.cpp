@@ -21,7 +21,7 @@ struct CapExceeded {
 
 // Counts nodes as they would be after alias expansion, and tracks depth.
 class BoundingHandler final : public YAML::EventHandler {
-public:
+  public:
     explicit BoundingHandler(const YamlLimits& limits) : limits_(limits) {}
 
     void OnDocumentStart(const YAML::Mark&) override {}
@@ -54,7 +54,7 @@ public:
     }
     void OnMapEnd() override { close(); }
 
-private:
+  private:
     struct Open {
         YAML::anchor_t anchor;
         std::uint64_t start;
@@ -64,9 +64,9 @@ private:
         // Saturating: a doubling chain of aliases overflows 64 bits quickly.
         expanded_ = n > limits_.max_nodes ? limits_.max_nodes + 1 : expanded_ + n;
         if (expanded_ > limits_.max_nodes)
-            throw CapExceeded{mark,
-                              "document expands to more than " + std::to_string(limits_.max_nodes) +
-                                  " nodes (node cap; aliases count once per use)"};
+            throw CapExceeded{mark, "document expands to more than " +
+                                        std::to_string(limits_.max_nodes) +
+                                        " nodes (node cap; aliases count once per use)"};
     }
     void leaf(const YAML::Mark& mark, YAML::anchor_t anchor) {
         add(mark, 1);
@@ -74,9 +74,8 @@ private:
     }
     void open(const YAML::Mark& mark, YAML::anchor_t anchor) {
         if (static_cast<int>(stack_.size()) >= limits_.max_depth)
-            throw CapExceeded{mark,
-                              "nesting deeper than " + std::to_string(limits_.max_depth) +
-                                  " levels (depth cap)"};
+            throw CapExceeded{mark, "nesting deeper than " + std::to_string(limits_.max_depth) +
+                                        " levels (depth cap)"};
         add(mark, 1);
         stack_.push_back({anchor, expanded_ - 1});
     }
@@ -99,11 +98,16 @@ Location at(const std::string& file, const YAML::Mark& mark) {
 
 std::string what_is(const YAML::Node& node) {
     switch (node.Type()) {
-        case YAML::NodeType::Map: return "a mapping";
-        case YAML::NodeType::Sequence: return "a list";
-        case YAML::NodeType::Null: return "nothing";
-        case YAML::NodeType::Scalar: return quoted(node.Scalar());
-        case YAML::NodeType::Undefined: break;
+        case YAML::NodeType::Map:
+            return "a mapping";
+        case YAML::NodeType::Sequence:
+            return "a list";
+        case YAML::NodeType::Null:
+            return "nothing";
+        case YAML::NodeType::Scalar:
+            return quote_value(node.Scalar());
+        case YAML::NodeType::Undefined:
+            break;
     }
     return "nothing";
 }
@@ -127,9 +131,9 @@ std::optional<std::string> read_text_file(const std::string& path,
         return std::nullopt;
     }
     if (static_cast<std::uint64_t>(st.st_size) > max_bytes) {
-        diags.error({path, 0, 0},
-                    "file is " + std::to_string(st.st_size) + " bytes, over the size cap of " +
-                        std::to_string(max_bytes) + " bytes");
+        diags.error({path, 0, 0}, "file is " + std::to_string(st.st_size) +
+                                      " bytes, over the size cap of " + std::to_string(max_bytes) +
+                                      " bytes");
         return std::nullopt;
     }
     std::ifstream in(path, std::ios::binary);
@@ -154,9 +158,9 @@ std::optional<YAML::Node> load_yaml(std::string_view text,
                                     const YamlLimits& limits,
                                     Diagnostics& diags) {
     if (text.size() > limits.max_bytes) {
-        diags.error({file, 0, 0},
-                    "file is " + std::to_string(text.size()) + " bytes, over the size cap of " +
-                        std::to_string(limits.max_bytes) + " bytes");
+        diags.error({file, 0, 0}, "file is " + std::to_string(text.size()) +
+                                      " bytes, over the size cap of " +
+                                      std::to_string(limits.max_bytes) + " bytes");
         return std::nullopt;
     }
     if (text.find('\0') != std::string_view::npos) {
@@ -171,7 +175,8 @@ std::optional<YAML::Node> load_yaml(std::string_view text,
         int documents = 0;
         while (parser.HandleNextDocument(bounds)) {
             if (++documents > 1) {
-                diags.error({file, 0, 0}, "holds more than one YAML document ('---'); one is expected");
+                diags.error({file, 0, 0},
+                            "holds more than one YAML document ('---'); one is expected");
                 return std::nullopt;
             }
         }
@@ -206,16 +211,18 @@ MapView::MapView(const std::string& file,
         const std::string& key = kv.first.Scalar();
         if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
             std::string expected;
-            for (auto a : allowed) expected += (expected.empty() ? "" : ", ") + std::string(a);
-            diags.error(location_of(file, kv.first),
-                        "unknown key " + quoted(key) + " in " + name_ + " (expected one of: " +
-                            expected + ")");
+            for (auto a : allowed)
+                expected += (expected.empty() ? "" : ", ") + std::string(a);
+            diags.error(location_of(file, kv.first), "unknown key " + quote_value(key) + " in " +
+                                                         name_ + " (expected one of: " + expected +
+                                                         ")");
             continue;
         }
         const bool dup = std::any_of(fields_.begin(), fields_.end(),
                                      [&](const auto& f) { return f.first == key; });
         if (dup) {
-            diags.error(location_of(file, kv.first), "duplicate key " + quoted(key) + " in " + name_);
+            diags.error(location_of(file, kv.first),
+                        "duplicate key " + quote_value(key) + " in " + name_);
             continue;
         }
         fields_.emplace_back(key, kv.second);
@@ -237,7 +244,8 @@ std::optional<std::string> read_string(const std::string& file,
                                        const std::string& field,
                                        Diagnostics& diags) {
     if (!value.IsScalar()) {
-        diags.error(location_of(file, value), field + ": expected a string, found " + what_is(value));
+        diags.error(location_of(file, value),
+                    field + ": expected a string, found " + what_is(value));
         return std::nullopt;
     }
     return value.Scalar();
@@ -260,8 +268,10 @@ std::optional<std::int64_t> read_int(const std::string& file,
     std::size_t i = (!s.empty() && s[0] == '-') ? 1 : 0;
     bool ok = i < s.size() && s.size() - i <= 18;
     for (std::size_t j = i; ok && j < s.size(); ++j) {
-        if (s[j] < '0' || s[j] > '9') ok = false;
-        else n = n * 10 + (s[j] - '0');
+        if (s[j] < '0' || s[j] > '9')
+            ok = false;
+        else
+            n = n * 10 + (s[j] - '0');
     }
     if (i == 1) n = -n;
     if (!ok || n < min || n > max) {
@@ -292,16 +302,16 @@ std::optional<Duration> read_duration(const std::string& file,
     if (value.IsScalar()) {
         if (auto d = parse_duration(value.Scalar())) return d;
     }
-    diags.error(location_of(file, value),
-                field + ": expected a duration such as 250ms, 30s, 10m, 6h or 3d, found " +
-                    what_is(value));
+    diags.error(
+        location_of(file, value),
+        field + ": expected a duration such as 250ms, 30s, 10m, 6h or 3d, found " + what_is(value));
     return std::nullopt;
 }
 
 std::optional<std::vector<LocatedString>> read_string_list(const std::string& file,
-                                                          const YAML::Node& value,
-                                                          const std::string& field,
-                                                          Diagnostics& diags) {
+                                                           const YAML::Node& value,
+                                                           const std::string& field,
+                                                           Diagnostics& diags) {
     if (!value.IsSequence()) {
         diags.error(location_of(file, value),
                     field + ": expected a list such as [a, b], found " + what_is(value));

@@ -8,6 +8,9 @@
 // Diagnostics with file:line:col and keep going.
 #pragma once
 
+#include "common/diagnostic.hpp"
+#include "common/duration.hpp"
+
 #include <yaml-cpp/yaml.h>
 
 #include <cstdint>
@@ -17,15 +20,12 @@
 #include <string_view>
 #include <vector>
 
-#include "common/diagnostic.hpp"
-#include "common/duration.hpp"
-
 namespace lrsched {
 
 struct YamlLimits {
-    std::size_t max_bytes = 1 << 20;       // the file itself
-    int max_depth = 32;                    // nested mappings and sequences
-    std::uint64_t max_nodes = 200'000;     // nodes after alias expansion
+    std::size_t max_bytes = 1 << 20;    // the file itself
+    int max_depth = 32;                 // nested mappings and sequences
+    std::uint64_t max_nodes = 200'000;  // nodes after alias expansion
 };
 
 // Parses `text` (one document) as `file`. On failure the diagnostic names the
@@ -45,7 +45,7 @@ Location location_of(const std::string& file, const YAML::Node& node);
 // A mapping whose keys were checked: not a mapping, unknown keys and duplicate
 // keys are reported once, at construction.
 class MapView {
-public:
+  public:
     MapView(const std::string& file,
             const YAML::Node& node,
             std::string name,  // "targets.exclude": used in messages
@@ -59,7 +59,7 @@ public:
     const std::string& file() const noexcept { return file_; }
     const YAML::Node& node() const noexcept { return node_; }
 
-private:
+  private:
     std::string file_;
     YAML::Node node_;
     std::string name_;
@@ -95,8 +95,8 @@ struct LocatedString {
 // A sequence of scalars (a lone scalar is refused: `tags: tier0` is more
 // likely a mistake than a one-element list in a file that decides targets).
 std::optional<std::vector<LocatedString>> read_string_list(const std::string& file,
-                                                          const YAML::Node& value,
-                                                          const std::string& field,
-                                                          Diagnostics& diags);
+                                                           const YAML::Node& value,
+                                                           const std::string& field,
+                                                           Diagnostics& diags);
 
 }  // namespace lrsched

@@ -9,7 +9,7 @@
 namespace lrsched::test {
 
 class TempDir {
-public:
+  public:
     TempDir();
     ~TempDir();
     TempDir(const TempDir&) = delete;
@@ -19,7 +19,7 @@ public:
     // Writes `content` to `relative` (parents created) and returns its path.
     std::filesystem::path write(std::string_view relative, std::string_view content) const;
 
-private:
+  private:
     std::filesystem::path path_;
 };
 

@@ -1,0 +1,108 @@
+// The daemon's configuration (SPEC §5): YAML to a validated plain struct.
+// No globals: whoever needs configuration is handed a Config or a Tenant.
+// Read at start-up and on reload; a few tenants, a few dozen keys.
+#pragma once
+
+#include "common/diagnostic.hpp"
+#include "common/duration.hpp"
+#include "common/result.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace lrsched::config {
+
+using namespace std::chrono_literals;
+
+inline constexpr const char* kDefaultConfigPath = "/etc/lrsched/lrsched.yaml";
+
+struct Rate {
+    std::int64_t calls = 0;
+    Duration per{0};
+    friend bool operator==(const Rate&, const Rate&) = default;
+};
+
+// Defaults are SPEC §1's: the seed's figures, the conservative ones.
+struct Limits {
+    Rate submit_rate{10, 60s};
+    std::vector<Rate> read_rate{{100, 60s}, {1500, 1h}};
+    int concurrent_sessions = 25;
+    bool pending_counts_as_running = true;
+    int offline_slots = 5;
+    Duration queue_expiry{72h};
+    Duration runscript_timeout{10min};
+};
+
+struct Tenant {
+    std::string name;
+    std::string tenant_id;
+    std::string client_id;
+    std::string client_secret_file;  // absolute after loading; may be empty with credentials
+    std::string api_base = "https://api.securitycenter.microsoft.com";
+    std::string login_base = "https://login.microsoftonline.com";
+    std::string scope = "https://api.securitycenter.microsoft.com/.default";
+    std::string ca_file;  // absolute after loading, or empty
+    Limits limits;
+    Duration poll_interval{30s};
+    std::string library_dir;  // absolute after loading, or empty
+    Location where;           // of the tenant's entry, for later messages
+};
+
+enum class LogFormat { text, json };
+
+struct LogConfig {
+    std::string level = "info";  // trace, debug, info, warn, error, critical, off
+    LogFormat format = LogFormat::text;
+    std::string file;  // empty: stderr (journald under systemd)
+};
+
+struct ControlConfig {
+    std::string socket = "/run/lrsched/control.sock";
+    unsigned mode = 0660;
+};
+
+struct Config {
+    std::string path;  // the file it came from
+    std::string state_dir = "/var/lib/lrsched";
+    std::string jobs_dir = "/etc/lrsched/jobs";
+    LogConfig log;
+    ControlConfig control;
+    std::string metrics_listen;  // "host:port" or empty
+    std::vector<Tenant> tenants;
+
+    const Tenant* find_tenant(std::string_view name) const;
+};
+
+// Parses `text` as the configuration file `path`. Relative paths in it are
+// taken relative to the file's directory. Every problem is reported into
+// `diags` with file:line:col; nullopt when any is an error.
+std::optional<Config> parse_config(std::string_view text,
+                                   const std::string& path,
+                                   Diagnostics& diags);
+
+// Reads and parses a configuration file (size-capped).
+std::optional<Config> load_config(const std::string& path, Diagnostics& diags);
+
+// The client secret, kept out of every format and log path: there is no
+// operator<< and no implicit conversion; only reveal() hands it out.
+class Secret {
+  public:
+    explicit Secret(std::string value) : value_(std::move(value)) {}
+    const std::string& reveal() const noexcept { return value_; }
+
+  private:
+    std::string value_;
+};
+
+// Reads a tenant's client secret from `$CREDENTIALS_DIRECTORY/<name>.secret`
+// when `credentials_directory` is non-empty and that file exists (systemd
+// LoadCredential=), else from client_secret_file. Refuses a file that group or
+// others may access, one that is empty or over 64 KiB. Surrounding white space
+// is ignored. Error messages name the file, never its content.
+Result<Secret> read_client_secret(const Tenant& tenant, std::string_view credentials_directory);
+
+}  // namespace lrsched::config

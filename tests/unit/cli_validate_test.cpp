@@ -1,0 +1,90 @@
+// `lrsched validate`, run as the real binary.
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <sys/stat.h>
+
+using lrsched::test::run_process;
+using lrsched::test::TempDir;
+
+namespace {
+const std::string kBin = LRSCHED_BINARY;
+const std::string kSrc = LRSCHED_SOURCE_DIR;
+}  // namespace
+
+TEST_CASE("the example job files validate") {
+    const auto r = run_process({kBin, "validate", kSrc + "/jobs/nightly-autoruns.yaml",
+                                kSrc + "/jobs/ir-2291-triage.yaml"});
+    CAPTURE(r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(r.err.empty());
+    CHECK(r.out.find("nightly-autoruns.yaml: ok: job nightly-autoruns") != std::string::npos);
+    CHECK(r.out.find("next firing") != std::string::npos);
+    CHECK(r.out.find("ir-2291-triage.yaml: ok: job ir-2291-triage") != std::string::npos);
+}
+
+TEST_CASE("validate exits 1 and prints file:line:col errors for every bad file") {
+    TempDir dir;
+    const auto good = dir.write("good.yaml", "targets: {tags: [a]}\ncommands: [{GetFile: x}]\n");
+    const auto bad1 = dir.write("bad1.yaml", "targets: {tags: [a]}\ncommands:\n  - Getfile: x\n");
+    const auto bad2 =
+        dir.write("bad2.yaml", "targets: {}\ncommands: [{GetFile: x}]\npriority: 200\n");
+    const auto r = run_process({kBin, "validate", good.string(), bad1.string(), bad2.string()});
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find(bad1.string() + ":3:5: commands[0]: unknown command \"Getfile\"") !=
+          std::string::npos);
+    CHECK(r.err.find(bad2.string() + ":1:10: targets: empty target set") != std::string::npos);
+    CHECK(r.err.find(bad2.string() + ":3:11: priority:") != std::string::npos);
+    CHECK(r.out.find(good.string() + ": ok") != std::string::npos);
+}
+
+TEST_CASE("warnings alone leave the exit status 0") {
+    TempDir dir;
+    const auto w =
+        dir.write("w.yaml", "targets: {tags: [a], os: [Plan9]}\ncommands: [{GetFile: x}]\n");
+    const auto r = run_process({kBin, "validate", w.string()});
+    CHECK(r.exit_code == 0);
+    CHECK(r.err.find(w.string() + ":1:27: warning: targets.os:") != std::string::npos);
+}
+
+TEST_CASE("validate -c checks the configuration, its secrets and every job in jobs_dir") {
+    TempDir dir;
+    dir.write("jobs/a.yaml", "targets: {tags: [a]}\ncommands: [{GetFile: x}]\n");
+    dir.write("jobs/b.yaml", "tenant: other\ntargets: {tags: [a]}\ncommands: [{GetFile: x}]\n");
+    const auto secret = dir.write("c.secret", "abc\n");
+    const auto cfg = dir.write("lrsched.yaml",
+                               "jobs_dir: jobs\ntenants:\n  - name: contoso\n"
+                               "    tenant_id: 00000000-0000-0000-0000-000000000000\n"
+                               "    client_id: 11111111-1111-1111-1111-111111111111\n"
+                               "    client_secret_file: c.secret\n");
+    ::chmod(secret.c_str(), 0644);
+    // Options may follow the command's other arguments.
+    auto r = run_process({kBin, "validate", "-c", cfg.string()});
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("has mode 0644") != std::string::npos);
+    CHECK(r.err.find("b.yaml:1:9: tenant: \"other\" is not configured (configured: contoso)") !=
+          std::string::npos);
+    CHECK(r.out.find("a.yaml: ok: job a (tenant contoso)") != std::string::npos);
+
+    ::chmod(secret.c_str(), 0600);
+    dir.write("jobs/b.yaml", "tenant: contoso\ntargets: {tags: [a]}\ncommands: [{GetFile: x}]\n");
+    r = run_process(
+        {kBin, "validate", (dir.path() / "jobs/b.yaml").string(), "--config", cfg.string()});
+    CAPTURE(r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(r.err.find("abc") == std::string::npos);
+    CHECK(r.out.find("abc") == std::string::npos);
+}
+
+TEST_CASE("the command line refuses unknown options and missing arguments") {
+    CHECK(run_process({kBin, "validate"}).exit_code == 1);
+    const auto r = run_process({kBin, "validate", "--frobnicate", "x.yaml"});
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("unknown option --frobnicate") != std::string::npos);
+    CHECK(run_process({kBin, "-c"}).exit_code == 1);
+    CHECK(run_process({kBin, "no-such-command"}).exit_code == 1);
+    CHECK(run_process({kBin, "--help"}).exit_code == 0);
+}
