@@ -6,8 +6,8 @@
 // few statements per state change (~10 a minute) plus batch inserts of up to
 // 10^5 rows, so statements are prepared once and kept.
 //
-// <sqlite3.h> stays out of this header (and every other): only sqlite.cpp and
-// the store's .cpp files see it.
+// <sqlite3.h> stays out of this header (and every other): only sqlite.cpp
+// includes it; the store's .cpp files speak through this layer.
 #pragma once
 
 #include "common/result.hpp"
