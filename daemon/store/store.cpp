@@ -1,0 +1,241 @@
+// Store: opening, jobs, runs and artifacts. Sessions and their event log are
+// in store_sessions.cpp. Jobs and runs change a few times a day; artifacts
+// once per downloaded file.
+#include "store/store.hpp"
+
+#include "store/migrations.hpp"
+#include "store/sqlite.hpp"
+
+#include <array>
+#include <utility>
+
+namespace lrsched::store {
+namespace {
+
+constexpr std::string_view kSelectJob =
+    "SELECT id, name, tenant, definition, source_path, source_sha256, loaded_at, last_error, "
+    "last_error_at, paused, paused_reason, deleted_at FROM jobs";
+
+JobRow read_job(const Statement& s) {
+    JobRow j;
+    j.id = s.column_int64(0);
+    j.name = s.column_text(1);
+    j.tenant = s.column_text(2);
+    j.definition = s.column_text(3);
+    j.source_path = s.column_text(4);
+    j.source_sha256 = s.column_text(5);
+    j.loaded_at = s.column_int64(6);
+    j.last_error = s.column_optional_text(7);
+    j.last_error_at = s.column_optional_int64(8);
+    j.paused = s.column_int64(9) != 0;
+    j.paused_reason = s.column_optional_text(10);
+    j.deleted_at = s.column_optional_int64(11);
+    return j;
+}
+
+constexpr std::array kTriggerNames{"first_load", "cron", "catch_up", "manual"};
+
+Result<RunTrigger> parse_trigger(std::string_view name) {
+    for (std::size_t i = 0; i < kTriggerNames.size(); ++i) {
+        if (name == kTriggerNames[i]) return static_cast<RunTrigger>(i);
+    }
+    return Error{Errc::database_error, "run with unknown trigger '" + std::string(name) + "'"};
+}
+
+constexpr std::string_view kSelectArtifact =
+    "SELECT id, session_id, action_id, command_index, command_type, remote, file, bytes, sha256, "
+    "downloaded_at, action_status FROM artifacts";
+
+ArtifactRow read_artifact(const Statement& s) {
+    ArtifactRow a;
+    a.id = s.column_int64(0);
+    a.session_id = s.column_int64(1);
+    a.action_id = s.column_text(2);
+    a.command_index = s.column_int64(3);
+    a.command_type = s.column_text(4);
+    a.remote = s.column_text(5);
+    a.file = s.column_text(6);
+    a.bytes = s.column_int64(7);
+    a.sha256 = s.column_text(8);
+    a.downloaded_at = s.column_int64(9);
+    a.action_status = s.column_text(10);
+    return a;
+}
+
+Error unknown_job(std::string_view name) {
+    return Error{Errc::not_found, "no job named '" + std::string(name) + "'"};
+}
+
+}  // namespace
+
+std::string_view to_string(RunTrigger trigger) noexcept {
+    return kTriggerNames[static_cast<std::size_t>(trigger)];
+}
+
+Store::Store(std::unique_ptr<Database> db, std::string install_id, int schema_version)
+    : db_(std::move(db)), install_id_(std::move(install_id)), schema_version_(schema_version) {}
+Store::Store(Store&&) noexcept = default;
+Store& Store::operator=(Store&&) noexcept = default;
+Store::~Store() = default;
+
+Result<Store> Store::open(const std::string& path) {
+    auto opened = Database::open(path, OpenMode::create_if_missing);
+    if (!opened) return std::move(opened).error();
+    auto db = std::make_unique<Database>(std::move(opened).value());
+
+    auto version = apply_migrations(*db, embedded_migrations());
+    if (!version) return std::move(version).error();
+
+    std::string install_id;
+    {
+        auto s = db->prepare("SELECT value FROM meta WHERE key = 'install_id'");
+        if (!s) return std::move(s).error();
+        auto row = s->step();
+        if (!row) return std::move(row).error();
+        if (!*row) return Error{Errc::database_error, path + " has no install_id"};
+        install_id = s->column_text(0);
+    }
+    return Store(std::move(db), std::move(install_id), *version);
+}
+
+// ---- jobs ----
+
+Result<std::int64_t> Store::upsert_job(const JobRow& job) {
+    return in_transaction(*db_, [&]() -> Result<std::int64_t> {
+        auto s = db_->prepare(
+            "INSERT INTO jobs (name, tenant, definition, source_path, source_sha256, loaded_at, "
+            "deleted_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
+            "ON CONFLICT (name) DO UPDATE SET tenant = excluded.tenant, "
+            "definition = excluded.definition, source_path = excluded.source_path, "
+            "source_sha256 = excluded.source_sha256, loaded_at = excluded.loaded_at, "
+            "deleted_at = excluded.deleted_at "
+            "RETURNING id");
+        if (!s) return std::move(s).error();
+        s->bind_all(job.name, job.tenant, job.definition, job.source_path, job.source_sha256,
+                    job.loaded_at, job.deleted_at);
+        auto row = s->step();
+        if (!row) return std::move(row).error();
+        if (!*row)
+            return Error{Errc::database_error, "upsert of job '" + job.name + "' gave no id"};
+        const std::int64_t id = s->column_int64(0);
+        if (auto done = s->run(); !done) return std::move(done).error();
+        return id;
+    });
+}
+
+Result<std::optional<JobRow>> Store::find_job(std::string_view name) {
+    auto s = db_->prepare(std::string(kSelectJob) + " WHERE name = ?1");
+    if (!s) return std::move(s).error();
+    s->bind_all(name);
+    auto row = s->step();
+    if (!row) return std::move(row).error();
+    if (!*row) return std::optional<JobRow>{};
+    return std::optional<JobRow>{read_job(*s)};
+}
+
+Result<void> Store::set_job_error(std::string_view name,
+                                  std::optional<std::string> error,
+                                  std::int64_t now_ms) {
+    return in_transaction(*db_, [&]() -> Result<void> {
+        auto s =
+            db_->prepare("UPDATE jobs SET last_error = ?2, last_error_at = ?3 WHERE name = ?1");
+        if (!s) return std::move(s).error();
+        const std::optional<std::int64_t> at = error ? std::optional{now_ms} : std::nullopt;
+        s->bind_all(name, error, at);
+        if (auto r = s->run(); !r) return r;
+        if (db_->changes() == 0) return unknown_job(name);
+        return ok();
+    });
+}
+
+Result<void> Store::set_job_paused(std::string_view name, bool paused, std::string reason) {
+    return in_transaction(*db_, [&]() -> Result<void> {
+        auto s = db_->prepare("UPDATE jobs SET paused = ?2, paused_reason = ?3 WHERE name = ?1");
+        if (!s) return std::move(s).error();
+        const std::optional<std::string> why = paused ? std::optional{reason} : std::nullopt;
+        s->bind_all(name, paused, why);
+        if (auto r = s->run(); !r) return r;
+        if (db_->changes() == 0) return unknown_job(name);
+        return ok();
+    });
+}
+
+Result<std::vector<JobRow>> Store::list_jobs() {
+    auto s = db_->prepare(std::string(kSelectJob) + " ORDER BY name");
+    if (!s) return std::move(s).error();
+    std::vector<JobRow> jobs;
+    for (;;) {
+        auto row = s->step();
+        if (!row) return std::move(row).error();
+        if (!*row) return jobs;
+        jobs.push_back(read_job(*s));
+    }
+}
+
+// ---- runs ----
+
+Result<std::int64_t> Store::create_run(const NewRun& run) {
+    return in_transaction(*db_, [&]() -> Result<std::int64_t> {
+        auto s = db_->prepare(
+            "INSERT INTO runs (job_id, definition, \"trigger\", scheduled_for, created_at, "
+            "deadline_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+        if (!s) return std::move(s).error();
+        s->bind_all(run.job_id, run.definition, to_string(run.trigger), run.scheduled_for,
+                    run.created_at, run.deadline_at);
+        if (auto r = s->run(); !r) return std::move(r).error();
+        return db_->last_insert_rowid();
+    });
+}
+
+Result<std::optional<RunRow>> Store::latest_run(std::int64_t job_id) {
+    auto s = db_->prepare(
+        "SELECT id, job_id, definition, \"trigger\", scheduled_for, created_at, deadline_at, "
+        "finished_at FROM runs WHERE job_id = ?1 ORDER BY id DESC LIMIT 1");
+    if (!s) return std::move(s).error();
+    s->bind_all(job_id);
+    auto row = s->step();
+    if (!row) return std::move(row).error();
+    if (!*row) return std::optional<RunRow>{};
+    auto trigger = parse_trigger(s->column_text(3));
+    if (!trigger) return std::move(trigger).error();
+    RunRow r;
+    r.id = s->column_int64(0);
+    r.job_id = s->column_int64(1);
+    r.definition = s->column_text(2);
+    r.trigger = *trigger;
+    r.scheduled_for = s->column_optional_int64(4);
+    r.created_at = s->column_int64(5);
+    r.deadline_at = s->column_optional_int64(6);
+    r.finished_at = s->column_optional_int64(7);
+    return std::optional<RunRow>{std::move(r)};
+}
+
+// ---- artifacts ----
+
+Result<void> Store::add_artifact(const ArtifactRow& a) {
+    return in_transaction(*db_, [&]() -> Result<void> {
+        auto s = db_->prepare(
+            "INSERT INTO artifacts (session_id, action_id, command_index, command_type, remote, "
+            "file, bytes, sha256, downloaded_at, action_status) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+        if (!s) return std::move(s).error();
+        s->bind_all(a.session_id, a.action_id, a.command_index, a.command_type, a.remote, a.file,
+                    a.bytes, a.sha256, a.downloaded_at, a.action_status);
+        return s->run();
+    });
+}
+
+Result<std::vector<ArtifactRow>> Store::artifacts_of_session(std::int64_t session_id) {
+    auto s = db_->prepare(std::string(kSelectArtifact) + " WHERE session_id = ?1 ORDER BY id");
+    if (!s) return std::move(s).error();
+    s->bind_all(session_id);
+    std::vector<ArtifactRow> out;
+    for (;;) {
+        auto row = s->step();
+        if (!row) return std::move(row).error();
+        if (!*row) return out;
+        out.push_back(read_artifact(*s));
+    }
+}
+
+}  // namespace lrsched::store

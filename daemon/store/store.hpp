@@ -1,0 +1,201 @@
+// Store: lrsched's typed access to its SQLite database (schema/*.sql) — jobs,
+// runs, sessions with their event log, and artifacts. Single-threaded, owned
+// by the io thread. Every write is one BEGIN IMMEDIATE transaction, and every
+// session state change is checked against SPEC §3's table before anything is
+// written. Time is always an argument (unix ms, UTC); the store never reads a
+// clock. Load: up to 10^6 session rows, ~10 state changes a minute, batches of
+// up to 10^5 sessions queued at once.
+#pragma once
+
+#include "common/result.hpp"
+#include "sessions/session_state.hpp"
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace lrsched::store {
+
+class Database;
+using sessions::SessionState;
+
+struct JobRow {
+    std::int64_t id = 0;  // assigned by the store; ignored by upsert_job
+    std::string name;
+    std::string tenant;
+    std::string definition;  // canonical JSON
+    std::string source_path;
+    std::string source_sha256;
+    std::int64_t loaded_at = 0;
+    // Owned by set_job_error and set_job_paused; upsert_job leaves them alone.
+    std::optional<std::string> last_error;
+    std::optional<std::int64_t> last_error_at;
+    bool paused = false;
+    std::optional<std::string> paused_reason;
+    std::optional<std::int64_t> deleted_at;
+};
+
+enum class RunTrigger { first_load, cron, catch_up, manual };
+std::string_view to_string(RunTrigger trigger) noexcept;
+
+struct NewRun {
+    std::int64_t job_id = 0;
+    std::string definition;  // the job's definition, frozen for this run
+    RunTrigger trigger = RunTrigger::manual;
+    std::optional<std::int64_t> scheduled_for;
+    std::int64_t created_at = 0;
+    std::optional<std::int64_t> deadline_at;
+};
+
+struct RunRow {
+    std::int64_t id = 0;
+    std::int64_t job_id = 0;
+    std::string definition;
+    RunTrigger trigger = RunTrigger::manual;
+    std::optional<std::int64_t> scheduled_for;
+    std::int64_t created_at = 0;
+    std::optional<std::int64_t> deadline_at;
+    std::optional<std::int64_t> finished_at;
+};
+
+struct NewSession {
+    std::string machine_id;
+    std::optional<std::string> computer_dns_name;
+    bool looks_offline = false;
+};
+
+struct SessionRow {
+    std::int64_t id = 0;
+    std::int64_t run_id = 0;
+    std::string machine_id;
+    std::optional<std::string> computer_dns_name;
+    bool looks_offline = false;
+    SessionState state = SessionState::queued;
+    std::int64_t attempt = 1;
+    std::int64_t submissions = 0;
+    std::optional<std::string> action_id;
+    std::optional<std::int64_t> not_before;
+    std::optional<std::int64_t> exit_code;
+    std::int64_t created_at = 0;
+    std::int64_t updated_at = 0;
+    std::optional<std::string> last_error;
+};
+
+// What a state change records besides the new state. How each field is kept:
+// - action_id, exit_code: written when given; otherwise kept, except that
+//   entering `queued` clears them (they described an action that is over).
+// - error: written to last_error when given; otherwise last_error is kept.
+// - not_before: always the given value (NULL if absent): it only means
+//   something for the state being entered (busy, queued).
+// - detail: free text for the event log only.
+struct TransitionDetail {
+    std::optional<std::string> action_id;
+    std::optional<std::string> error;
+    std::optional<std::int64_t> exit_code;
+    std::optional<std::int64_t> not_before;
+    std::string detail;
+};
+
+struct EventRow {
+    std::int64_t id = 0;
+    std::int64_t session_id = 0;
+    std::int64_t at = 0;
+    std::optional<SessionState> from_state;  // nullopt for the creation event
+    SessionState to_state = SessionState::queued;
+    std::int64_t attempt = 1;
+    std::optional<std::string> action_id;
+    std::optional<std::string> detail;  // the transition's detail and error text
+};
+
+struct ArtifactRow {
+    std::int64_t id = 0;  // assigned by the store; ignored by add_artifact
+    std::int64_t session_id = 0;
+    std::string action_id;
+    std::int64_t command_index = 0;
+    std::string command_type;  // "RunScript" or "GetFile"
+    std::string remote;        // script name or remote path exactly as sent
+    std::string file;          // relative to the run folder
+    std::int64_t bytes = 0;
+    std::string sha256;
+    std::int64_t downloaded_at = 0;
+    std::string action_status;
+};
+
+class Store {
+  public:
+    // Opens (creating if needed) the database at `path`, sets its pragmas and
+    // applies the embedded migrations; the first migration makes install_id.
+    static Result<Store> open(const std::string& path);
+
+    Store(Store&&) noexcept;
+    Store& operator=(Store&&) noexcept;
+    ~Store();
+
+    const std::string& install_id() const noexcept { return install_id_; }
+    int schema_version() const noexcept { return schema_version_; }
+
+    // ---- jobs ----
+    // Inserts the job or, when one of that name exists, updates its file-
+    // derived columns (tenant, definition, source_*, loaded_at, deleted_at)
+    // keeping its id. Returns the id.
+    Result<std::int64_t> upsert_job(const JobRow& job);
+    Result<std::optional<JobRow>> find_job(std::string_view name);
+    // Sets last_error (and last_error_at = now_ms), or clears both on nullopt.
+    // Errc::not_found for an unknown job, here and in set_job_paused.
+    Result<void> set_job_error(std::string_view name,
+                               std::optional<std::string> error,
+                               std::int64_t now_ms);
+    // Unpausing clears paused_reason.
+    Result<void> set_job_paused(std::string_view name, bool paused, std::string reason);
+    Result<std::vector<JobRow>> list_jobs();  // by name, deleted ones included
+
+    // ---- runs ----
+    Result<std::int64_t> create_run(const NewRun& run);
+    Result<std::optional<RunRow>> latest_run(std::int64_t job_id);  // the last created
+
+    // ---- sessions ----
+    // Queues one session per machine in one transaction, each with its
+    // creation event ((none) -> queued). A machine that already has a session
+    // in this run is skipped, so queueing again after a crash is harmless.
+    // Returns the number of sessions created.
+    Result<std::size_t> queue_sessions(std::int64_t run_id,
+                                       const std::vector<NewSession>& machines,
+                                       std::int64_t now_ms);
+    // Moves a session to `to` and appends the event, in one transaction.
+    // Errc::illegal_transition (nothing written) if SPEC §3 forbids it;
+    // Errc::not_found for an unknown session. Entering submitting counts a
+    // submission; failed -> queued and expired -> queued start a new attempt.
+    Result<SessionRow> transition(std::int64_t session_id,
+                                  SessionState to,
+                                  const TransitionDetail& detail,
+                                  std::int64_t now_ms);
+    Result<std::optional<SessionRow>> find_session(std::int64_t session_id);
+    Result<std::vector<SessionRow>> sessions_of_run(std::int64_t run_id,
+                                                    std::optional<SessionState> filter);
+    // Every one of the 14 states is a key, zeros included.
+    Result<std::map<SessionState, std::int64_t>> count_by_state(std::int64_t run_id);
+    Result<std::vector<EventRow>> events_of(std::int64_t session_id);  // oldest first
+
+    // "lrsched:<install_id>:<session id>:<submissions>": the tag carried in
+    // the Comment of the session's current (or last) submission.
+    std::string correlation_tag(const SessionRow& session) const;
+
+    // ---- artifacts ----
+    // Records one downloaded file; a second row for the same (action_id,
+    // command_index) is refused.
+    Result<void> add_artifact(const ArtifactRow& artifact);
+    Result<std::vector<ArtifactRow>> artifacts_of_session(std::int64_t session_id);
+
+  private:
+    Store(std::unique_ptr<Database> db, std::string install_id, int schema_version);
+
+    std::unique_ptr<Database> db_;  // by pointer: keeps sqlite.hpp out of this header
+    std::string install_id_;
+    int schema_version_ = 0;
+};
+
+}  // namespace lrsched::store
