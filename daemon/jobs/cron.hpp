@@ -1,6 +1,7 @@
-// Job schedules: a 5-field cron expression (Vixie cron / cronie semantics).
-// Pure: no I/O, no clock reads; callers pass `now`. Evaluated in UTC or in
-// the process's local time zone (TZ, through localtime_r/mktime).
+// Job schedules: a 5-field cron expression (Vixie cron / cronie semantics)
+// and a daily time window in which new sessions may start. Pure: no I/O, no
+// clock reads; callers pass `now`. Evaluated in UTC or in the process's local
+// time zone (TZ, through localtime_r/mktime).
 //
 // Expected load: a few hundred jobs, each asking for its next firing once per
 // firing or configuration reload; a next_after call costs microseconds (it
@@ -56,6 +57,29 @@ class CronExpr {
     // the "day-of-month OR day-of-week" rule.
     bool dom_star_ = false;
     bool dow_star_ = false;
+};
+
+// "HH:MM-HH:MM" (24h clock, 00:00..23:59, leading zeros required); may wrap
+// midnight ("22:00-04:00"). Compared with the wall clock of the chosen zone,
+// so on a fall-back night a local window is open during both passes.
+class TimeWindow {
+  public:
+    static std::optional<TimeWindow> parse(std::string_view text, ScheduleParseError* err);
+
+    bool contains(TimePoint t, TimeZone tz) const;  // start inclusive, end exclusive
+    // t itself if contains(t), else the first instant after t at which the
+    // window opens (on a spring-forward day that may be the transition itself).
+    TimePoint next_open(TimePoint t, TimeZone tz) const;
+
+    int start_minute() const noexcept { return start_; }  // minutes since midnight
+    int end_minute() const noexcept { return end_; }
+
+  private:
+    TimeWindow(int start, int end) : start_(start), end_(end) {}
+    bool contains_minute(int minute_of_day) const noexcept;
+
+    int start_;
+    int end_;
 };
 
 }  // namespace lrsched::jobs
