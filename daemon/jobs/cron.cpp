@@ -118,8 +118,9 @@ class FieldParser {
                 if (!parse_value(hi)) return false;
                 single = false;
                 if (hi < lo) {
-                    return fail_at(start, "range " + quote_value(text_.substr(start, pos_ - start)) +
-                                              " is reversed");
+                    return fail_at(
+                        start,
+                        "range " + quote_value(text_.substr(start, pos_ - start)) + " is reversed");
                 }
             }
         }

@@ -29,7 +29,7 @@ Error sqlite_error(sqlite3* db, std::string_view what) {
 // `prefix` followed by a short form of a statement's SQL in backquotes, for
 // error messages. Built by appending: g++ 12 at -O3 reports a false
 // -Wrestrict on `"literal" + std::string` (GCC bug 105329).
-std::string quote_value(std::string_view prefix, std::string_view sql) {
+std::string describe_sql(std::string_view prefix, std::string_view sql) {
     constexpr std::size_t kMax = 80;
     std::string out(prefix);
     out += '`';
@@ -44,7 +44,7 @@ Result<void> exec_raw(sqlite3* db, const char* sql) {
     char* message = nullptr;
     const int rc = sqlite3_exec(db, sql, nullptr, nullptr, &message);
     if (rc == SQLITE_OK) return ok();
-    std::string text = quote_value("", sql);
+    std::string text = describe_sql("", sql);
     text += ": ";
     text += message != nullptr ? message : sqlite3_errstr(rc);
     sqlite3_free(message);
@@ -55,12 +55,12 @@ Result<void> exec_raw(sqlite3* db, const char* sql) {
 Result<std::string> query_text(sqlite3* db, const std::string& sql) {
     sqlite3_stmt* raw = nullptr;
     if (sqlite3_prepare_v2(db, sql.c_str(), -1, &raw, nullptr) != SQLITE_OK) {
-        return sqlite_error(db, quote_value("prepare ", sql));
+        return sqlite_error(db, describe_sql("prepare ", sql));
     }
     const std::unique_ptr<sqlite3_stmt, decltype(&sqlite3_finalize)> stmt(raw, &sqlite3_finalize);
     const int rc = sqlite3_step(stmt.get());
     if (rc == SQLITE_DONE) return std::string{};
-    if (rc != SQLITE_ROW) return sqlite_error(db, quote_value("", sql));
+    if (rc != SQLITE_ROW) return sqlite_error(db, describe_sql("", sql));
     const auto* text = sqlite3_column_text(stmt.get(), 0);
     if (text == nullptr) return std::string{};
     return std::string(reinterpret_cast<const char*>(text),
@@ -92,7 +92,7 @@ void Statement::check_bind(int rc, int index, const char* what) {
     prefix += " #";
     prefix += std::to_string(index);
     prefix += " of ";
-    bind_error_ = sqlite_error(sqlite3_db_handle(stmt_), quote_value(prefix, sqlite3_sql(stmt_)));
+    bind_error_ = sqlite_error(sqlite3_db_handle(stmt_), describe_sql(prefix, sqlite3_sql(stmt_)));
 }
 
 void Statement::bind_int64(int index, std::int64_t value) {
@@ -130,7 +130,7 @@ Result<bool> Statement::step() {
     const int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
-    return sqlite_error(sqlite3_db_handle(stmt_), quote_value("", sqlite3_sql(stmt_)));
+    return sqlite_error(sqlite3_db_handle(stmt_), describe_sql("", sqlite3_sql(stmt_)));
 }
 
 Result<void> Statement::run() {
@@ -248,13 +248,14 @@ Result<Statement> Database::prepare(std::string_view sql) {
         const int rc = sqlite3_prepare_v3(db_.get(), sql.data(), static_cast<int>(sql.size()),
                                           SQLITE_PREPARE_PERSISTENT, &raw, &tail);
         std::unique_ptr<sqlite3_stmt, Finalizer> stmt(raw);
-        if (rc != SQLITE_OK) return error(quote_value("prepare ", sql));
+        if (rc != SQLITE_OK) return error(describe_sql("prepare ", sql));
         if (stmt == nullptr) {
-            return Error{Errc::database_error, quote_value("prepare: no statement in ", sql)};
+            return Error{Errc::database_error, describe_sql("prepare: no statement in ", sql)};
         }
         const std::string_view rest(tail, static_cast<std::size_t>(sql.data() + sql.size() - tail));
         if (rest.find_first_not_of(" \t\r\n;") != std::string_view::npos) {
-            return Error{Errc::database_error, quote_value("prepare: more than one statement in ", sql)};
+            return Error{Errc::database_error,
+                         describe_sql("prepare: more than one statement in ", sql)};
         }
         auto entry = std::make_unique<Cached>();
         entry->stmt = std::move(stmt);
@@ -262,7 +263,7 @@ Result<Statement> Database::prepare(std::string_view sql) {
     }
     Cached& entry = *it->second;
     if (entry.in_use) {
-        return Error{Errc::database_error, quote_value("statement already in use (a bug): ", sql)};
+        return Error{Errc::database_error, describe_sql("statement already in use (a bug): ", sql)};
     }
     entry.in_use = true;
     return Statement(entry.stmt.get(), &entry.in_use);

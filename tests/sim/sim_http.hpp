@@ -32,7 +32,7 @@ struct HttpRequest {
 // A response body produced piece by piece, so a download of hundreds of MB
 // costs the simulator a buffer, not the whole body.
 class BodySource {
-public:
+  public:
     virtual ~BodySource() = default;
     virtual std::uint64_t size() const = 0;  // exact Content-Length
     // Fills up to n bytes into buf; returns how many (0 only at the end).
@@ -58,7 +58,7 @@ struct HttpResponse {
 // What the transport calls for every request. Single-threaded: the
 // transport calls it from its one io thread only.
 class Handler {
-public:
+  public:
     virtual ~Handler() = default;
     // `now` is seconds since the simulator started (steady clock); every
     // behaviour in time derives from it, so a test of the model can pass any.
