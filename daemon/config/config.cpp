@@ -18,8 +18,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr YamlLimits kConfigLimits{256u * 1024, 16, 20'000};
-constexpr std::size_t kMaxSecretBytes = 64u * 1024;
+constexpr YamlLimits kConfigLimits{std::size_t{256} * 1024, 16, 20'000};
+constexpr std::size_t kMaxSecretBytes = std::size_t{64} * 1024;
 
 // Resolves a path written in the configuration against the file's directory.
 std::string resolve(const fs::path& base_dir, const std::string& p) {

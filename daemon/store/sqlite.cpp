@@ -16,6 +16,7 @@ namespace {
 // -Wold-style-cast rejects; this is the same value spelled in C++. It tells
 // SQLite to copy the bytes, since our string_views do not outlive the bind.
 sqlite3_destructor_type transient() noexcept {
+    // NOLINTNEXTLINE(performance-no-int-to-ptr): SQLite's sentinel is this very integer.
     return reinterpret_cast<sqlite3_destructor_type>(static_cast<std::intptr_t>(-1));
 }
 
