@@ -1,0 +1,291 @@
+#include "api/mde.hpp"
+
+#include "common/text.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdio>
+
+namespace lrsched::api {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::string_view kTagPrefix = "lrsched:";
+
+bool all_digits(std::string_view s) {
+    return !s.empty() && s.size() <= 18 &&
+           std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+std::string str(const json& j, const char* key) {
+    const auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+CommandStatus parse_command_status(std::string_view s) {
+    const std::string l = to_lower(s);
+    if (l == "created") return CommandStatus::created;
+    if (l == "completed") return CommandStatus::completed;
+    if (l == "failed") return CommandStatus::failed;
+    return CommandStatus::unknown;
+}
+
+Result<MachineAction> action_from(const json& j) {
+    if (!j.is_object()) return Error{Errc::invalid_input, "machine action: not a JSON object"};
+    MachineAction a;
+    a.id = str(j, "id");
+    if (a.id.empty()) return Error{Errc::invalid_input, "machine action: no id"};
+    a.machine_id = to_lower(str(j, "machineId"));
+    a.computer_dns_name = str(j, "computerDnsName");
+    a.requestor = str(j, "requestor");
+    a.comment = str(j, "requestorComment");
+    a.status_text = str(j, "status");
+    a.status = parse_action_status(a.status_text);
+    a.created = str(j, "creationDateTimeUtc");
+    // The list page's example says lastUpdateTimeUtc; the entity says lastUpdateDateTimeUtc.
+    a.last_update = str(j, "lastUpdateDateTimeUtc");
+    if (a.last_update.empty()) a.last_update = str(j, "lastUpdateTimeUtc");
+    if (const auto cmds = j.find("commands"); cmds != j.end() && cmds->is_array()) {
+        for (const auto& c : *cmds) {
+            if (!c.is_object()) continue;
+            ActionCommand ac;
+            if (const auto i = c.find("index"); i != c.end() && i->is_number_integer())
+                ac.index = i->get<int>();
+            ac.status = parse_command_status(str(c, "commandStatus"));
+            if (const auto inner = c.find("command"); inner != c.end() && inner->is_object())
+                ac.type = str(*inner, "type");
+            if (const auto e = c.find("errors"); e != c.end() && !e->empty()) ac.errors = e->dump();
+            a.commands.push_back(std::move(ac));
+        }
+    }
+    return a;
+}
+
+template <typename F>
+auto parse_json(std::string_view text, const char* what, F&& f) -> decltype(f(json())) {
+    json j = json::parse(text, nullptr, false);
+    if (j.is_discarded())
+        return Error{Errc::invalid_input, std::string(what) + ": response is not JSON"};
+    return f(j);
+}
+
+}  // namespace
+
+std::string correlation_tag(std::string_view install_id,
+                            std::int64_t session_id,
+                            std::int64_t submission) {
+    return std::string(kTagPrefix) + std::string(install_id) + ":" + std::to_string(session_id) +
+           ":" + std::to_string(submission);
+}
+
+std::optional<ParsedTag> find_tag(std::string_view comment) {
+    for (std::size_t pos = comment.find(kTagPrefix); pos != std::string_view::npos;
+         pos = comment.find(kTagPrefix, pos + 1)) {
+        std::string_view rest = comment.substr(pos + kTagPrefix.size());
+        const auto c1 = rest.find(':');
+        if (c1 == std::string_view::npos) continue;
+        const auto c2 = rest.find(':', c1 + 1);
+        if (c2 == std::string_view::npos) continue;
+        std::size_t end = c2 + 1;
+        while (end < rest.size() && rest[end] >= '0' && rest[end] <= '9')
+            ++end;
+        const auto install = rest.substr(0, c1);
+        const auto session = rest.substr(c1 + 1, c2 - c1 - 1);
+        const auto submission = rest.substr(c2 + 1, end - c2 - 1);
+        const bool hex =
+            !install.empty() && std::all_of(install.begin(), install.end(), [](char c) {
+                return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+            });
+        if (!hex || !all_digits(session) || !all_digits(submission)) continue;
+        return ParsedTag{std::string(install), std::stoll(std::string(session)),
+                         std::stoll(std::string(submission))};
+    }
+    return std::nullopt;
+}
+
+std::string action_comment(std::string_view job_comment, std::string_view tag) {
+    std::string out(job_comment);
+    if (!out.empty()) out += ' ';
+    out += '[';
+    out += tag;
+    out += ']';
+    return out;
+}
+
+std::string run_live_response_body(const std::vector<jobs::Command>& commands,
+                                   std::string_view comment) {
+    json cmds = json::array();
+    for (const auto& c : commands) {
+        json params = json::array();
+        switch (c.type) {
+            case jobs::CommandType::PutFile:
+                params.push_back({{"key", "FileName"}, {"value", c.param}});
+                break;
+            case jobs::CommandType::RunScript:
+                params.push_back({{"key", "ScriptName"}, {"value", c.param}});
+                if (c.args) params.push_back({{"key", "Args"}, {"value", *c.args}});
+                break;
+            case jobs::CommandType::GetFile:
+                params.push_back({{"key", "Path"}, {"value", c.param}});
+                break;
+        }
+        cmds.push_back({{"type", jobs::to_string(c.type)}, {"params", std::move(params)}});
+    }
+    return json{{"Commands", std::move(cmds)}, {"Comment", comment}}.dump();
+}
+
+std::string odata_string(std::string_view value) {
+    std::string out = "'";
+    for (char c : value) {
+        if (c == '\'') out += '\'';
+        out += c;
+    }
+    out += '\'';
+    return out;
+}
+
+std::string url_encode(std::string_view value) {
+    std::string out;
+    for (unsigned char c : value) {
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~') {
+            out += static_cast<char>(c);
+        } else {
+            char buf[4];
+            std::snprintf(buf, sizeof buf, "%%%02X", c);
+            out += buf;
+        }
+    }
+    return out;
+}
+
+ActionStatus parse_action_status(std::string_view status) noexcept {
+    const std::string s = to_lower(status);
+    if (s == "pending") return ActionStatus::pending;
+    if (s == "inprogress") return ActionStatus::in_progress;
+    if (s == "succeeded") return ActionStatus::succeeded;
+    if (s == "failed") return ActionStatus::failed;
+    if (s == "timeout") return ActionStatus::timed_out;
+    if (s == "cancelled" || s == "canceled")
+        return ActionStatus::cancelled;  // both spellings are documented
+    return ActionStatus::unknown;
+}
+
+std::string_view to_string(ActionStatus s) noexcept {
+    switch (s) {
+        case ActionStatus::pending:
+            return "Pending";
+        case ActionStatus::in_progress:
+            return "InProgress";
+        case ActionStatus::succeeded:
+            return "Succeeded";
+        case ActionStatus::failed:
+            return "Failed";
+        case ActionStatus::timed_out:
+            return "TimeOut";
+        case ActionStatus::cancelled:
+            return "Cancelled";
+        case ActionStatus::unknown:
+            break;
+    }
+    return "unknown";
+}
+
+Result<MachineAction> parse_machine_action(std::string_view text) {
+    return parse_json(text, "machine action", [](const json& j) { return action_from(j); });
+}
+
+Result<std::vector<MachineAction>> parse_machine_action_list(std::string_view text) {
+    return parse_json(
+        text, "machine action list", [](const json& j) -> Result<std::vector<MachineAction>> {
+            const auto v = j.is_object() ? j.find("value") : j.end();
+            if (v == j.end() || !v->is_array())
+                return Error{Errc::invalid_input, "machine action list: no value array"};
+            std::vector<MachineAction> out;
+            out.reserve(v->size());
+            for (const auto& item : *v) {
+                auto a = action_from(item);
+                if (!a) return std::move(a).error();
+                out.push_back(std::move(*a));
+            }
+            return out;
+        });
+}
+
+Result<std::vector<Machine>> parse_machine_list(std::string_view text) {
+    return parse_json(text, "machine list", [](const json& j) -> Result<std::vector<Machine>> {
+        const auto v = j.is_object() ? j.find("value") : j.end();
+        if (v == j.end() || !v->is_array())
+            return Error{Errc::invalid_input, "machine list: no value array"};
+        std::vector<Machine> out;
+        out.reserve(v->size());
+        for (const auto& item : *v) {
+            if (!item.is_object())
+                return Error{Errc::invalid_input, "machine list: an entry is not an object"};
+            Machine m;
+            m.id = to_lower(str(item, "id"));
+            if (!is_machine_id(m.id))
+                return Error{Errc::invalid_input, "machine list: an entry has no valid id"};
+            m.computer_dns_name = to_lower(str(item, "computerDnsName"));
+            m.os_platform = str(item, "osPlatform");
+            m.health_status = str(item, "healthStatus");
+            m.last_seen = str(item, "lastSeen");
+            m.rbac_group_name = str(item, "rbacGroupName");
+            if (const auto t = item.find("machineTags"); t != item.end() && t->is_array())
+                for (const auto& tag : *t)
+                    if (tag.is_string()) m.tags.push_back(tag.get<std::string>());
+            out.push_back(std::move(m));
+        }
+        return out;
+    });
+}
+
+ApiError parse_api_error(std::string_view body) {
+    const json j = json::parse(body, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return {};
+    const auto e = j.find("error");
+    if (e == j.end() || !e->is_object()) return {};
+    return {str(*e, "code"), str(*e, "message")};
+}
+
+SubmitResult classify_submit(int status, std::string_view body) {
+    SubmitResult r;
+    const ApiError err = parse_api_error(body);
+    r.error_code = err.code;
+    r.message =
+        err.message.empty() ? "HTTP " + std::to_string(status) : err.code + ": " + err.message;
+    if (status >= 200 && status < 300) {
+        auto a = parse_machine_action(body);
+        if (a) {
+            r.outcome = SubmitOutcome::created;
+            r.action = std::move(*a);
+            r.message.clear();
+        } else {
+            // Created, most likely, but we cannot say which action: reconcile.
+            r.outcome = SubmitOutcome::unknown;
+            r.message = "HTTP " + std::to_string(status) +
+                        " without a readable action: " + a.error().message;
+        }
+    } else if (status == 400 &&
+               (err.code == "ActiveRequestAlreadyExists" ||
+                body.find("ActiveRequestAlreadyExists") != std::string_view::npos)) {
+        r.outcome = SubmitOutcome::busy;
+    } else if (status == 404) {
+        r.outcome = SubmitOutcome::not_found;
+    } else if (status == 429) {
+        r.outcome = SubmitOutcome::throttled;
+    } else if (status == 401) {
+        r.outcome = SubmitOutcome::unauthorized;
+    } else if (status == 403) {
+        r.outcome = SubmitOutcome::forbidden;
+    } else if (status >= 400 && status < 500 && status != 408) {
+        r.outcome = SubmitOutcome::rejected;
+    } else {
+        r.outcome = SubmitOutcome::unknown;  // 408, 5xx, anything odd: the action may exist
+    }
+    return r;
+}
+
+}  // namespace lrsched::api

@@ -1,0 +1,124 @@
+// The MDE API as plain data (mde-api.md): request bodies and paths built from
+// jobs and sessions, and responses classified into what the dispatcher does
+// next. Pure: no sockets, no clock. Tolerates the API's documented quirks:
+// 200 or 201 on create, `Cancelled` or `Canceled`, `lastUpdateDateTimeUtc` or
+// `lastUpdateTimeUtc`, ActiveRequestAlreadyExists found by its code in a 400.
+#pragma once
+
+#include "common/result.hpp"
+#include "jobs/job.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace lrsched::api {
+
+// ---- correlation tags --------------------------------------------------
+
+// "lrsched:<install>:<session>:<submission>": unique per submit call, so a
+// retry after a busy answer or a proved-absent action is a new tag, and an
+// action found carrying a tag belongs to exactly one of our submit calls.
+std::string correlation_tag(std::string_view install_id,
+                            std::int64_t session_id,
+                            std::int64_t submission);
+
+struct ParsedTag {
+    std::string install_id;
+    std::int64_t session_id = 0;
+    std::int64_t submission = 0;
+};
+// Finds our tag in an action's Comment (anywhere in it); nullopt if absent.
+std::optional<ParsedTag> find_tag(std::string_view comment);
+
+// The Comment sent: the job's comment, then the tag in brackets.
+std::string action_comment(std::string_view job_comment, std::string_view tag);
+
+// ---- requests ------------------------------------------------------------
+
+// The runliveresponse body, with the documented casing (Commands/Comment,
+// type/params/key/value) and commands in the job's (validated) order.
+std::string run_live_response_body(const std::vector<jobs::Command>& commands,
+                                   std::string_view comment);
+
+// OData string literal: single quotes, inner quotes doubled.
+std::string odata_string(std::string_view value);
+// Percent-encodes a query component (RFC 3986 unreserved kept).
+std::string url_encode(std::string_view value);
+
+// ---- responses -----------------------------------------------------------
+
+enum class ActionStatus { pending, in_progress, succeeded, failed, timed_out, cancelled, unknown };
+ActionStatus parse_action_status(std::string_view status) noexcept;
+std::string_view to_string(ActionStatus s) noexcept;
+
+enum class CommandStatus { created, completed, failed, unknown };
+
+struct ActionCommand {
+    int index = 0;
+    std::string type;  // PutFile, RunScript, GetFile
+    CommandStatus status = CommandStatus::unknown;
+    std::string errors;  // the errors array as compact JSON, for messages
+};
+
+struct MachineAction {
+    std::string id;
+    std::string machine_id;
+    std::string computer_dns_name;
+    std::string requestor;
+    std::string comment;
+    ActionStatus status = ActionStatus::unknown;
+    std::string status_text;  // as the server spelled it
+    std::string created;      // ISO 8601, as sent
+    std::string last_update;
+    std::vector<ActionCommand> commands;
+};
+
+// One MachineAction entity (create, get or cancel answer).
+Result<MachineAction> parse_machine_action(std::string_view json);
+// A list answer: {"value": [...]}.
+Result<std::vector<MachineAction>> parse_machine_action_list(std::string_view json);
+
+struct Machine {
+    std::string id;  // lower-case
+    std::string computer_dns_name;
+    std::string os_platform;
+    std::string health_status;
+    std::string last_seen;
+    std::vector<std::string> tags;
+    std::string rbac_group_name;
+};
+Result<std::vector<Machine>> parse_machine_list(std::string_view json);
+
+// The API's error body {"error": {"code", "message", "target"}}; code and
+// message are empty when the body is something else.
+struct ApiError {
+    std::string code;
+    std::string message;
+};
+ApiError parse_api_error(std::string_view body);
+
+// What a runliveresponse answer means for the session that sent it.
+enum class SubmitOutcome {
+    created,       // 2xx with an action id
+    busy,          // 400 ActiveRequestAlreadyExists
+    not_found,     // 404: the machine is unknown
+    throttled,     // 429: wait (Retry-After) and try again; never lost
+    unauthorized,  // 401: refresh the token once
+    forbidden,     // 403: pause the tenant
+    rejected,      // another 4xx: final, the server's message kept
+    unknown,       // 5xx, or 2xx without a readable id: reconcile before anything else
+};
+
+struct SubmitResult {
+    SubmitOutcome outcome = SubmitOutcome::unknown;
+    std::optional<MachineAction> action;  // with created
+    std::string error_code;               // the API's code, when any
+    std::string message;                  // for the session's last_error
+};
+
+SubmitResult classify_submit(int status, std::string_view body);
+
+}  // namespace lrsched::api
