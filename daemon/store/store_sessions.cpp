@@ -4,6 +4,7 @@
 // transaction: one prepared INSERT reused for every row, then one INSERT ...
 // SELECT for all their creation events (about 20% faster than a second
 // per-row INSERT; ~0.8 s for 10^5 sessions in a release build).
+#include "api/mde.hpp"
 #include "store/sqlite.hpp"
 #include "store/store.hpp"
 
@@ -258,8 +259,7 @@ Result<std::vector<EventRow>> Store::events_of(std::int64_t session_id) {
 }
 
 std::string Store::correlation_tag(const SessionRow& session) const {
-    return "lrsched:" + install_id_ + ":" + std::to_string(session.id) + ":" +
-           std::to_string(session.submissions);
+    return api::correlation_tag(install_id_, session.id, session.submissions);
 }
 
 }  // namespace lrsched::store
