@@ -14,7 +14,7 @@ namespace {
 
 constexpr std::string_view kSelectJob =
     "SELECT id, name, tenant, definition, source_path, source_sha256, loaded_at, last_error, "
-    "last_error_at, paused, paused_reason, deleted_at FROM jobs";
+    "last_error_at, paused, paused_reason, deleted_at, last_fired_at FROM jobs";
 
 JobRow read_job(const Statement& s) {
     JobRow j;
@@ -30,6 +30,7 @@ JobRow read_job(const Statement& s) {
     j.paused = s.column_int64(9) != 0;
     j.paused_reason = s.column_optional_text(10);
     j.deleted_at = s.column_optional_int64(11);
+    j.last_fired_at = s.column_optional_int64(12);
     return j;
 }
 
@@ -154,6 +155,17 @@ Result<void> Store::set_job_paused(std::string_view name, bool paused, std::stri
         if (!s) return std::move(s).error();
         const std::optional<std::string> why = paused ? std::optional{reason} : std::nullopt;
         s->bind_all(name, paused, why);
+        if (auto r = s->run(); !r) return r;
+        if (db_->changes() == 0) return unknown_job(name);
+        return ok();
+    });
+}
+
+Result<void> Store::set_job_last_fired(std::string_view name, std::int64_t at_ms) {
+    return in_transaction(*db_, [&]() -> Result<void> {
+        auto s = db_->prepare("UPDATE jobs SET last_fired_at = ?2 WHERE name = ?1");
+        if (!s) return std::move(s).error();
+        s->bind_all(name, at_ms);
         if (auto r = s->run(); !r) return r;
         if (db_->changes() == 0) return unknown_job(name);
         return ok();

@@ -37,6 +37,7 @@ struct JobRow {
     bool paused = false;
     std::optional<std::string> paused_reason;
     std::optional<std::int64_t> deleted_at;
+    std::optional<std::int64_t> last_fired_at;  // owned by set_job_last_fired
 };
 
 enum class RunTrigger { first_load, cron, catch_up, manual };
@@ -125,6 +126,21 @@ struct ArtifactRow {
     std::string action_status;
 };
 
+enum class ApiCallKind { submit, read };
+
+struct ApiCallRow {
+    std::int64_t id = 0;
+    std::int64_t started_at = 0;
+    std::optional<std::int64_t> ended_at;  // nullopt: in flight when the daemon stopped
+};
+
+struct TenantRow {
+    std::string name;
+    bool paused = false;
+    std::optional<std::string> paused_reason;
+    std::optional<std::int64_t> throttled_until;
+};
+
 class Store {
   public:
     // Opens (creating if needed) the database at `path`, sets its pragmas and
@@ -151,6 +167,8 @@ class Store {
                                std::int64_t now_ms);
     // Unpausing clears paused_reason.
     Result<void> set_job_paused(std::string_view name, bool paused, std::string reason);
+    // The last cron instant the job handled (ran or skipped).
+    Result<void> set_job_last_fired(std::string_view name, std::int64_t at_ms);
     Result<std::vector<JobRow>> list_jobs();  // by name, deleted ones included
 
     // ---- runs ----
@@ -184,6 +202,39 @@ class Store {
     // the Comment of the session's current (or last) submission.
     std::string correlation_tag(const SessionRow& session) const;
 
+    // ---- API calls (rate windows that survive a restart) ----
+    // Records a call leaving now; returns its id. A submit's row is written
+    // by begin_submit, in the same transaction as the session's move.
+    Result<std::int64_t> begin_api_call(std::string_view tenant,
+                                        ApiCallKind kind,
+                                        std::int64_t now_ms);
+    Result<void> end_api_call(std::int64_t call_id, std::int64_t at_ms);
+    // Calls of `tenant` and `kind` that ended after `since_ms` or never
+    // ended (in flight when the daemon stopped), oldest first.
+    Result<std::vector<ApiCallRow>> api_calls_since(std::string_view tenant,
+                                                    ApiCallKind kind,
+                                                    std::int64_t since_ms);
+    // Deletes calls that ended before `before_ms`; returns how many.
+    Result<std::int64_t> prune_api_calls(std::int64_t before_ms);
+
+    // Moves a session to `submitting` and records its submit call in one
+    // transaction: once this returns, the call may leave, and a crash at any
+    // later point finds the session submitting (to be reconciled) and the
+    // call counted in the rate window.
+    struct SubmitStart {
+        SessionRow session;
+        std::int64_t call_id = 0;
+    };
+    Result<SubmitStart> begin_submit(std::int64_t session_id,
+                                     std::string_view tenant,
+                                     std::int64_t now_ms);
+
+    // ---- tenants ----
+    Result<TenantRow> tenant_state(std::string_view tenant);  // defaults when never written
+    Result<void> set_tenant_paused(std::string_view tenant, bool paused, std::string reason);
+    Result<void> set_tenant_throttled_until(std::string_view tenant,
+                                            std::optional<std::int64_t> until_ms);
+
     // ---- artifacts ----
     // Records one downloaded file; a second row for the same (action_id,
     // command_index) is refused.
@@ -192,6 +243,11 @@ class Store {
 
   private:
     Store(std::unique_ptr<Database> db, std::string install_id, int schema_version);
+    // transition() without its own transaction: the caller holds one.
+    Result<SessionRow> transition_locked(std::int64_t session_id,
+                                         SessionState to,
+                                         const TransitionDetail& detail,
+                                         std::int64_t now_ms);
 
     std::unique_ptr<Database> db_;  // by pointer: keeps sqlite.hpp out of this header
     std::string install_id_;

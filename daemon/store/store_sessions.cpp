@@ -150,7 +150,14 @@ Result<SessionRow> Store::transition(std::int64_t session_id,
                                      SessionState to,
                                      const TransitionDetail& d,
                                      std::int64_t now_ms) {
-    return in_transaction(*db_, [&]() -> Result<SessionRow> {
+    return in_transaction(*db_, [&]() { return transition_locked(session_id, to, d, now_ms); });
+}
+
+Result<SessionRow> Store::transition_locked(std::int64_t session_id,
+                                            SessionState to,
+                                            const TransitionDetail& d,
+                                            std::int64_t now_ms) {
+    {
         // Read under the write lock (BEGIN IMMEDIATE), so the state checked
         // is the state replaced.
         auto found = find_session(session_id);
@@ -182,7 +189,7 @@ Result<SessionRow> Store::transition(std::int64_t session_id,
                         next.attempt, next.action_id, event_detail(d));
         if (auto r = event->run(); !r) return std::move(r).error();
         return next;
-    });
+    }
 }
 
 Result<std::optional<SessionRow>> Store::find_session(std::int64_t session_id) {
