@@ -1,0 +1,36 @@
+// When a scheduled job fires (SPEC §2 schedule): the decision, pure. The
+// daemon asks it when a job is loaded, at start-up and when its timer ends,
+// and stores `mark_fired` so the next answer starts from there.
+//
+// Semantics are systemd's Persistent= timers: firings missed while the
+// daemon was down become one catch-up run at start-up (or none without
+// catch_up); firings missed while it ran (a suspended host, a clock stepped
+// forward) become one run. Because the next firing is computed from the last
+// instant handled, a clock stepped back never fires an instant twice.
+#pragma once
+
+#include "jobs/cron.hpp"
+
+#include <optional>
+
+namespace lrsched::jobs {
+
+struct FiringInput {
+    std::optional<TimePoint> last_fired;  // the last instant handled, from the store
+    TimePoint first_loaded;               // when the job was first loaded: nothing before it is due
+    TimePoint now;
+    bool at_startup = false;  // first decision since the daemon started
+    bool catch_up = false;    // the job's schedule.catch_up
+};
+
+struct FiringDecision {
+    std::optional<TimePoint> run_for;     // create a run standing for this instant
+    bool catch_up_run = false;            // ... as a catch-up of firings missed while down
+    std::optional<TimePoint> mark_fired;  // store as last_fired (also when nothing runs)
+    std::optional<TimePoint> next_wake;   // decide again then; nullopt: never fires again
+    int missed = 0;                       // due instants folded into this decision
+};
+
+FiringDecision decide_firing(const CronExpr& cron, TimeZone tz, const FiringInput& in);
+
+}  // namespace lrsched::jobs
