@@ -1,0 +1,61 @@
+// The jobs in force: what `jobs_dir` holds, re-read when it changes (SPEC §2:
+// "notices new, changed and deleted files within a few seconds"). A file that
+// stops validating keeps its last valid version in force; its error is
+// reported once per change of the file, not on every scan. Expected load: a
+// few dozen job files, scanned every couple of seconds and on inotify
+// events; a file is parsed again only when its (or its target list's)
+// inode, size or mtime changed.
+#pragma once
+
+#include "jobs/job_parser.hpp"
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace lrsched::jobs {
+
+struct LoadedJob {
+    Job job;
+    std::string sha256;  // of the job file and its from_file content
+};
+
+struct ScanReport {
+    std::vector<std::string> changed;  // new or changed jobs now in force
+    std::vector<std::string> removed;  // jobs whose file is gone
+    // Files refused this scan: the job name (or the path when it has no
+    // valid name) and every diagnostic, one per line. A job of that name
+    // already in force stays in force.
+    std::vector<std::pair<std::string, std::string>> refused;
+    std::vector<std::string> warnings;  // of the files parsed this scan
+};
+
+class JobRegistry {
+  public:
+    explicit JobRegistry(JobContext ctx) : ctx_(std::move(ctx)) {}
+
+    // Reads jobs_dir and brings the jobs in force up to date.
+    ScanReport scan();
+
+    const std::map<std::string, LoadedJob>& jobs() const noexcept { return jobs_; }
+    const LoadedJob* find(std::string_view name) const;
+
+  private:
+    struct Signature {
+        std::uint64_t ino = 0, size = 0;
+        std::int64_t mtime_ns = 0;
+        friend bool operator==(const Signature&, const Signature&) = default;
+    };
+    struct Seen {
+        Signature file;
+        Signature targets;  // of from_file, when the job has one
+        std::string targets_path;
+    };
+
+    JobContext ctx_;
+    std::map<std::string, LoadedJob> jobs_;  // by name
+    std::map<std::string, Seen> seen_;       // by path: what was last parsed (valid or not)
+};
+
+}  // namespace lrsched::jobs
