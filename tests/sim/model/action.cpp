@@ -1,3 +1,5 @@
+// Planning an action's life at creation and reading its status, command
+// times and entity JSON at any later `now` (see action.hpp).
 #include "sim/model/action.hpp"
 
 #include <algorithm>

@@ -14,7 +14,38 @@
 //      Content-Type 415 -> body size/JSON/shape 400 -> library names 400 ->
 //      machine busy 400 ActiveRequestAlreadyExists -> concurrency cap 429 -> 201
 //   6. runliveresponse only: created_but_lost turns the 201 into a 500 or a reset
-// The token endpoint and /_sim/* are never throttled or faulted.
+// The token endpoint and /_sim/* are never throttled or faulted. A wrong
+// method on a known path is 405 before auth; a transport-enacted reset
+// is an HttpResponse with status 0 and Fault::reset_before_reply.
+//
+// Choices where the documentation is silent:
+//   - runliveresponse takes the machine id only (GET /api/machines/{x} also
+//     takes computerDnsName); Content-Type must be application/json (415).
+//   - Unknown or wrong-case keys, wrong types, empty Commands, bad order,
+//     duplicate params, control characters: 400 InvalidRequestBody; absent
+//     required keys: 400 MissingRequiredParameter; a PutFile/RunScript file
+//     not in the library: 400 BadRequest. Library names are case-sensitive.
+//   - Retry-After: whole seconds, at least 1, rounded up to the moment the
+//     window (refused calls included) or the first counted session frees.
+//   - 429 bodies are all {"error":{"code":"TooManyRequests",...}}; /_sim/stats
+//     tells the reasons apart (submit_rate, concurrency, read_rate, foreign).
+//   - An unreachable machine's action ends TimeOut at creation+queue_expiry;
+//     a RunScript past runscript_timeout ends Failed (command Failed with an
+//     error string); errors[] holds strings; errorHResult stays 0.
+//   - Cancel of a final action: 400 BadRequest. A command running when its
+//     action is cancelled becomes Failed; later ones stay Created.
+//   - Result link of a PutFile, of a command not Completed, or a bad index:
+//     400 BadRequest. Downloads: 403 with Azure's XML AuthenticationFailed
+//     body for a bad signature or an expired link.
+//   - GET /api/machines: 404 ResourceNotFound only when the filter matches no
+//     machine (a page past the end is 200 with an empty value); the actions
+//     list is 200 with an empty value. String comparisons in $filter are
+//     case-insensitive. Actions carry both lastUpdateDateTimeUtc and
+//     lastUpdateTimeUtc (the list page's spelling).
+//   - Library upload: "File" part name matched case-insensitively (the docs'
+//     curl example sends "file"); an existing name without
+//     OverrideIfExists=true: 400 BadRequest; over 20 MB: 400 BadRequest.
+//   - requestor and cancellationRequestor are the client id.
 #pragma once
 
 #include "sim/model/action.hpp"

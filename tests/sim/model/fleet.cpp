@@ -1,3 +1,4 @@
+// Fleet generation from (N, seed) and loading from a JSON file (see fleet.hpp).
 #include "sim/model/fleet.hpp"
 
 #include "common/diagnostic.hpp"

@@ -1,3 +1,4 @@
+// The file-backed ledger: fopen("a"), one fflush per line (see ledger.hpp).
 #include "sim/model/ledger.hpp"
 
 #include <cerrno>

@@ -1,3 +1,4 @@
+// The library store and the multipart/form-data parser (see library.hpp).
 #include "sim/model/library.hpp"
 
 #include <algorithm>

@@ -1,3 +1,5 @@
+// The $filter tokenizer, parser (iterative, capped) and evaluator, and the
+// $top/$skip options of collection GETs (see odata.hpp).
 #include "sim/model/odata.hpp"
 
 #include "common/diagnostic.hpp"

@@ -1,3 +1,5 @@
+// Deterministic GetFile content, CRC-32, the streamed stored ZIP and the
+// RunScript transcript (see results.hpp).
 #include "sim/model/results.hpp"
 
 #include <nlohmann/json.hpp>

@@ -1,3 +1,5 @@
+// Hashing, GUIDs, MDE-style UTC timestamps, URL decoding and OpenSSL digests
+// for the simulator's model (see sim_util.hpp).
 #include "sim/model/sim_util.hpp"
 
 #include <openssl/evp.h>
