@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
+#include <csignal>
 #include <stdexcept>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -72,5 +74,57 @@ ProcessResult run_process(const std::vector<std::string>& argv,
     result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     return result;
 }
+
+BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv) {
+    int out_pipe[2];
+    if (::pipe2(out_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    std::vector<std::string> args = argv;
+    std::vector<char*> argp;
+    for (auto& a : args) argp.push_back(a.data());
+    argp.push_back(nullptr);
+    pid_t pid = 0;
+    const int rc = ::posix_spawn(&pid, argp[0], &actions, nullptr, argp.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(out_pipe[1]);
+    if (rc != 0) {
+        ::close(out_pipe[0]);
+        throw std::runtime_error("posix_spawn failed for " + argv[0]);
+    }
+    pid_ = pid;
+    out_fd_ = out_pipe[0];
+    // The ready line; a blocking read is bounded by the child: it either
+    // prints or exits (closing the pipe).
+    char c = 0;
+    while (::read(out_fd_, &c, 1) == 1 && c != '\n') ready_line_ += c;
+    if (ready_line_.empty()) {
+        stop(SIGKILL);
+        throw std::runtime_error(argv[0] + " exited before it was ready");
+    }
+}
+
+int BackgroundProcess::stop(int signal) {
+    if (stopped_) return status_;
+    ::kill(pid_, signal);
+    // Bounded wait without sleeping: a pidfd becomes readable when the
+    // process exits. SIGTERM gets 10 s, then SIGKILL.
+    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
+    if (pidfd >= 0) {
+        pollfd p{pidfd, POLLIN, 0};
+        if (::poll(&p, 1, 10'000) == 0) ::kill(pid_, SIGKILL);
+        ::close(pidfd);
+    }
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    stopped_ = true;
+    status_ = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+    ::close(out_fd_);
+    return status_;
+}
+
+BackgroundProcess::~BackgroundProcess() { stop(SIGTERM); }
 
 }  // namespace lrsched::test
