@@ -11,7 +11,9 @@ namespace lrsched::net {
 
 Result<Url> parse_https_url(std::string_view url) {
     auto bad = [&](const std::string& why) {
-        return Error(Errc::invalid_input, "bad URL " + quote_value(url) + ": " + why);
+        // The query is left out: it may carry a secret (a SAS signature).
+        return Error(Errc::invalid_input,
+                     "bad URL " + quote_value(url.substr(0, url.find('?'))) + ": " + why);
     };
     if (has_control_chars(url, false) || url.find(' ') != std::string_view::npos)
         return bad("control characters or spaces");
