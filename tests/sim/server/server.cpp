@@ -330,15 +330,16 @@ const ReadyInfo& Server::ready() const noexcept {
     return impl_->info;
 }
 
-void Server::run(bool stop_on_signals) {
-    if (stop_on_signals) {
-        impl_->signals.emplace(impl_->io, SIGINT, SIGTERM);
-        Impl* raw = impl_.get();
-        auto on_signal = [raw](const boost::system::error_code& ec, int) {
-            if (!ec) raw->shutdown();
-        };
-        impl_->signals->async_wait(on_signal);
-    }
+void Server::stop_on_signals() {
+    impl_->signals.emplace(impl_->io, SIGINT, SIGTERM);
+    Impl* raw = impl_.get();
+    auto on_signal = [raw](const boost::system::error_code& ec, int) {
+        if (!ec) raw->shutdown();
+    };
+    impl_->signals->async_wait(on_signal);
+}
+
+void Server::run() {
     impl_->io.run();
 }
 
@@ -366,8 +367,10 @@ Result<int> run_server(const ServerOptions& options,
                        const std::function<void(const ReadyInfo&)>& on_ready) {
     auto server = Server::create(options, handler);
     if (!server) return std::move(server).error();
+    // Signals first: whoever reads the ready line may send SIGTERM at once.
+    (*server)->stop_on_signals();
     if (on_ready) on_ready((*server)->ready());
-    (*server)->run(true);
+    (*server)->run();
     return 0;
 }
 

@@ -61,9 +61,13 @@ class Server {
 
     const ReadyInfo& ready() const noexcept;
 
-    // Serves on the calling thread until stop() (or, with stop_on_signals,
-    // SIGTERM/SIGINT). The handler is called on this thread only.
-    void run(bool stop_on_signals = false);
+    // From now on SIGTERM and SIGINT stop the server. Call before anyone may
+    // send them (before announcing readiness), and before run().
+    void stop_on_signals();
+
+    // Serves on the calling thread until stop() (or a signal, see above).
+    // The handler is called on this thread only.
+    void run();
 
     // From any thread: stop accepting, close every connection, let run()
     // return. In-flight answers are cut.
