@@ -4,6 +4,7 @@
 // stays tiny (one entry per API host).
 #include "net/https_client.hpp"
 
+#include "common/text.hpp"
 #include "net/http_errors.hpp"
 #include "net/net.hpp"
 
@@ -126,15 +127,22 @@ asio::awaitable<Result<Response>> HttpsClient::Impl::request(Request req) {
     if (req.body_limit == 0) co_return Error(Errc::invalid_input, what + ": no body_limit set");
     const Deadline deadline{Clock::now() + req.timeouts.total, req.timeouts};
 
-    http::request<http::string_body> msg{http::string_to_verb(req.method), url->target, 11};
-    if (msg.method() == http::verb::unknown) {
-        co_return Error(Errc::invalid_input, what + ": unknown HTTP method");
-    }
+    // Beast throws on an unknown verb: refuse it first.
+    const http::verb verb = http::string_to_verb(req.method);
+    if (verb == http::verb::unknown)
+        co_return Error(Errc::invalid_input, what + ": unknown method");
+    http::request<http::string_body> msg{verb, url->target, 11};
     msg.set(http::field::host, host_header(*url));
     msg.set(http::field::user_agent, options.user_agent);
-    for (const auto& [name, value] : req.headers)
+    for (const auto& [name, value] : req.headers) {
+        // A CR or LF in a header (say, in a token a server handed us) would
+        // inject headers; the value itself is never quoted back.
+        if (name.empty() || has_control_chars(name) || has_control_chars(value)) {
+            co_return Error(Errc::invalid_input, what + ": control character in a header");
+        }
         msg.insert(name, value);
-    msg.body() = req.body;
+    }
+    msg.body() = std::move(req.body);
     msg.prepare_payload();
     msg.keep_alive(true);
 

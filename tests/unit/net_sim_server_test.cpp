@@ -47,7 +47,8 @@ Request get(const std::string& url) {
 
 }  // namespace
 
-TEST_CASE("sim server: run_server announces its base and CA, serves, and returns on SIGTERM") {
+TEST_CASE(
+    "https sim server: run_server announces its base and CA, serves, and returns on SIGTERM") {
     TempDir dir;
     TargetHandler handler;
     ServerOptions options;
@@ -72,7 +73,7 @@ TEST_CASE("sim server: run_server announces its base and CA, serves, and returns
     CHECK(unwrap(std::move(*result)) == 0);
 }
 
-TEST_CASE("sim server: serves certificate files it is given, and wants all three") {
+TEST_CASE("https sim server: serves certificate files it is given, and wants all three") {
     TempDir dir;
     auto files = unwrap(lrsched::sim::generate_certificates(dir.path() / "given", false));
     TargetHandler handler;
