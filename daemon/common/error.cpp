@@ -27,6 +27,18 @@ class Category final : public std::error_category {
                 return "schema version mismatch";
             case Errc::illegal_transition:
                 return "illegal session state transition";
+            case Errc::connect_failed:
+                return "connection failed";
+            case Errc::tls_error:
+                return "TLS error";
+            case Errc::timeout:
+                return "timed out";
+            case Errc::no_response:
+                return "connection lost before any response";
+            case Errc::response_truncated:
+                return "response truncated";
+            case Errc::protocol_error:
+                return "HTTP protocol error";
         }
         return "unknown lrsched error";
     }

@@ -18,6 +18,14 @@ enum class Errc {
     database_error,      // SQLite said no
     schema_mismatch,     // the database is newer than this binary
     illegal_transition,  // a session state change the state machine forbids (a bug)
+    // Network outcomes of an HTTPS call (net/https_client.hpp). They differ in
+    // what the caller may assume about a request that changes state (a submit):
+    connect_failed,      // no connection: the request was certainly not sent
+    tls_error,           // handshake or certificate failure: not sent either
+    timeout,             // a deadline passed; the message names the phase
+    no_response,         // sent (perhaps), connection lost before any response byte
+    response_truncated,  // connection lost in the middle of a response
+    protocol_error,      // the peer did not speak HTTP/1.1 as expected
 };
 
 const std::error_category& lrsched_category() noexcept;

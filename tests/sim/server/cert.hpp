@@ -1,0 +1,25 @@
+// Throwaway TLS material for lrsched-sim: a CA that lives for one simulator
+// run and a server certificate it signs, for 127.0.0.1 and localhost (or, in
+// wrong-host mode, only for wrong.example, so a client can prove it checks the
+// host name). Expected load: once per simulator start, a few milliseconds.
+#pragma once
+
+#include "common/result.hpp"
+
+#include <filesystem>
+#include <string>
+
+namespace lrsched::sim {
+
+struct CertFiles {
+    std::string ca_file;    // ca.pem: what clients trust
+    std::string cert_file;  // server.pem: the server certificate, then the CA
+    std::string key_file;   // server.key: mode 0600
+};
+
+// Generates an EC P-256 CA and server certificate (X.509 v3, valid from an
+// hour ago for 30 days) and writes them into `dir` (created if needed).
+// The CA's private key is never written: nothing can be signed with it later.
+Result<CertFiles> generate_certificates(const std::filesystem::path& dir, bool wrong_host);
+
+}  // namespace lrsched::sim
