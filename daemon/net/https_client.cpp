@@ -70,8 +70,8 @@ std::string describe(const Request& req, const Url& url) {
 }  // namespace
 
 struct HttpsClient::Impl {
-    Impl(asio::io_context& io_, ClientOptions options_)
-        : io(io_), ctx(ssl::context::tls_client), options(std::move(options_)) {}
+    Impl(asio::io_context& io_context, ClientOptions client_options)
+        : io(io_context), ctx(ssl::context::tls_client), options(std::move(client_options)) {}
 
     asio::io_context& io;
     ssl::context ctx;
@@ -184,14 +184,14 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> HttpsClient::Impl::connect(
     tcp::resolver resolver(io);
     const auto flags = ip_literal ? tcp::resolver::numeric_host : tcp::resolver::flags{};
     auto [rec, endpoints] =
-        co_await resolver.async_resolve(url.host, std::to_string(url.port), flags, use_tuple);
+        co_await resolver.async_resolve(url.host, std::to_string(url.port), flags, kUseTuple);
     if (rec)
         co_return Error(Errc::connect_failed, what + ": cannot resolve host: " + rec.message());
 
     const auto connect_budget = deadline.budget(timeouts.connect);
     if (!connect_budget) co_return deadline.expired(what, "connecting");
     tcp_stream.expires_after(connect_budget->time);
-    auto [cec, endpoint] = co_await tcp_stream.async_connect(endpoints, use_tuple);
+    auto [cec, endpoint] = co_await tcp_stream.async_connect(endpoints, kUseTuple);
     if (cec == beast::error::timeout) co_return timeout_error(what, "connecting", *connect_budget);
     if (cec) co_return Error(Errc::connect_failed, what + ": cannot connect: " + cec.message());
 
@@ -213,7 +213,7 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> HttpsClient::Impl::connect(
     const auto hs_budget = deadline.budget(timeouts.handshake);
     if (!hs_budget) co_return deadline.expired(what, "the TLS handshake");
     tcp_stream.expires_after(hs_budget->time);
-    auto [hec] = co_await conn->stream.async_handshake(ssl::stream_base::client, use_tuple);
+    auto [hec] = co_await conn->stream.async_handshake(ssl::stream_base::client, kUseTuple);
     if (hec == beast::error::timeout)
         co_return timeout_error(what, "the TLS handshake", *hs_budget);
     if (hec) {
@@ -242,7 +242,7 @@ asio::awaitable<Attempt> HttpsClient::Impl::exchange(Connection* conn,
     const auto write_budget = deadline.budget(req->timeouts.io);
     if (!write_budget) co_return Attempt{deadline.expired(what, "sending the request")};
     tcp_stream.expires_after(write_budget->time);
-    auto [wec, written] = co_await http::async_write(conn->stream, *msg, use_tuple);
+    auto [wec, written] = co_await http::async_write(conn->stream, *msg, kUseTuple);
     if (wec == beast::error::timeout)
         co_return Attempt{timeout_error(what, "sending the request", *write_budget)};
     if (wec) co_return Attempt{lost_before_response(what, "sending the request", wec), true};
@@ -256,7 +256,7 @@ asio::awaitable<Attempt> HttpsClient::Impl::exchange(Connection* conn,
     if (!header_budget) co_return Attempt{deadline.expired(what, "waiting for the response")};
     tcp_stream.expires_after(header_budget->time);
     auto [hec, hbytes] =
-        co_await http::async_read_header(conn->stream, conn->buffer, parser, use_tuple);
+        co_await http::async_read_header(conn->stream, conn->buffer, parser, kUseTuple);
     if (hec) {
         const bool started = parser.got_some();
         if (hec == beast::error::timeout) {
@@ -284,7 +284,7 @@ asio::awaitable<Attempt> HttpsClient::Impl::exchange(Connection* conn,
         if (!body_budget) co_return Attempt{deadline.expired(what, "reading the response body")};
         tcp_stream.expires_after(body_budget->time);
         auto [bec, bbytes] =
-            co_await http::async_read(conn->stream, conn->buffer, parser, use_tuple);
+            co_await http::async_read(conn->stream, conn->buffer, parser, kUseTuple);
         // need_buffer only says the chunk is full: not an error.
         if (bec == http::error::need_buffer) bec = {};
         const std::size_t got = kChunkSize - parser.get().body().size;

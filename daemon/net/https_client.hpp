@@ -80,7 +80,7 @@ Result<Url> parse_https_url(std::string_view url);
 
 class HttpsClient {
   public:
-    inline static constexpr std::size_t kChunkSize = 64 * 1024;
+    inline static constexpr std::size_t kChunkSize = std::size_t{64} * 1024;
 
     // Fails when ca_file cannot be loaded.
     static Result<std::unique_ptr<HttpsClient>> create(boost::asio::io_context& io,

@@ -30,7 +30,7 @@ using tcp = boost::asio::ip::tcp;
 
 // Completion token for co_await that returns (error_code, values...) instead
 // of throwing: every network failure is an expected outcome here.
-inline constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+inline constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 

@@ -3,6 +3,10 @@
 //               [--config FILE] [--state-dir DIR] [every other setting as a flag]
 // When it listens it prints one JSON line on stdout — base, tenant, ca_file,
 // port, client_id — and serves until SIGTERM or SIGINT.
+#include "sim/model/api.hpp"
+#include "sim/model/sim_config.hpp"
+#include "sim/server/server.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -11,10 +15,6 @@
 #include <filesystem>
 #include <string>
 #include <vector>
-
-#include "sim/model/api.hpp"
-#include "sim/model/sim_config.hpp"
-#include "sim/server/server.hpp"
 
 namespace {
 
@@ -40,7 +40,8 @@ int main(int argc, char** argv) {
         config->start_time = std::chrono::duration<double>(now).count();
     }
     if (config->state_dir.empty() && config->cert_file.empty()) {
-        std::string templ = (std::filesystem::temp_directory_path() / "lrsched-sim-XXXXXX").string();
+        std::string templ =
+            (std::filesystem::temp_directory_path() / "lrsched-sim-XXXXXX").string();
         if (::mkdtemp(templ.data()) == nullptr) return fail("cannot create a state directory");
         config->state_dir = templ;
     }
@@ -58,9 +59,9 @@ int main(int argc, char** argv) {
     const std::string client_id = config->client_id;
     auto status = run_server(options, **api, [&](const ReadyInfo& ready) {
         (*api)->set_base_url(ready.base);
-        const nlohmann::json line = {{"base", ready.base},   {"tenant", tenant},          {"ca_file", ready.ca_file},
-                                     {"port", ready.port},   {"client_id", client_id},
-                                     {"stats", ready.base + "/_sim/stats"}};
+        const nlohmann::json line = {
+            {"base", ready.base}, {"tenant", tenant},       {"ca_file", ready.ca_file},
+            {"port", ready.port}, {"client_id", client_id}, {"stats", ready.base + "/_sim/stats"}};
         std::printf("%s\n", line.dump().c_str());
         std::fflush(stdout);
     });

@@ -1,9 +1,9 @@
 #include "support/process.hpp"
 
+#include <csignal>
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
-#include <csignal>
 #include <stdexcept>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -75,16 +75,20 @@ ProcessResult run_process(const std::vector<std::string>& argv,
     return result;
 }
 
-BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv) {
+BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv,
+                                     const std::string& stderr_file) {
     int out_pipe[2];
     if (::pipe2(out_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 2, stderr_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0600);
     std::vector<std::string> args = argv;
     std::vector<char*> argp;
-    for (auto& a : args) argp.push_back(a.data());
+    for (auto& a : args)
+        argp.push_back(a.data());
     argp.push_back(nullptr);
     pid_t pid = 0;
     const int rc = ::posix_spawn(&pid, argp[0], &actions, nullptr, argp.data(), environ);
@@ -99,7 +103,8 @@ BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv) {
     // The ready line; a blocking read is bounded by the child: it either
     // prints or exits (closing the pipe).
     char c = 0;
-    while (::read(out_fd_, &c, 1) == 1 && c != '\n') ready_line_ += c;
+    while (::read(out_fd_, &c, 1) == 1 && c != '\n')
+        ready_line_ += c;
     if (ready_line_.empty()) {
         stop(SIGKILL);
         throw std::runtime_error(argv[0] + " exited before it was ready");
@@ -125,6 +130,8 @@ int BackgroundProcess::stop(int signal) {
     return status_;
 }
 
-BackgroundProcess::~BackgroundProcess() { stop(SIGTERM); }
+BackgroundProcess::~BackgroundProcess() {
+    stop(SIGTERM);
+}
 
 }  // namespace lrsched::test

@@ -18,4 +18,29 @@ struct ProcessResult {
 ProcessResult run_process(const std::vector<std::string>& argv,
                           const std::vector<std::string>& env = {});
 
+// A server process for the length of a test: started, its first stdout line
+// read (the ready line), and stopped with SIGTERM (SIGKILL after 10 s) when
+// the object goes away. Its stderr goes to `stderr_file` (never to the
+// test's own pipes, which an orphan left by a crashed test would hold open).
+class BackgroundProcess {
+  public:
+    // Throws when the process cannot start or exits before printing a line.
+    BackgroundProcess(const std::vector<std::string>& argv, const std::string& stderr_file);
+    ~BackgroundProcess();
+    BackgroundProcess(const BackgroundProcess&) = delete;
+    BackgroundProcess& operator=(const BackgroundProcess&) = delete;
+
+    const std::string& ready_line() const noexcept { return ready_line_; }
+    int pid() const noexcept { return pid_; }
+    // Sends `signal` and waits for the exit; the exit status, or -signal.
+    int stop(int signal);
+
+  private:
+    int pid_ = -1;
+    int out_fd_ = -1;
+    std::string ready_line_;
+    bool stopped_ = false;
+    int status_ = 0;
+};
+
 }  // namespace lrsched::test

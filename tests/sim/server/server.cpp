@@ -21,7 +21,7 @@
 
 namespace lrsched::sim {
 
-using namespace lrsched::net;  // asio, ssl, beast, http, tcp, TlsStream, use_tuple
+using namespace lrsched::net;  // asio, ssl, beast, http, tcp, TlsStream, kUseTuple
 
 namespace {
 
@@ -125,7 +125,7 @@ void Server::Impl::shutdown() {
 
 asio::awaitable<void> Server::Impl::accept_loop() {
     while (!stopping) {
-        auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
+        auto [ec, socket] = co_await acceptor.async_accept(kUseTuple);
         if (ec == asio::error::operation_aborted || stopping) break;
         if (ec) continue;  // e.g. EMFILE: the next accept may succeed
         ++connections;
@@ -153,7 +153,7 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
     LiveGuard guard(this, &lowest);
 
     lowest.expires_after(options.handshake_timeout);
-    auto [hec] = co_await stream.async_handshake(ssl::stream_base::server, use_tuple);
+    auto [hec] = co_await stream.async_handshake(ssl::stream_base::server, kUseTuple);
     // A client that does not trust our certificate fails here: expected.
     if (hec) co_return;
     ++handshakes;
@@ -164,7 +164,7 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
         parser.body_limit(options.max_request_body);
         parser.header_limit(options.max_request_header);
         lowest.expires_after(options.read_timeout);
-        auto [rec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
+        auto [rec, n] = co_await http::async_read(stream, buffer, parser, kUseTuple);
         if (rec == http::error::body_limit || rec == http::error::header_limit) {
             HttpResponse too_big;
             too_big.status = rec == http::error::body_limit ? 413 : 431;
@@ -193,7 +193,7 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
             delay.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                 std::chrono::duration<double>(res.delay_seconds)));
             guard.entry().delay = &delay;
-            co_await delay.async_wait(use_tuple);
+            co_await delay.async_wait(kUseTuple);
             guard.entry().delay = nullptr;
             if (stopping || !lowest.socket().is_open()) co_return;
         }
@@ -207,7 +207,7 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
     // Polite end: close_notify, bounded, then FIN. A client that already
     // left makes this fail at once; that is fine.
     lowest.expires_after(std::chrono::seconds(2));
-    co_await stream.async_shutdown(use_tuple);
+    co_await stream.async_shutdown(kUseTuple);
     close_quietly(lowest);
 }
 
@@ -235,7 +235,7 @@ asio::awaitable<bool> Server::Impl::send(TlsStream* stream, HttpResponse* res, b
     http::response_serializer<http::buffer_body> sr{msg};
 
     lowest.expires_after(options.write_timeout);
-    auto [hec, hn] = co_await http::async_write_header(*stream, sr, use_tuple);
+    auto [hec, hn] = co_await http::async_write_header(*stream, sr, kUseTuple);
     if (hec) co_return false;
 
     auto chunk = std::make_unique<char[]>(kChunkSize);
@@ -249,7 +249,7 @@ asio::awaitable<bool> Server::Impl::send(TlsStream* stream, HttpResponse* res, b
         msg.body().size = got;
         msg.body().more = true;
         lowest.expires_after(options.write_timeout);
-        auto [wec, wn] = co_await http::async_write(*stream, sr, use_tuple);
+        auto [wec, wn] = co_await http::async_write(*stream, sr, kUseTuple);
         // need_buffer: the serializer wants the next piece, not an error.
         if (wec && wec != http::error::need_buffer) co_return false;
         sent += got;
@@ -263,7 +263,7 @@ asio::awaitable<bool> Server::Impl::send(TlsStream* stream, HttpResponse* res, b
         msg.body().size = 0;
         msg.body().more = false;
         lowest.expires_after(options.write_timeout);
-        auto [fec, fn] = co_await http::async_write(*stream, sr, use_tuple);
+        auto [fec, fn] = co_await http::async_write(*stream, sr, kUseTuple);
         if (fec) co_return false;
     }
     lowest.expires_never();

@@ -1,0 +1,255 @@
+// lrsched-sim as other tools drive it: the real executable on loopback, over
+// TLS verified against the CA it writes, called with the daemon's own client.
+#include "common/sha256.hpp"
+#include "sim/model/results.hpp"
+#include "support/https_sync.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include <csignal>
+#include <string>
+#include <vector>
+
+using lrsched::net::Request;
+using lrsched::test::BackgroundProcess;
+using lrsched::test::SyncHttpsClient;
+using lrsched::test::TempDir;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kClientId = "11111111-1111-1111-1111-111111111111";
+constexpr const char* kSecret = "sim-secret";
+
+// The simulator with every random behaviour off unless `extra` says so.
+struct Sim {
+    TempDir dir;
+    BackgroundProcess proc;
+    json ready;
+    SyncHttpsClient client;
+    std::string token;
+
+    explicit Sim(std::vector<std::string> extra)
+        : proc(args(dir, std::move(extra)), (dir.path() / "sim.stderr").string()),
+          ready(json::parse(proc.ready_line())),
+          client(lrsched::net::ClientOptions{ready["ca_file"].get<std::string>(), "lrsched-test"}) {
+    }
+
+    static std::vector<std::string> args(const TempDir& dir, std::vector<std::string> extra) {
+        std::vector<std::string> a = {LRSCHED_SIM_BINARY,
+                                      "--machines",
+                                      "6",
+                                      "--seed",
+                                      "3",
+                                      "--port",
+                                      "0",
+                                      "--client-id",
+                                      kClientId,
+                                      "--client-secret",
+                                      kSecret,
+                                      "--state-dir",
+                                      (dir.path() / "sim").string(),
+                                      "--offline-fraction",
+                                      "0",
+                                      "--never-online-fraction",
+                                      "0",
+                                      "--busy-fraction",
+                                      "0",
+                                      "--putfile-duration",
+                                      "0",
+                                      "--runscript-duration",
+                                      "0",
+                                      "--getfile-duration",
+                                      "0"};
+        a.insert(a.end(), extra.begin(), extra.end());
+        return a;
+    }
+    std::string base() const { return ready["base"]; }
+
+    lrsched::net::Response call(std::string method,
+                                std::string path,
+                                std::string body = {},
+                                bool auth = true) {
+        Request r;
+        r.method = std::move(method);
+        r.url = path.rfind("https://", 0) == 0 ? path : base() + path;
+        r.body = std::move(body);
+        r.body_limit = 64u << 20;
+        if (!r.body.empty()) r.headers.emplace_back("Content-Type", "application/json");
+        if (auth) r.headers.emplace_back("Authorization", "Bearer " + token);
+        auto res = client.call(std::move(r));
+        if (!res) FAIL(res.error().message);
+        return std::move(res).value();
+    }
+    void login() {
+        Request r;
+        r.method = "POST";
+        r.url = base() + "/" + ready["tenant"].get<std::string>() + "/oauth2/v2.0/token";
+        r.body = std::string("grant_type=client_credentials&client_id=") + kClientId +
+                 "&client_secret=" + kSecret +
+                 "&scope=https%3A%2F%2Fapi.securitycenter.microsoft.com%2F.default";
+        r.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
+        r.body_limit = 1u << 20;
+        auto res = client.call(std::move(r));
+        REQUIRE(res.ok());
+        REQUIRE(res->status == 200);
+        token = json::parse(res->body)["access_token"];
+    }
+    std::vector<std::string> machine_ids() {
+        const auto res = call("GET", "/api/machines?$top=100");
+        REQUIRE(res.status == 200);
+        std::vector<std::string> ids;
+        const json list = json::parse(res.body);
+        for (const auto& m : list["value"])
+            ids.push_back(m["id"]);
+        return ids;
+    }
+    json stats() { return json::parse(call("GET", "/_sim/stats", {}, false).body); }
+};
+
+std::string submit_body(const std::string& tag) {
+    return json{{"Commands",
+                 {{{"type", "RunScript"},
+                   {"params", {{{"key", "ScriptName"}, {"value", "collect-autoruns.ps1"}}}}},
+                  {{"type", "GetFile"},
+                   {"params", {{{"key", "Path"}, {"value", "C:\\Windows\\Temp\\out.csv"}}}}}}},
+                {"Comment", "test [" + tag + "]"}}
+        .dump();
+}
+
+// The one stored entry of a ZIP written with a data descriptor: local header
+// (30 bytes + name), then the data up to the descriptor's signature.
+std::string unzip_single(const std::string& zip) {
+    REQUIRE(zip.size() > 30);
+    REQUIRE(zip.compare(0, 4, "PK\x03\x04") == 0);
+    const auto u16 = [&](std::size_t at) {
+        return static_cast<std::size_t>(static_cast<unsigned char>(zip[at])) |
+               static_cast<std::size_t>(static_cast<unsigned char>(zip[at + 1])) << 8;
+    };
+    const std::size_t start = 30 + u16(26) + u16(28);
+    const std::size_t end = zip.find("PK\x07\x08", start);
+    REQUIRE(end != std::string::npos);
+    return zip.substr(start, end - start);
+}
+
+}  // namespace
+
+TEST_CASE("lrsched-sim over TLS: a live response from submit to verified evidence") {
+    Sim sim({"--getfile-size", "100000"});
+    sim.login();
+    const auto ids = sim.machine_ids();
+    REQUIRE(ids.size() == 6);
+
+    auto created = sim.call("POST", "/api/machines/" + ids[0] + "/runliveresponse",
+                            submit_body("lrsched:ab:1:1"));
+    REQUIRE(created.status == 201);
+    const std::string action_id = json::parse(created.body)["id"];
+
+    const auto got = sim.call("GET", "/api/machineactions/" + action_id);
+    REQUIRE(got.status == 200);
+    CHECK(json::parse(got.body)["status"] == "Succeeded");
+
+    const auto link0 = sim.call(
+        "GET", "/api/machineactions/" + action_id + "/GetLiveResponseResultDownloadLink(index=0)");
+    REQUIRE(link0.status == 200);
+    const auto transcript =
+        sim.call("GET", json::parse(link0.body)["value"].get<std::string>(), {}, false);
+    REQUIRE(transcript.status == 200);
+    CHECK(json::parse(transcript.body)["script_name"] == "collect-autoruns.ps1");
+
+    const auto link1 = sim.call(
+        "GET", "/api/machineactions/" + action_id + "/GetLiveResponseResultDownloadLink(index=1)");
+    const auto zip =
+        sim.call("GET", json::parse(link1.body)["value"].get<std::string>(), {}, false);
+    REQUIRE(zip.status == 200);
+    CHECK(lrsched::sha256_hex(unzip_single(zip.body)) ==
+          lrsched::sim::expected_file_sha256(ids[0], "C:\\Windows\\Temp\\out.csv", 100000));
+
+    const auto stats = sim.stats();
+    CHECK(stats["actions_created"] == 1);
+    CHECK(stats["duplicate_tags"] == 0);
+}
+
+TEST_CASE("lrsched-sim over TLS: over the submit rate comes a 429 with Retry-After") {
+    Sim sim({"--submit-calls", "2", "--submit-window", "30s"});
+    sim.login();
+    const auto ids = sim.machine_ids();
+    CHECK(sim.call("POST", "/api/machines/" + ids[0] + "/runliveresponse", submit_body("t1"))
+              .status == 201);
+    CHECK(sim.call("POST", "/api/machines/" + ids[1] + "/runliveresponse", submit_body("t2"))
+              .status == 201);
+    const auto third =
+        sim.call("POST", "/api/machines/" + ids[2] + "/runliveresponse", submit_body("t3"));
+    CHECK(third.status == 429);
+    const int retry_after = std::stoi(std::string(third.header("Retry-After")));
+    CHECK(retry_after >= 1);
+    CHECK(retry_after <= 30);
+    CHECK(sim.stats()["max_submits_in_any_window"] == 3);  // the refused call counts too
+}
+
+TEST_CASE(
+    "lrsched-sim over TLS: a second live response on a machine is ActiveRequestAlreadyExists") {
+    Sim sim({"--runscript-duration", "10m"});
+    sim.login();
+    const auto ids = sim.machine_ids();
+    CHECK(
+        sim.call("POST", "/api/machines/" + ids[0] + "/runliveresponse", submit_body("a")).status ==
+        201);
+    const auto second =
+        sim.call("POST", "/api/machines/" + ids[0] + "/runliveresponse", submit_body("b"));
+    CHECK(second.status == 400);
+    CHECK(json::parse(second.body)["error"]["code"] == "ActiveRequestAlreadyExists");
+}
+
+TEST_CASE(
+    "lrsched-sim over TLS: bad credentials, missing tokens, unknown machines and bad order are "
+    "refused") {
+    Sim sim({});
+    Request r;
+    r.method = "POST";
+    r.url = sim.base() + "/" + sim.ready["tenant"].get<std::string>() + "/oauth2/v2.0/token";
+    r.body = std::string("grant_type=client_credentials&client_id=") + kClientId +
+             "&client_secret=wrong&scope=https%3A%2F%2Fapi.securitycenter.microsoft.com%2F.default";
+    r.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
+    r.body_limit = 1 << 20;
+    const auto bad_login = sim.client.call(r);
+    REQUIRE(bad_login.ok());
+    CHECK(bad_login->status == 401);
+    CHECK(json::parse(bad_login->body)["error_codes"][0] == 7000215);
+
+    const auto no_token = sim.call("GET", "/api/machines", {}, false);
+    CHECK(no_token.status == 401);
+    CHECK(json::parse(no_token.body)["error"]["code"] == "Unauthorized");
+
+    sim.login();
+    const auto unknown = sim.call(
+        "POST", "/api/machines/" + std::string(40, 'f') + "/runliveresponse", submit_body("u"));
+    CHECK(unknown.status == 404);
+    const auto ids = sim.machine_ids();
+    const json wrong_order = {
+        {"Commands",
+         {{{"type", "GetFile"}, {"params", {{{"key", "Path"}, {"value", "C:\\x"}}}}},
+          {{"type", "RunScript"},
+           {"params", {{{"key", "ScriptName"}, {"value", "collect-autoruns.ps1"}}}}}}},
+        {"Comment", "order"}};
+    const auto order =
+        sim.call("POST", "/api/machines/" + ids[0] + "/runliveresponse", wrong_order.dump());
+    CHECK(order.status == 400);
+    CHECK(json::parse(order.body)["error"]["code"] == "InvalidRequestBody");
+    CHECK(sim.stats()["actions_created"] == 0);
+}
+
+TEST_CASE("a client refuses lrsched-sim's wrong-host certificate before any request") {
+    Sim sim({"--wrong-host"});
+    Request r;
+    r.url = sim.base() + "/_sim/stats";
+    r.body_limit = 1 << 20;
+    const auto res = sim.client.call(r);
+    REQUIRE_FALSE(res.ok());
+    CHECK(res.error().code == make_error_code(lrsched::Errc::tls_error));
+    CHECK(res.error().message.find("127.0.0.1") != std::string::npos);
+    CHECK(sim.proc.stop(SIGTERM) == 0);  // and it stops cleanly on SIGTERM
+}
