@@ -9,8 +9,10 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <csignal>
 #include <string>
+#include <thread>
 #include <vector>
 
 using lrsched::net::Request;
@@ -118,6 +120,19 @@ std::string submit_body(const std::string& tag) {
                    {"params", {{{"key", "Path"}, {"value", "C:\\Windows\\Temp\\out.csv"}}}}}}},
                 {"Comment", "test [" + tag + "]"}}
         .dump();
+}
+
+// Waits `d` after the simulator's last answer arrived: its clock then reads
+// at least `d` past the moment it sent that answer, whatever the scheduling.
+// This waits for a configured duration to pass; it hides no race.
+void let_pass(std::chrono::milliseconds d) {
+    std::this_thread::sleep_for(d);
+}
+
+json action_of(Sim& sim, const std::string& id) {
+    const auto res = sim.call("GET", "/api/machineactions/" + id);
+    REQUIRE(res.status == 200);
+    return json::parse(res.body);
 }
 
 // The one stored entry of a ZIP written with a data descriptor: local header
@@ -240,6 +255,172 @@ TEST_CASE(
     CHECK(order.status == 400);
     CHECK(json::parse(order.body)["error"]["code"] == "InvalidRequestBody");
     CHECK(sim.stats()["actions_created"] == 0);
+}
+
+TEST_CASE(
+    "lrsched-sim over TLS: an unreachable machine's action is Pending, then TimeOut at the queue "
+    "expiry") {
+    Sim sim({"--never-online-fraction", "1", "--queue-expiry", "2s"});
+    sim.login();
+    const auto ids = sim.machine_ids();
+    const auto created =
+        sim.call("POST", "/api/machines/" + ids[0] + "/runliveresponse", submit_body("x"));
+    REQUIRE(created.status == 201);
+    const std::string id = json::parse(created.body)["id"];
+    CHECK(action_of(sim, id)["status"] == "Pending");
+    let_pass(std::chrono::milliseconds(2100));
+    const auto ended = action_of(sim, id);
+    CHECK(ended["status"] == "TimeOut");
+    CHECK(ended["commands"][0]["commandStatus"] == "Created");
+}
+
+TEST_CASE(
+    "lrsched-sim over TLS: a hung RunScript fails at the timeout and the GetFile after it never "
+    "runs") {
+    Sim sim({"--runscript-hang-fraction", "1", "--runscript-timeout", "1s"});
+    sim.login();
+    const auto ids = sim.machine_ids();
+    const auto created =
+        sim.call("POST", "/api/machines/" + ids[0] + "/runliveresponse", submit_body("h"));
+    REQUIRE(created.status == 201);
+    const std::string id = json::parse(created.body)["id"];
+    let_pass(std::chrono::milliseconds(1100));
+    const auto a = action_of(sim, id);
+    CHECK(a["status"] == "Failed");
+    CHECK(a["commands"][0]["commandStatus"] == "Failed");
+    CHECK(a["commands"][1]["commandStatus"] == "Created");
+    const auto link = sim.call(
+        "GET", "/api/machineactions/" + id + "/GetLiveResponseResultDownloadLink(index=1)");
+    CHECK(link.status == 400);  // nothing to fetch for a command that never ran
+}
+
+TEST_CASE("lrsched-sim over TLS: result links and tokens expire") {
+    Sim sim({"--link-lifetime", "1s", "--token-lifetime", "3s"});
+    sim.login();
+    const auto ids = sim.machine_ids();
+    const auto created =
+        sim.call("POST", "/api/machines/" + ids[0] + "/runliveresponse", submit_body("e"));
+    const std::string id = json::parse(created.body)["id"];
+    const auto link = sim.call(
+        "GET", "/api/machineactions/" + id + "/GetLiveResponseResultDownloadLink(index=0)");
+    REQUIRE(link.status == 200);
+    const std::string url = json::parse(link.body)["value"];
+    let_pass(std::chrono::milliseconds(1100));
+    CHECK(sim.call("GET", url, {}, false).status == 403);
+    // A new link for the same result works: no need to run the live response again.
+    const auto again = sim.call(
+        "GET", "/api/machineactions/" + id + "/GetLiveResponseResultDownloadLink(index=0)");
+    CHECK(sim.call("GET", json::parse(again.body)["value"].get<std::string>(), {}, false).status ==
+          200);
+    let_pass(std::chrono::milliseconds(3100));
+    CHECK(sim.call("GET", "/api/machines").status == 401);
+}
+
+TEST_CASE("lrsched-sim over TLS: machines page with $top and $skip, and 404 when none match") {
+    Sim sim({});
+    sim.login();
+    const auto page = [&](const std::string& q) {
+        return json::parse(sim.call("GET", "/api/machines?" + q).body);
+    };
+    const auto all = page("$top=100");
+    const auto first = page("$top=4&$skip=0");
+    const auto second = page("$top=4&$skip=4");
+    REQUIRE(all["value"].size() == 6);
+    CHECK(first["value"].size() == 4);
+    CHECK(second["value"].size() == 2);
+    CHECK(second["value"][0]["id"] == all["value"][4]["id"]);
+    CHECK_FALSE(first.contains("@odata.nextLink"));
+    const auto none =
+        sim.call("GET", "/api/machines?$filter=computerDnsName+eq+%27nobody.example%27");
+    CHECK(none.status == 404);
+    CHECK(sim.call("GET", "/api/machines?$top=10001").status == 400);
+}
+
+TEST_CASE("lrsched-sim over TLS: a new action is missing from the list during the visibility lag") {
+    Sim sim({"--visibility-lag", "2s"});
+    sim.login();
+    const auto ids = sim.machine_ids();
+    REQUIRE(sim.call("POST", "/api/machines/" + ids[0] + "/runliveresponse", submit_body("lag"))
+                .status == 201);
+    const auto list = [&] {
+        return json::parse(sim.call("GET", "/api/machineactions").body)["value"].size();
+    };
+    CHECK(list() == 0);
+    let_pass(std::chrono::milliseconds(2100));
+    CHECK(list() == 1);
+}
+
+TEST_CASE("lrsched-sim over TLS: every fault, at fraction 1") {
+    const auto one = [](std::vector<std::string> flags, auto&& check) {
+        Sim sim(std::move(flags));
+        sim.login();
+        check(sim);
+    };
+    SUBCASE("500 and 503 answers do nothing") {
+        one({"--fault-http500", "1"},
+            [](Sim& sim) { CHECK(sim.call("GET", "/api/machines").status == 500); });
+        one({"--fault-http503", "1"},
+            [](Sim& sim) { CHECK(sim.call("GET", "/api/machines").status == 503); });
+    }
+    SUBCASE("a reset answers nothing at all") {
+        one({"--fault-reset", "1"}, [](Sim& sim) {
+            Request r;
+            r.url = sim.base() + "/api/machines";
+            r.headers.emplace_back("Authorization", "Bearer " + sim.token);
+            r.body_limit = 1 << 20;
+            const auto res = sim.client.call(r);
+            REQUIRE_FALSE(res.ok());
+            CHECK(res.error().code == make_error_code(lrsched::Errc::no_response));
+        });
+    }
+    SUBCASE("a foreign 429 carries its Retry-After") {
+        one({"--fault-foreign-429", "1", "--foreign-retry-after", "7s"}, [](Sim& sim) {
+            const auto res = sim.call("GET", "/api/machines");
+            CHECK(res.status == 429);
+            CHECK(res.header("Retry-After") == "7");
+        });
+    }
+    SUBCASE("a slow answer still arrives") {
+        one({"--fault-slow", "1", "--slow-seconds", "0.3"}, [](Sim& sim) {
+            CHECK(sim.call("GET", "/api/machines?$top=1").status == 200);
+            CHECK(sim.stats()["faults_injected"]["slow"] == 1);
+        });
+    }
+    SUBCASE("an action created whose answer is lost: a 500, then a reset") {
+        one({"--fault-created-but-lost", "1"}, [](Sim& sim) {
+            const auto ids = sim.machine_ids();
+            CHECK(
+                sim.call("POST", "/api/machines/" + ids[0] + "/runliveresponse", submit_body("l1"))
+                    .status == 500);
+            Request r;
+            r.method = "POST";
+            r.url = sim.base() + "/api/machines/" + ids[1] + "/runliveresponse";
+            r.body = submit_body("l2");
+            r.headers = {{"Authorization", "Bearer " + sim.token},
+                         {"Content-Type", "application/json"}};
+            r.body_limit = 1 << 20;
+            const auto lost = sim.client.call(r);
+            REQUIRE_FALSE(lost.ok());
+            CHECK(lost.error().code == make_error_code(lrsched::Errc::no_response));
+            CHECK(sim.stats()["actions_created"] == 2);  // both exist, whatever the client saw
+        });
+    }
+    SUBCASE("a download cut half-way is never a complete answer") {
+        one({"--fault-truncate-download", "1", "--getfile-size", "200000"}, [](Sim& sim) {
+            const auto ids = sim.machine_ids();
+            const auto created =
+                sim.call("POST", "/api/machines/" + ids[0] + "/runliveresponse", submit_body("t"));
+            const std::string id = json::parse(created.body)["id"];
+            const auto link = sim.call(
+                "GET", "/api/machineactions/" + id + "/GetLiveResponseResultDownloadLink(index=1)");
+            Request r;
+            r.url = json::parse(link.body)["value"];
+            r.body_limit = 1 << 20;
+            const auto res = sim.client.call(r);
+            REQUIRE_FALSE(res.ok());
+            CHECK(res.error().code == make_error_code(lrsched::Errc::response_truncated));
+        });
+    }
 }
 
 TEST_CASE("a client refuses lrsched-sim's wrong-host certificate before any request") {
