@@ -1,0 +1,142 @@
+#include "api/token_provider.hpp"
+
+#include "api/mde.hpp"
+#include "net/net.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace lrsched::api {
+
+using Clock = std::chrono::steady_clock;
+
+struct TokenProvider::State {
+    State(net::asio::io_context& io, net::HttpsClient& c, TokenSettings s, config::Secret k)
+        : client(c), settings(std::move(s)), secret(std::move(k)), done(io) {
+        done.expires_at(Clock::time_point::max());
+    }
+    net::HttpsClient& client;
+    TokenSettings settings;
+    config::Secret secret;
+    std::string token;
+    Clock::time_point refresh_at{};  // when the cached token should be replaced
+    Clock::time_point expires_at{};
+    bool fetching = false;
+    std::optional<Error> last_error;
+    // Timer as event: waiters park on it while a fetch is in flight; the
+    // fetch cancels it when done, which wakes every waiter at once.
+    net::asio::steady_timer done;
+    std::uint64_t fetches = 0;
+};
+
+namespace {
+
+std::string form_encode(std::initializer_list<std::pair<const char*, std::string_view>> fields) {
+    std::string out;
+    for (const auto& [k, v] : fields) {
+        if (!out.empty()) out += '&';
+        out += k;
+        out += '=';
+        out += url_encode(v);
+    }
+    return out;
+}
+
+}  // namespace
+
+Result<TokenResponse> parse_token_response(int status,
+                                           std::string_view body,
+                                           std::string_view tenant_name) {
+    const auto j = nlohmann::json::parse(body, nullptr, false);
+    const std::string who = "tenant " + std::string(tenant_name) + ": ";
+    if (status == 200 && j.is_object() && j.contains("access_token") &&
+        j["access_token"].is_string() && j.contains("expires_in") &&
+        (j["expires_in"].is_number_integer() || j["expires_in"].is_string())) {
+        const auto& e = j["expires_in"];
+        long long secs = 0;
+        if (e.is_number_integer())
+            secs = e.get<long long>();
+        else
+            secs = std::atoll(e.get<std::string>().c_str());  // some answers quote it
+        if (secs > 0)
+            return TokenResponse{j["access_token"].get<std::string>(), std::chrono::seconds(secs)};
+    }
+    std::string why = "HTTP " + std::to_string(status);
+    if (j.is_object() && j.contains("error_description") && j["error_description"].is_string()) {
+        std::string d = j["error_description"];
+        d = d.substr(0, d.find_first_of("\r\n"));  // the AADSTS line; trace ids follow
+        why += ": " + d.substr(0, 300);
+    } else if (j.is_object() && j.contains("error") && j["error"].is_string()) {
+        why += ": " + j["error"].get<std::string>();
+    }
+    const Errc code =
+        status == 400 || status == 401 ? Errc::permission_denied : Errc::invalid_input;
+    return Error{code, who + "token request refused (" + why + ")"};
+}
+
+TokenProvider::TokenProvider(boost::asio::io_context& io,
+                             net::HttpsClient& client,
+                             TokenSettings settings,
+                             config::Secret secret)
+    : state_(std::make_unique<State>(io, client, std::move(settings), std::move(secret))) {}
+
+TokenProvider::~TokenProvider() = default;
+
+std::uint64_t TokenProvider::fetches() const noexcept {
+    return state_->fetches;
+}
+
+boost::asio::awaitable<Result<std::string>> TokenProvider::token(
+    std::optional<std::string> rejected) {
+    State& s = *state_;
+    for (;;) {
+        const bool fresh = !s.token.empty() && Clock::now() < s.refresh_at;
+        const bool refused = rejected && *rejected == s.token;
+        if (fresh && !refused) co_return s.token;
+        if (!s.fetching) break;
+        // Someone is fetching: wait for them, then look again (their token
+        // is newer than the one that was rejected).
+        co_await s.done.async_wait(net::kUseTuple);
+        if (s.last_error) co_return *s.last_error;
+        if (!s.token.empty() && Clock::now() < s.expires_at) co_return s.token;
+    }
+    s.fetching = true;
+    s.last_error.reset();
+    ++s.fetches;
+    net::Request req;
+    req.method = "POST";
+    req.url = s.settings.login_base + "/" + s.settings.tenant_id + "/oauth2/v2.0/token";
+    req.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
+    req.body = form_encode({{"grant_type", "client_credentials"},
+                            {"client_id", s.settings.client_id},
+                            {"client_secret", s.secret.reveal()},
+                            {"scope", s.settings.scope}});
+    req.body_limit = std::uint64_t{64} * 1024;
+    req.timeouts = s.settings.timeouts;
+    const auto asked_at = Clock::now();
+    auto res = co_await s.client.request(std::move(req));
+    Result<std::string> out = Error{Errc::invalid_input, ""};
+    if (!res) {
+        out = Error{res.error().code, "tenant " + s.settings.tenant_name +
+                                          ": token request failed: " + res.error().message};
+    } else if (auto parsed = parse_token_response(res->status, res->body, s.settings.tenant_name);
+               !parsed) {
+        out = std::move(parsed).error();
+    } else {
+        // Refresh when a fifth of the lifetime is left, at most five minutes
+        // before the end; timed from the request, the earliest it can have
+        // been issued.
+        const auto life = parsed->expires_in;
+        const auto margin = std::min<Clock::duration>(life / 5, std::chrono::minutes(5));
+        s.token = std::move(parsed->access_token);
+        s.expires_at = asked_at + life;
+        s.refresh_at = s.expires_at - margin;
+        out = s.token;
+    }
+    if (!out) s.last_error = out.error();
+    s.fetching = false;
+    s.done.cancel();  // wake every waiter
+    s.done.expires_at(Clock::time_point::max());
+    co_return out;
+}
+
+}  // namespace lrsched::api

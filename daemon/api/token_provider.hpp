@@ -1,0 +1,72 @@
+// Access tokens for one tenant (OAuth2 client credentials, mde-api.md §7):
+// cached, refreshed before they expire, one refresh in flight at a time.
+// Expected load: one token an hour per tenant; up to ~25 callers asking at
+// once when a token nears its end or a 401 arrives. Lives on the daemon's io
+// thread; no locks.
+//
+// The secret and the tokens are never logged and never appear in an error.
+#pragma once
+
+#include "common/result.hpp"
+#include "config/config.hpp"
+#include "net/https_client.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace lrsched::api {
+
+struct TokenSettings {
+    std::string tenant_name;  // for messages
+    std::string login_base;   // https://login.microsoftonline.com
+    std::string tenant_id;
+    std::string client_id;
+    std::string scope;
+    net::Timeouts timeouts{std::chrono::seconds(10), std::chrono::seconds(10),
+                           std::chrono::seconds(30), std::chrono::seconds(60)};
+};
+
+class TokenProvider {
+  public:
+    // `client` and `io` must outlive the provider.
+    TokenProvider(boost::asio::io_context& io,
+                  net::HttpsClient& client,
+                  TokenSettings settings,
+                  config::Secret secret);
+    ~TokenProvider();
+    TokenProvider(const TokenProvider&) = delete;
+    TokenProvider& operator=(const TokenProvider&) = delete;
+
+    // A token to put in `Authorization: Bearer`. Fetches one when there is
+    // none, when the cached one is within its refresh margin (a fifth of its
+    // lifetime, at most five minutes), or when `rejected` is the cached token
+    // (the API answered 401 to it). Callers that arrive while a fetch is in
+    // flight wait for it instead of starting another. Errors name the
+    // tenant and the token endpoint's AADSTS code and description.
+    boost::asio::awaitable<Result<std::string>> token(
+        std::optional<std::string> rejected = std::nullopt);
+
+    // Token requests made so far (tests, metrics).
+    std::uint64_t fetches() const noexcept;
+
+    struct State;
+
+  private:
+    std::unique_ptr<State> state_;
+};
+
+// Reads an Entra token response: the token and its lifetime, or an error
+// naming the AADSTS code and description (the first line of it). Pure.
+struct TokenResponse {
+    std::string access_token;
+    std::chrono::seconds expires_in{0};
+};
+Result<TokenResponse> parse_token_response(int status,
+                                           std::string_view body,
+                                           std::string_view tenant_name);
+
+}  // namespace lrsched::api
