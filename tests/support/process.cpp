@@ -12,6 +12,34 @@
 extern char** environ;
 
 namespace lrsched::test {
+namespace {
+
+// posix_spawn with the given file actions, argv and extra "K=V" environment
+// entries; returns the pid, or throws naming the program.
+pid_t spawn(posix_spawn_file_actions_t* actions,
+            const std::vector<std::string>& argv,
+            const std::vector<std::string>& env) {
+    std::vector<std::string> env_strings;
+    for (char** e = environ; *e; ++e)
+        env_strings.emplace_back(*e);
+    env_strings.insert(env_strings.end(), env.begin(), env.end());
+    std::vector<char*> envp;
+    for (auto& e : env_strings)
+        envp.push_back(e.data());
+    envp.push_back(nullptr);
+    std::vector<std::string> args = argv;
+    std::vector<char*> argp;
+    for (auto& a : args)
+        argp.push_back(a.data());
+    argp.push_back(nullptr);
+    pid_t pid = 0;
+    const int rc = ::posix_spawn(&pid, argp[0], actions, nullptr, argp.data(), envp.data());
+    posix_spawn_file_actions_destroy(actions);
+    if (rc != 0) throw std::runtime_error("posix_spawn failed for " + argv[0]);
+    return pid;
+}
+
+}  // namespace
 
 ProcessResult run_process(const std::vector<std::string>& argv,
                           const std::vector<std::string>& env) {
@@ -25,31 +53,16 @@ ProcessResult run_process(const std::vector<std::string>& argv,
     posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
 
-    std::vector<std::string> env_strings;
-    for (char** e = environ; *e; ++e)
-        env_strings.emplace_back(*e);
-    for (const auto& e : env)
-        env_strings.push_back(e);
-    std::vector<char*> envp;
-    for (auto& e : env_strings)
-        envp.push_back(e.data());
-    envp.push_back(nullptr);
-    std::vector<std::string> args = argv;
-    std::vector<char*> argp;
-    for (auto& a : args)
-        argp.push_back(a.data());
-    argp.push_back(nullptr);
-
     pid_t pid = 0;
-    const int rc = ::posix_spawn(&pid, argp[0], &actions, nullptr, argp.data(), envp.data());
-    posix_spawn_file_actions_destroy(&actions);
+    try {
+        pid = spawn(&actions, argv, env);
+    } catch (...) {
+        for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]})
+            ::close(fd);
+        throw;
+    }
     ::close(out_pipe[1]);
     ::close(err_pipe[1]);
-    if (rc != 0) {
-        ::close(out_pipe[0]);
-        ::close(err_pipe[0]);
-        throw std::runtime_error("posix_spawn failed for " + argv[0]);
-    }
     ProcessResult result;
     pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
     std::string* sinks[2] = {&result.out, &result.err};
@@ -85,19 +98,15 @@ BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv,
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&actions, 2, stderr_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
                                      0600);
-    std::vector<std::string> args = argv;
-    std::vector<char*> argp;
-    for (auto& a : args)
-        argp.push_back(a.data());
-    argp.push_back(nullptr);
     pid_t pid = 0;
-    const int rc = ::posix_spawn(&pid, argp[0], &actions, nullptr, argp.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    ::close(out_pipe[1]);
-    if (rc != 0) {
+    try {
+        pid = spawn(&actions, argv, {});
+    } catch (...) {
         ::close(out_pipe[0]);
-        throw std::runtime_error("posix_spawn failed for " + argv[0]);
+        ::close(out_pipe[1]);
+        throw;
     }
+    ::close(out_pipe[1]);
     pid_ = pid;
     out_fd_ = out_pipe[0];
     // The ready line; a blocking read is bounded by the child: it either
