@@ -198,6 +198,16 @@ class Store {
     Result<std::map<SessionState, std::int64_t>> count_by_state(std::int64_t run_id);
     Result<std::vector<EventRow>> events_of(std::int64_t session_id);  // oldest first
 
+    // ---- the dispatcher's queue (schema/003_queue_order.sql) ----
+    // Runs that have at least one queued session, oldest first.
+    Result<std::vector<std::int64_t>> runs_with_queued();
+    // The oldest queued session of a run among machines that looked offline
+    // (or not), or nullopt; one index seek.
+    Result<std::optional<SessionRow>> oldest_queued(std::int64_t run_id, bool looks_offline);
+    // The earliest not_before among busy sessions: when the next one may be
+    // queued again.
+    Result<std::optional<std::int64_t>> next_busy_wake();
+
     // "lrsched:<install_id>:<session id>:<submissions>": the tag carried in
     // the Comment of the session's current (or last) submission.
     std::string correlation_tag(const SessionRow& session) const;

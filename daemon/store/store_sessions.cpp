@@ -269,4 +269,41 @@ std::string Store::correlation_tag(const SessionRow& session) const {
     return api::correlation_tag(install_id_, session.id, session.submissions);
 }
 
+Result<std::vector<std::int64_t>> Store::runs_with_queued() {
+    // DISTINCT over the partial index: one entry per run, not per session.
+    auto s =
+        db_->prepare("SELECT DISTINCT run_id FROM sessions WHERE state = 'queued' ORDER BY run_id");
+    if (!s) return std::move(s).error();
+    std::vector<std::int64_t> out;
+    for (;;) {
+        auto row = s->step();
+        if (!row) return std::move(row).error();
+        if (!*row) return out;
+        out.push_back(s->column_int64(0));
+    }
+}
+
+Result<std::optional<SessionRow>> Store::oldest_queued(std::int64_t run_id, bool looks_offline) {
+    auto s = db_->prepare(
+        std::string(kSelectSession) +
+        " WHERE state = 'queued' AND run_id = ?1 AND looks_offline = ?2 ORDER BY id LIMIT 1");
+    if (!s) return std::move(s).error();
+    s->bind_all(run_id, looks_offline);
+    auto row = s->step();
+    if (!row) return std::move(row).error();
+    if (!*row) return std::optional<SessionRow>{};
+    auto session = read_session(*s);
+    if (!session) return std::move(session).error();
+    return std::optional<SessionRow>{std::move(*session)};
+}
+
+Result<std::optional<std::int64_t>> Store::next_busy_wake() {
+    // A seek on sessions_dispatch (state, not_before).
+    auto s = db_->prepare("SELECT min(not_before) FROM sessions WHERE state = 'busy'");
+    if (!s) return std::move(s).error();
+    auto row = s->step();
+    if (!row) return std::move(row).error();
+    return s->column_optional_int64(0);
+}
+
 }  // namespace lrsched::store
