@@ -3,20 +3,18 @@
 #include "cli/args.hpp"
 #include "config/config.hpp"
 #include "jobs/job_parser.hpp"
+#include "jobs/registry.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
-#include <filesystem>
 #include <string>
 #include <vector>
 
 namespace lrsched::cli {
 namespace {
-
-namespace fs = std::filesystem;
 
 constexpr const char* kUsage =
     "usage: lrsched COMMAND [ARGS] [-c FILE]\n"
@@ -71,18 +69,6 @@ std::string summary(const jobs::Job& job) {
     return s;
 }
 
-std::vector<std::string> jobs_in(const std::string& dir) {
-    std::vector<std::string> files;
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(dir, ec)) {
-        const auto ext = e.path().extension();
-        if ((ext == ".yaml" || ext == ".yml") && e.is_regular_file())
-            files.push_back(e.path().string());
-    }
-    std::sort(files.begin(), files.end());
-    return files;
-}
-
 int cmd_validate(const Args& args) {
     jobs::JobContext ctx;
     std::vector<std::string> files = args.positional;
@@ -103,7 +89,14 @@ int cmd_validate(const Args& args) {
         ctx.jobs_dir = cfg->jobs_dir;
         for (const auto& t : cfg->tenants)
             ctx.tenants.push_back(t.name);
-        if (files.empty()) files = jobs_in(cfg->jobs_dir);
+        if (files.empty()) {
+            auto listed = jobs::list_job_files(cfg->jobs_dir);
+            if (!listed) {
+                std::fprintf(stderr, "%s: %s\n", cfg->path.c_str(), listed.error().message.c_str());
+                return 1;
+            }
+            files = std::move(*listed);
+        }
         if (ok)
             std::printf("%s: ok: %zu tenant(s), jobs in %s\n", cfg->path.c_str(),
                         cfg->tenants.size(), cfg->jobs_dir.c_str());

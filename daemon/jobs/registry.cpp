@@ -12,11 +12,20 @@ namespace {
 
 namespace fs = std::filesystem;
 
-bool is_job_file(const fs::path& p) {
-    return p.extension() == ".yaml" || p.extension() == ".yml";
-}
-
 }  // namespace
+
+Result<std::vector<std::string>> list_job_files(const std::string& dir) {
+    std::vector<std::string> paths;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+        const auto ext = e.path().extension();
+        if ((ext == ".yaml" || ext == ".yml") && e.is_regular_file(ec))
+            paths.push_back(e.path().string());
+    }
+    if (ec) return Error{Errc::io_error, dir + ": cannot read the jobs directory: " + ec.message()};
+    std::sort(paths.begin(), paths.end());
+    return paths;
+}
 
 const LoadedJob* JobRegistry::find(std::string_view name) const {
     const auto it = jobs_.find(std::string(name));
@@ -32,17 +41,13 @@ ScanReport JobRegistry::scan() {
             static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
     };
     ScanReport report;
-    std::vector<std::string> paths;
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(ctx_.jobs_dir, ec))
-        if (is_job_file(e.path()) && e.is_regular_file(ec)) paths.push_back(e.path().string());
-    if (ec) {
+    auto listed = list_job_files(ctx_.jobs_dir);
+    if (!listed) {
         // An unreadable directory removes nothing: a transient error must not withdraw every job.
-        report.refused.emplace_back(
-            ctx_.jobs_dir, ctx_.jobs_dir + ": cannot read the jobs directory: " + ec.message());
+        report.refused.emplace_back(ctx_.jobs_dir, listed.error().message);
         return report;
     }
-    std::sort(paths.begin(), paths.end());
+    const std::vector<std::string> paths = std::move(*listed);
 
     std::set<std::string> names_present;
     std::map<std::string, std::string> path_of_name;
@@ -93,7 +98,6 @@ ScanReport JobRegistry::scan() {
     for (auto it = jobs_.begin(); it != jobs_.end();) {
         if (names_present.count(it->first) == 0) {
             report.removed.push_back(it->first);
-            seen_.erase(it->second.job.source_path);
             it = jobs_.erase(it);
         } else {
             ++it;

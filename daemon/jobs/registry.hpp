@@ -7,6 +7,7 @@
 // inode, size or mtime changed.
 #pragma once
 
+#include "common/result.hpp"
 #include "jobs/job_parser.hpp"
 
 #include <map>
@@ -15,6 +16,10 @@
 #include <vector>
 
 namespace lrsched::jobs {
+
+// The job files (*.yaml, *.yml, regular files) in `dir`, sorted; an error
+// naming the directory when it cannot be read.
+Result<std::vector<std::string>> list_job_files(const std::string& dir);
 
 struct LoadedJob {
     Job job;

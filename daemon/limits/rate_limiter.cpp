@@ -5,28 +5,25 @@
 
 namespace lrsched::limits {
 
-RateLimiter::RateLimiter(const std::vector<WindowSpec>& windows) : ids_(windows.size()) {
+RateLimiter::RateLimiter(const std::vector<WindowSpec>& windows) {
     assert(!windows.empty());
     for (const auto& w : windows)
         windows_.emplace_back(w.calls, w.per);
 }
 
 RateLimiter::CallId RateLimiter::begin(Millis now) {
-    const CallId id = next_id_++;
-    for (std::size_t w = 0; w < windows_.size(); ++w)
-        ids_[w].emplace_back(id, windows_[w].begin(now));
+    CallId id = 0;
+    for (auto& w : windows_) {
+        const CallId issued = w.begin(now);
+        assert(id == 0 || issued == id);
+        id = issued;
+    }
     return id;
 }
 
 void RateLimiter::finish(CallId id, Millis at) {
-    for (std::size_t w = 0; w < windows_.size(); ++w) {
-        auto& v = ids_[w];
-        const auto it =
-            std::find_if(v.begin(), v.end(), [id](const auto& p) { return p.first == id; });
-        assert(it != v.end());
-        windows_[w].finish(it->second, at);
-        v.erase(it);
-    }
+    for (auto& w : windows_)
+        w.finish(id, at);
 }
 
 void RateLimiter::restore(Millis at) {

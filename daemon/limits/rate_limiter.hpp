@@ -19,7 +19,7 @@ class RateLimiter {
   public:
     explicit RateLimiter(const std::vector<WindowSpec>& windows);
 
-    using CallId = std::uint64_t;
+    using CallId = SlidingWindow::CallId;
     CallId begin(Millis now);
     void finish(CallId id, Millis at);
     void restore(Millis at);
@@ -34,10 +34,9 @@ class RateLimiter {
     const std::vector<SlidingWindow>& windows() const noexcept { return windows_; }
 
   private:
+    // Every window sees every call, so they issue the same ids in step and a
+    // call's id names it in all of them.
     std::vector<SlidingWindow> windows_;
-    // One id per window for each call, kept in step: call i is ids_[w][i].
-    std::vector<std::vector<std::pair<CallId, SlidingWindow::CallId>>> ids_;
-    CallId next_id_ = 1;
 };
 
 }  // namespace lrsched::limits

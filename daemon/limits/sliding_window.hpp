@@ -13,7 +13,6 @@
 #include "common/duration.hpp"
 
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <set>
 

@@ -79,6 +79,20 @@ TEST_CASE("validate -c checks the configuration, its secrets and every job in jo
     CHECK(r.out.find("abc") == std::string::npos);
 }
 
+TEST_CASE("validate -c refuses a jobs_dir it cannot read instead of checking nothing") {
+    TempDir dir;
+    const auto secret = dir.write("c.secret", "abc\n");
+    ::chmod(secret.c_str(), 0600);
+    const auto cfg = dir.write("lrsched.yaml",
+                               "jobs_dir: no-such-dir\ntenants:\n  - name: contoso\n"
+                               "    tenant_id: 00000000-0000-0000-0000-000000000000\n"
+                               "    client_id: 11111111-1111-1111-1111-111111111111\n"
+                               "    client_secret_file: c.secret\n");
+    const auto r = run_process({kBin, "validate", "-c", cfg.string()});
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("no-such-dir: cannot read the jobs directory") != std::string::npos);
+}
+
 TEST_CASE("the command line refuses unknown options and missing arguments") {
     CHECK(run_process({kBin, "validate"}).exit_code == 1);
     const auto r = run_process({kBin, "validate", "--frobnicate", "x.yaml"});
