@@ -212,10 +212,11 @@ void Parser::url_field(const MapView& m, std::string_view key, std::string& out)
 }
 
 std::optional<Tenant> Parser::parse_tenant(const YAML::Node& n, const std::string& name) {
-    const MapView m(file_, n, name,
-                    {"name", "tenant_id", "client_id", "client_secret_file", "api_base",
-                     "login_base", "scope", "ca_file", "limits", "poll_interval", "library_dir"},
-                    diags_);
+    const MapView m(
+        file_, n, name,
+        {"name", "tenant_id", "client_id", "client_secret_file", "api_base", "login_base", "scope",
+         "ca_file", "limits", "poll_interval", "listing_lag", "library_dir"},
+        diags_);
     if (!m.valid()) return std::nullopt;
     Tenant t;
     t.where = location_of(file_, n);
@@ -279,6 +280,8 @@ std::optional<Tenant> Parser::parse_tenant(const YAML::Node& n, const std::strin
             else
                 t.poll_interval = *d;
         }
+    if (auto v = m.get("listing_lag"))
+        if (auto d = read_duration(file_, *v, m.field("listing_lag"), diags_)) t.listing_lag = *d;
     if (diags_.error_count() != errors_before) return std::nullopt;
     return t;
 }

@@ -48,6 +48,11 @@ struct Tenant {
     std::string ca_file;  // absolute after loading, or empty
     Limits limits;
     Duration poll_interval{30s};
+    // How long a new action may stay invisible to the actions list (the API
+    // answers 404 for a moment after creation, mde-api.md §4). A submit
+    // whose answer was lost is proved never created only by a listing taken
+    // this long after it; until then it holds its slot and is not resent.
+    Duration listing_lag{2min};
     std::string library_dir;  // absolute after loading, or empty
     Location where;           // of the tenant's entry, for later messages
 };

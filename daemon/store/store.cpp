@@ -199,27 +199,84 @@ Result<std::int64_t> Store::create_run(const NewRun& run) {
     });
 }
 
+namespace {
+
+constexpr std::string_view kSelectRun =
+    "SELECT runs.id, runs.job_id, runs.definition, runs.\"trigger\", runs.scheduled_for, "
+    "runs.created_at, runs.deadline_at, runs.finished_at, runs.resolved_at FROM runs";
+
+Result<RunRow> read_run(const Statement& s) {
+    auto trigger = parse_trigger(s.column_text(3));
+    if (!trigger) return std::move(trigger).error();
+    RunRow r;
+    r.id = s.column_int64(0);
+    r.job_id = s.column_int64(1);
+    r.definition = s.column_text(2);
+    r.trigger = *trigger;
+    r.scheduled_for = s.column_optional_int64(4);
+    r.created_at = s.column_int64(5);
+    r.deadline_at = s.column_optional_int64(6);
+    r.finished_at = s.column_optional_int64(7);
+    r.resolved_at = s.column_optional_int64(8);
+    return r;
+}
+
+}  // namespace
+
 Result<std::optional<RunRow>> Store::latest_run(std::int64_t job_id) {
-    auto s = db_->prepare(
-        "SELECT id, job_id, definition, \"trigger\", scheduled_for, created_at, deadline_at, "
-        "finished_at FROM runs WHERE job_id = ?1 ORDER BY id DESC LIMIT 1");
+    auto s = db_->prepare(std::string(kSelectRun) + " WHERE job_id = ?1 ORDER BY id DESC LIMIT 1");
     if (!s) return std::move(s).error();
     s->bind_all(job_id);
     auto row = s->step();
     if (!row) return std::move(row).error();
     if (!*row) return std::optional<RunRow>{};
-    auto trigger = parse_trigger(s->column_text(3));
-    if (!trigger) return std::move(trigger).error();
-    RunRow r;
-    r.id = s->column_int64(0);
-    r.job_id = s->column_int64(1);
-    r.definition = s->column_text(2);
-    r.trigger = *trigger;
-    r.scheduled_for = s->column_optional_int64(4);
-    r.created_at = s->column_int64(5);
-    r.deadline_at = s->column_optional_int64(6);
-    r.finished_at = s->column_optional_int64(7);
-    return std::optional<RunRow>{std::move(r)};
+    auto run = read_run(*s);
+    if (!run) return std::move(run).error();
+    return std::optional<RunRow>{std::move(*run)};
+}
+
+Result<std::vector<ActiveRun>> Store::unfinished_runs() {
+    // kSelectRun's columns, then the job's name and tenant.
+    auto s = db_->prepare(
+        "SELECT runs.id, runs.job_id, runs.definition, runs.\"trigger\", runs.scheduled_for, "
+        "runs.created_at, runs.deadline_at, runs.finished_at, runs.resolved_at, jobs.name, "
+        "jobs.tenant FROM runs JOIN jobs ON jobs.id = runs.job_id "
+        "WHERE runs.finished_at IS NULL ORDER BY runs.id");
+    if (!s) return std::move(s).error();
+    std::vector<ActiveRun> out;
+    for (;;) {
+        auto row = s->step();
+        if (!row) return std::move(row).error();
+        if (!*row) return out;
+        auto run = read_run(*s);
+        if (!run) return std::move(run).error();
+        out.push_back({std::move(*run), s->column_text(9), s->column_text(10)});
+    }
+}
+
+Result<void> Store::mark_run_resolved(std::int64_t run_id,
+                                      std::optional<std::string> unresolved_json,
+                                      std::int64_t now_ms) {
+    return in_transaction(*db_, [&]() -> Result<void> {
+        auto s = db_->prepare("UPDATE runs SET resolved_at = ?2, unresolved = ?3 WHERE id = ?1");
+        if (!s) return std::move(s).error();
+        s->bind_all(run_id, now_ms, unresolved_json);
+        return s->run();
+    });
+}
+
+Result<bool> Store::finish_run_if_done(std::int64_t run_id, std::int64_t now_ms) {
+    return in_transaction(*db_, [&]() -> Result<bool> {
+        auto s = db_->prepare(
+            "UPDATE runs SET finished_at = ?2 WHERE id = ?1 AND finished_at IS NULL "
+            "AND resolved_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM sessions WHERE "
+            "run_id = ?1 AND state IN ('queued', 'busy', 'submitting', 'pending', 'running', "
+            "'collecting'))");
+        if (!s) return std::move(s).error();
+        s->bind_all(run_id, now_ms);
+        if (auto r = s->run(); !r) return std::move(r).error();
+        return db_->changes() > 0;
+    });
 }
 
 // ---- artifacts ----

@@ -61,6 +61,14 @@ struct RunRow {
     std::int64_t created_at = 0;
     std::optional<std::int64_t> deadline_at;
     std::optional<std::int64_t> finished_at;
+    std::optional<std::int64_t> resolved_at;  // targets resolved, sessions queued
+};
+
+// A run not finished yet, with what the dispatcher needs of its job.
+struct ActiveRun {
+    RunRow run;
+    std::string job_name;
+    std::string tenant;
 };
 
 struct NewSession {
@@ -99,6 +107,17 @@ struct TransitionDetail {
     std::optional<std::int64_t> exit_code;
     std::optional<std::int64_t> not_before;
     std::string detail;
+
+    static TransitionDetail note(std::string text) {
+        TransitionDetail d;
+        d.detail = std::move(text);
+        return d;
+    }
+    static TransitionDetail failure(std::string error) {
+        TransitionDetail d;
+        d.error = std::move(error);
+        return d;
+    }
 };
 
 struct EventRow {
@@ -174,6 +193,16 @@ class Store {
     // ---- runs ----
     Result<std::int64_t> create_run(const NewRun& run);
     Result<std::optional<RunRow>> latest_run(std::int64_t job_id);  // the last created
+    // Runs without finished_at, oldest first (schema/004's partial index).
+    Result<std::vector<ActiveRun>> unfinished_runs();
+    // The run's targets are resolved and its sessions queued; `unresolved_json`
+    // lists named machines the listing did not hold.
+    Result<void> mark_run_resolved(std::int64_t run_id,
+                                   std::optional<std::string> unresolved_json,
+                                   std::int64_t now_ms);
+    // Sets finished_at when the run is resolved and none of its sessions is
+    // still on its way (every one terminal); returns whether it did.
+    Result<bool> finish_run_if_done(std::int64_t run_id, std::int64_t now_ms);
 
     // ---- sessions ----
     // Queues one session per machine in one transaction, each with its
@@ -207,6 +236,15 @@ class Store {
     // The earliest not_before among busy sessions: when the next one may be
     // queued again.
     Result<std::optional<std::int64_t>> next_busy_wake();
+    // Busy sessions whose not_before has come, earliest first.
+    Result<std::vector<SessionRow>> busy_due(std::int64_t now_ms);
+    // Moves every queued and busy session of a run to `to` (withdrawn,
+    // gave_up or cancelled) with its event, in one transaction: a job of
+    // 10^5 sessions is withdrawn in one commit. Returns how many moved.
+    Result<std::int64_t> end_waiting(std::int64_t run_id,
+                                     SessionState to,
+                                     const std::string& detail,
+                                     std::int64_t now_ms);
 
     // "lrsched:<install_id>:<session id>:<submissions>": the tag carried in
     // the Comment of the session's current (or last) submission.

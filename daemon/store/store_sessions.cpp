@@ -307,3 +307,42 @@ Result<std::optional<std::int64_t>> Store::next_busy_wake() {
 }
 
 }  // namespace lrsched::store
+
+namespace lrsched::store {
+
+Result<std::vector<SessionRow>> Store::busy_due(std::int64_t now_ms) {
+    auto s = db_->prepare(std::string(kSelectSession) +
+                          " WHERE state = 'busy' AND not_before <= ?1 ORDER BY not_before, id");
+    if (!s) return std::move(s).error();
+    s->bind_all(now_ms);
+    return read_sessions(*s);
+}
+
+Result<std::int64_t> Store::end_waiting(std::int64_t run_id,
+                                        SessionState to,
+                                        const std::string& detail,
+                                        std::int64_t now_ms) {
+    if (!transition_allowed(SessionState::queued, to) ||
+        !transition_allowed(SessionState::busy, to))
+        return Error{Errc::illegal_transition,
+                     "end_waiting: queued and busy cannot become " + std::string(to_string(to))};
+    return in_transaction(*db_, [&]() -> Result<std::int64_t> {
+        // Events first: they read each session's state before the UPDATE.
+        auto events = db_->prepare(
+            "INSERT INTO session_events (session_id, at, from_state, to_state, attempt, "
+            "action_id, detail) SELECT id, ?2, state, ?3, attempt, action_id, ?4 FROM sessions "
+            "WHERE run_id = ?1 AND state IN ('queued', 'busy')");
+        if (!events) return std::move(events).error();
+        events->bind_all(run_id, now_ms, to_string(to), detail);
+        if (auto r = events->run(); !r) return std::move(r).error();
+        auto update = db_->prepare(
+            "UPDATE sessions SET state = ?3, updated_at = ?2, not_before = NULL "
+            "WHERE run_id = ?1 AND state IN ('queued', 'busy')");
+        if (!update) return std::move(update).error();
+        update->bind_all(run_id, now_ms, to_string(to));
+        if (auto r = update->run(); !r) return std::move(r).error();
+        return static_cast<std::int64_t>(db_->changes());
+    });
+}
+
+}  // namespace lrsched::store

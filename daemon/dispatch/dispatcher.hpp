@@ -1,0 +1,190 @@
+// The dispatcher of one tenant (SPEC §1, §3): which queued session goes next,
+// what each answer of the API means for it, and what the sessions on the
+// server are doing. Pure: no sockets and no clock. The network shell
+// (tenant_loop.cpp) asks it what to do, makes the calls, and hands the
+// answers back with the time they arrived; so every decision here is tested
+// in microseconds against a real store file.
+//
+// Expected load: ~10 submits a minute per tenant (up to a few per second with
+// compressed test limits), tens of sessions in flight, up to thousands
+// pending on offline machines, runs of up to 10^5 queued sessions. Each
+// decision costs a few index seeks in the store and O(1) in memory.
+//
+// Invariants: the gate counts exactly the tracked sessions by slot class;
+// a session is tracked iff it is submitting, pending, running or collecting;
+// no session reaches the network twice for one tag (begin_submit commits
+// `submitting` before the call may leave).
+#pragma once
+
+#include "api/mde.hpp"
+#include "common/result.hpp"
+#include "config/config.hpp"
+#include "dispatch/run_plan.hpp"
+#include "limits/concurrency_gate.hpp"
+#include "limits/rate_limiter.hpp"
+#include "store/store.hpp"
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace lrsched::dispatch {
+
+using Millis = std::int64_t;
+using store::SessionRow;
+using store::SessionState;
+
+// A submit to make now: begin_submit has committed it; the call may leave.
+struct Submit {
+    std::int64_t session_id = 0;
+    std::int64_t run_id = 0;
+    std::string machine_id;
+    std::string tag;
+    std::string body;  // the runliveresponse JSON
+    std::int64_t store_call_id = 0;
+    limits::RateLimiter::CallId limiter_call_id = 0;
+};
+
+// Nothing to submit before `wake_at` (nullopt: until an event: a freed
+// slot, a new run, a finished call, a control command).
+struct Idle {
+    std::optional<Millis> wake_at;
+    std::string why;  // for debug logs
+};
+
+// How a submit call ended, as the network shell saw it.
+struct SubmitAnswer {
+    std::optional<Error> net_error;  // no HTTP answer at all
+    bool request_sent = true;        // false: failed before a byte left (connect, TLS)
+    int status = 0;
+    std::string body;
+    std::string retry_after;  // the header, when any
+};
+
+// What the shell does after a submit answer.
+enum class FollowUp { none, refresh_token, reconcile };
+
+// One machine's actions to list, looking for a session's tags.
+struct Lookup {
+    std::int64_t session_id = 0;
+    std::string machine_id;
+};
+
+// An action the daemon gives up on (its own queue_expiry, the run's deadline):
+// cancel it on the server, best effort.
+struct Cancel {
+    std::string action_id;
+    std::string reason;
+};
+
+// Outcomes that the daemon pauses a job for: the same rejection this many
+// times in a row (SPEC §3: a script missing from the library).
+inline constexpr int kRejectionsToPause = 3;
+
+class Dispatcher {
+  public:
+    // `tenant` and `store` must outlive the dispatcher.
+    Dispatcher(store::Store& store, const config::Tenant& tenant);
+
+    // Rebuilds everything from the store: the tenant's unfinished runs, the
+    // gate (sessions holding slots), the rate windows (api_calls), pause and
+    // throttle state. Called once at start-up, before any call.
+    Result<void> load(Millis now);
+    // A run of this tenant was created and resolved (or loaded again).
+    Result<void> add_run(const store::ActiveRun& run);
+
+    // ---- dispatch ----
+    // The next submit, already durable as `submitting`, or how long to idle.
+    std::variant<Submit, Idle> next(Millis now);
+    // The answer to a submit from next().
+    FollowUp submit_answered(const Submit& submit, const SubmitAnswer& answer, Millis now);
+    // The token endpoint refused us (bad secret, unknown tenant): pause.
+    void token_refused(const std::string& why);
+
+    // ---- following actions ----
+    // Where the next listing should start (creationDateTimeUtc), or nullopt
+    // when no tracked session has an action on the server.
+    std::optional<Millis> poll_since() const;
+    // A listing of the tenant's actions taken at `now`.
+    void on_listing(const std::vector<api::MachineAction>& actions, Millis now);
+    // Submitting sessions whose outcome is unknown and are due a lookup.
+    std::vector<Lookup> lookups_due(Millis now) const;
+    // The actions of one machine, listed for a lookup at `now`.
+    void on_lookup(std::int64_t session_id,
+                   const std::vector<api::MachineAction>& actions,
+                   Millis now);
+    // The daemon's own backstops (queue_expiry, runscript_timeout) and run
+    // deadlines; returns the actions to cancel on the server.
+    std::vector<Cancel> sweep(Millis now);
+    // The earliest instant sweep() or a lookup has work, for the shell's timer.
+    std::optional<Millis> next_timed_work() const;
+
+    // ---- control ----
+    // Withdraws the queued and busy sessions of a job's runs (its file was
+    // deleted); sessions on the server run to the end.
+    void withdraw_job(const std::string& job, Millis now);
+    void set_job_paused(const std::string& job, bool paused);
+
+    // ---- observation ----
+    bool paused() const noexcept { return paused_; }
+    const std::string& paused_reason() const noexcept { return paused_reason_; }
+    const limits::ConcurrencyGate& gate() const noexcept { return gate_; }
+    std::size_t tracked() const noexcept { return tracked_.size(); }
+    std::size_t runs() const noexcept { return runs_.size(); }
+    // Set when a slot was freed or work queued since the last call; the
+    // shell then wakes the dispatch loop.
+    bool take_wake() noexcept { return std::exchange(wake_, false); }
+
+  private:
+    struct Tracked {
+        std::int64_t run_id = 0;
+        std::string machine_id;
+        SessionState state = SessionState::submitting;
+        bool looks_offline = false;
+        std::string action_id;
+        std::int64_t submissions = 0;
+        Millis submitted_at = 0;  // entered submitting
+        Millis since = 0;         // entered the current state
+        // Outcome unknown: look the tag up (Lookup) until found or the
+        // listing's lag has passed.
+        std::optional<Millis> lookup_at;
+        SessionState if_absent = SessionState::queued;  // when the lookup proves it absent
+    };
+
+    const RunPlan* plan_of(std::int64_t run_id) const;
+    std::optional<SessionRow> pick(Millis now, std::optional<Millis>& wake);
+    Result<SessionRow> move(std::int64_t session_id,
+                            SessionState to,
+                            const store::TransitionDetail& detail,
+                            Millis now);
+    void after_move(const SessionRow& row, SessionState from, Millis now);
+    void adopt(std::int64_t session_id, const api::MachineAction& action, Millis now);
+    void finish_collecting(std::int64_t session_id, const api::MachineAction& action, Millis now);
+    void handle_rejection(const RunPlan& plan, const api::SubmitResult& r);
+    void throttle(Millis until, Millis now);
+    void requeue_busy(Millis now);
+    void log_error(const std::string& what, const Error& e) const;
+
+    store::Store& store_;
+    const config::Tenant& tenant_;
+    std::string install_id_;
+    limits::ConcurrencyGate gate_;
+    limits::RateLimiter submits_;
+    std::map<std::int64_t, RunPlan> runs_;     // by run id: this tenant's unfinished runs
+    std::map<std::int64_t, Tracked> tracked_;  // by session id
+    std::set<std::int64_t> deadline_handled_;  // runs whose waiting sessions gave up
+    std::map<std::string, bool> job_paused_;   // by job name
+    std::map<std::string, std::pair<std::string, int>> rejections_;  // job -> (reason, streak)
+    bool paused_ = false;
+    std::string paused_reason_;
+    Millis throttled_until_ = 0;
+    int throttles_in_a_row_ = 0;
+    int unauthorized_in_a_row_ = 0;
+    bool wake_ = false;
+};
+
+}  // namespace lrsched::dispatch

@@ -1,0 +1,32 @@
+// The daemon's one log line per session event (SPEC §7): `job= run= machine=
+// action= state=` fields, so operators can grep a machine or an action
+// across a sweep. Values are our own ids and the server's host names; no
+// secret ever reaches a session row.
+#pragma once
+
+#include "common/diagnostic.hpp"
+#include "store/store.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <string_view>
+
+namespace lrsched::dispatch {
+
+inline void log_session(std::string_view job,
+                        const store::SessionRow& row,
+                        store::SessionState from) {
+    const std::string_view machine = row.computer_dns_name && !row.computer_dns_name->empty()
+                                         ? *row.computer_dns_name
+                                         : row.machine_id;
+    const bool bad =
+        row.state == store::SessionState::rejected || row.state == store::SessionState::not_found ||
+        row.state == store::SessionState::failed || row.state == store::SessionState::busy;
+    spdlog::info("job={} run={} machine={} machine_id={} action={} state={} from={} attempt={}{}{}",
+                 job, row.run_id, machine, row.machine_id, row.action_id.value_or("-"),
+                 sessions::to_string(row.state), sessions::to_string(from), row.attempt,
+                 bad && row.last_error ? " error=" : "",
+                 bad && row.last_error ? quote_value(*row.last_error, 200) : std::string());
+}
+
+}  // namespace lrsched::dispatch

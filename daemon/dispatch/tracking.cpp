@@ -1,0 +1,221 @@
+// Dispatcher: following the actions already on the server (SPEC §3 "Polling
+// costs little"). One listing of the tenant's recent actions moves every
+// tracked session, whatever their number; a submit whose answer was lost is
+// looked up by its tag in its machine's actions; the daemon's own backstops
+// (queue_expiry, runscript_timeout, run deadlines) end what the server never
+// reports.
+#include "dispatch/dispatcher.hpp"
+#include "sessions/policy.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace lrsched::dispatch {
+
+namespace {
+
+bool action_final(api::ActionStatus s) {
+    using api::ActionStatus;
+    return s == ActionStatus::succeeded || s == ActionStatus::failed ||
+           s == ActionStatus::timed_out || s == ActionStatus::cancelled;
+}
+
+// How long past its own limits the daemon waits for the server's word: two
+// polls, so one late listing never ends a session the server still runs.
+Millis grace(const config::Tenant& t) {
+    return 2 * t.poll_interval.count();
+}
+
+}  // namespace
+
+void Dispatcher::adopt(std::int64_t session_id, const api::MachineAction& action, Millis now) {
+    const auto it = tracked_.find(session_id);
+    if (it == tracked_.end()) return;
+    const SessionState current = it->second.state;
+    SessionState to = sessions::state_for_action(current, action).value_or(SessionState::pending);
+    if (current != SessionState::submitting) return;
+    auto d = store::TransitionDetail::note("action " + action.status_text);
+    d.action_id = action.id;
+    auto row = move(session_id, to, d, now);
+    if (row && row->state == SessionState::collecting) finish_collecting(session_id, action, now);
+}
+
+void Dispatcher::finish_collecting(std::int64_t session_id,
+                                   const api::MachineAction& action,
+                                   Millis now) {
+    // Results are not downloaded yet (issue 5): the session ends with the
+    // action's outcome as the server reported it.
+    const SessionState to = sessions::state_after_collecting(action);
+    auto d = store::TransitionDetail::note("action " + action.status_text);
+    if (to == SessionState::failed) d.error = "action " + action.status_text;
+    (void)move(session_id, to, d, now);
+}
+
+std::optional<Millis> Dispatcher::poll_since() const {
+    std::optional<Millis> since;
+    for (const auto& [id, t] : tracked_)
+        if (!t.action_id.empty()) since = std::min(since.value_or(t.submitted_at), t.submitted_at);
+    return since;
+}
+
+void Dispatcher::on_listing(const std::vector<api::MachineAction>& actions, Millis now) {
+    std::map<std::string, std::int64_t, std::less<>> by_action;
+    for (const auto& [id, t] : tracked_)
+        if (!t.action_id.empty()) by_action.emplace(t.action_id, id);
+    for (const auto& a : actions) {
+        const auto hit = by_action.find(a.id);
+        if (hit == by_action.end()) {
+            // A lost answer's action, seen before its lookup came due.
+            const auto tag = api::find_tag(a.comment);
+            if (!tag || tag->install_id != install_id_) continue;
+            const auto t = tracked_.find(tag->session_id);
+            if (t != tracked_.end() && t->second.lookup_at &&
+                tag->submission == t->second.submissions)
+                adopt(tag->session_id, a, now);
+            continue;
+        }
+        const std::int64_t sid = hit->second;
+        const SessionState current = tracked_.at(sid).state;
+        if (current == SessionState::collecting) {
+            if (action_final(a.status)) finish_collecting(sid, a, now);
+            continue;
+        }
+        const auto to = sessions::state_for_action(current, a);
+        if (!to) continue;
+        auto row = move(sid, *to, store::TransitionDetail::note("action " + a.status_text), now);
+        if (row && row->state == SessionState::collecting) finish_collecting(sid, a, now);
+    }
+}
+
+std::vector<Lookup> Dispatcher::lookups_due(Millis now) const {
+    std::vector<Lookup> out;
+    for (const auto& [id, t] : tracked_)
+        if (t.lookup_at && *t.lookup_at <= now) out.push_back({id, t.machine_id});
+    return out;
+}
+
+void Dispatcher::on_lookup(std::int64_t session_id,
+                           const std::vector<api::MachineAction>& actions,
+                           Millis now) {
+    const auto it = tracked_.find(session_id);
+    if (it == tracked_.end() || !it->second.lookup_at) return;
+    Tracked& t = it->second;
+    // The current submission's tag; after a busy answer to a later
+    // submission, any of this session's tags (its earlier, lost one).
+    const api::MachineAction* found = nullptr;
+    std::int64_t found_submission = 0;
+    for (const auto& a : actions) {
+        const auto tag = api::find_tag(a.comment);
+        if (!tag || tag->install_id != install_id_ || tag->session_id != session_id) continue;
+        const bool match = tag->submission == t.submissions ||
+                           (t.if_absent == SessionState::busy && tag->submission < t.submissions);
+        if (match && tag->submission >= found_submission) {
+            found = &a;
+            found_submission = tag->submission;
+        }
+    }
+    if (found) {
+        spdlog::info("tenant={} session={} found action {} by its tag", tenant_.name, session_id,
+                     found->id);
+        return adopt(session_id, *found, now);
+    }
+    const Millis lag = tenant_.listing_lag.count();
+    if (now - t.submitted_at < lag) {
+        t.lookup_at = now + std::max<Millis>(lag / 4, 250);
+        return;
+    }
+    const RunPlan* plan = plan_of(t.run_id);
+    auto d = store::TransitionDetail::note("no action carries the tag after " +
+                                           std::to_string(lag) + " ms: never created");
+    if (t.if_absent == SessionState::busy) {
+        d.error = "ActiveRequestAlreadyExists";
+        d.not_before = now + (plan ? plan->retry.busy_every.count() : 600'000);
+    }
+    (void)move(session_id, t.if_absent, d, now);
+}
+
+std::vector<Cancel> Dispatcher::sweep(Millis now) {
+    std::vector<Cancel> cancels;
+    std::vector<std::pair<std::int64_t, SessionState>> ends;
+    for (const auto& [id, t] : tracked_) {
+        const RunPlan* plan = plan_of(t.run_id);
+        if (t.state == SessionState::pending) {
+            if (now - t.submitted_at >= tenant_.limits.queue_expiry.count() + grace(tenant_))
+                ends.emplace_back(id, SessionState::expired);
+            else if (plan && plan->deadline_at && now >= *plan->deadline_at)
+                ends.emplace_back(id, SessionState::gave_up);
+        } else if (t.state == SessionState::running && plan) {
+            const Millis limit =
+                tenant_.limits.runscript_timeout.count() * std::max(1, plan->run_scripts()) +
+                grace(tenant_);
+            if (now - t.since >= limit) ends.emplace_back(id, SessionState::collecting);
+        }
+    }
+    for (const auto& [id, to] : ends) {
+        const std::string action = tracked_.at(id).action_id;
+        const std::string why = to == SessionState::expired ? "not started within queue_expiry"
+                                : to == SessionState::gave_up
+                                    ? "run deadline passed before the machine was reached"
+                                    : "the server reported no end within runscript_timeout";
+        auto row = move(id, to, store::TransitionDetail::failure(why), now);
+        if (row && to == SessionState::collecting)
+            (void)move(id, SessionState::failed, store::TransitionDetail::failure(why), now);
+        if (!action.empty()) cancels.push_back({action, why});
+    }
+    for (auto it = runs_.begin(); it != runs_.end();) {
+        const RunPlan& plan = (it++)->second;
+        if (!plan.deadline_at || now < *plan.deadline_at) continue;
+        if (!deadline_handled_.insert(plan.run_id).second) continue;
+        auto n = store_.end_waiting(plan.run_id, SessionState::gave_up, "run deadline passed", now);
+        if (!n) {
+            log_error("giving up run " + std::to_string(plan.run_id), n.error());
+            continue;
+        }
+        if (*n > 0)
+            spdlog::info("job={} run={} state=gave_up sessions={}", plan.job, plan.run_id, *n);
+        auto finished = store_.finish_run_if_done(plan.run_id, now);
+        if (finished && *finished) {
+            spdlog::info("job={} run={} state=finished", plan.job, plan.run_id);
+            runs_.erase(plan.run_id);
+        }
+    }
+    return cancels;
+}
+
+std::optional<Millis> Dispatcher::next_timed_work() const {
+    std::optional<Millis> at;
+    const auto consider = [&](Millis t) { at = std::min(at.value_or(t), t); };
+    for (const auto& [id, t] : tracked_) {
+        if (t.lookup_at) consider(*t.lookup_at);
+        if (t.state == SessionState::pending)
+            consider(t.submitted_at + tenant_.limits.queue_expiry.count() + grace(tenant_));
+        if (t.state == SessionState::running) {
+            const RunPlan* plan = plan_of(t.run_id);
+            consider(t.since +
+                     tenant_.limits.runscript_timeout.count() *
+                         std::max(1, plan ? plan->run_scripts() : 1) +
+                     grace(tenant_));
+        }
+    }
+    for (const auto& [id, plan] : runs_)
+        if (plan.deadline_at && !deadline_handled_.count(id)) consider(*plan.deadline_at);
+    return at;
+}
+
+void Dispatcher::withdraw_job(const std::string& job, Millis now) {
+    for (auto it = runs_.begin(); it != runs_.end();) {
+        const RunPlan& plan = (it++)->second;
+        if (plan.job != job) continue;
+        auto n = store_.end_waiting(plan.run_id, SessionState::withdrawn, "job file deleted", now);
+        if (!n) {
+            log_error("withdrawing run " + std::to_string(plan.run_id), n.error());
+            continue;
+        }
+        spdlog::info("job={} run={} state=withdrawn sessions={}", job, plan.run_id, *n);
+        auto finished = store_.finish_run_if_done(plan.run_id, now);
+        if (finished && *finished) runs_.erase(plan.run_id);
+    }
+}
+
+}  // namespace lrsched::dispatch
