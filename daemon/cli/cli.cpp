@@ -2,6 +2,7 @@
 
 #include "cli/args.hpp"
 #include "config/config.hpp"
+#include "dispatch/daemon.hpp"
 #include "jobs/job_parser.hpp"
 #include "jobs/registry.hpp"
 
@@ -22,7 +23,7 @@ constexpr const char* kUsage =
     "commands:\n"
     "  validate FILE...        check job files; with -c, also the configuration and its secrets\n"
     "                          (with -c and no FILE: every job in jobs_dir)\n"
-    "  daemon                  run the daemon (not yet in this version)\n"
+    "  daemon                  run the daemon in the foreground (SIGTERM stops it)\n"
     "  plan JOB                resolve targets, estimate duration (not yet in this version)\n"
     "  status [JOB] [--json]   (not yet in this version)\n"
     "  sessions JOB [--state S] [--json]   (not yet in this version)\n"
@@ -135,8 +136,15 @@ int run(int argc, char** argv) {
         return args.help || args.command == "help" ? 0 : 1;
     }
     if (args.command == "validate") return cmd_validate(args);
-    static constexpr const char* kPlanned[] = {"daemon", "plan",   "status", "sessions", "run",
-                                               "pause",  "resume", "cancel", "reload",   "verify"};
+    if (args.command == "daemon") {
+        if (!args.positional.empty()) {
+            std::fputs("lrsched daemon: takes no arguments besides -c FILE\n", stderr);
+            return 1;
+        }
+        return dispatch::run_daemon(args.config.value_or(config::kDefaultConfigPath));
+    }
+    static constexpr const char* kPlanned[] = {"plan",   "status", "sessions", "run",   "pause",
+                                               "resume", "cancel", "reload",   "verify"};
     if (std::find_if(std::begin(kPlanned), std::end(kPlanned),
                      [&](const char* c) { return args.command == c; }) != std::end(kPlanned)) {
         std::fprintf(stderr, "lrsched: `%s` is not implemented in this version yet\n",

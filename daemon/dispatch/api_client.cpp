@@ -1,0 +1,253 @@
+#include "dispatch/api_client.hpp"
+
+#include "limits/retry_after.hpp"
+#include "net/net.hpp"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+namespace lrsched::dispatch {
+
+namespace {
+
+constexpr std::uint64_t kListLimit = std::uint64_t{64} * 1024 * 1024;  // 10,000 entities
+constexpr std::uint64_t kSmallLimit = std::uint64_t{1024} * 1024;
+constexpr int kPage = 10'000;   // the API's largest $top
+constexpr int kMaxPages = 100;  // a million entries: a listing that never ends is a bug
+constexpr int kReadRetries = 3;
+
+std::vector<limits::WindowSpec> read_windows(const config::Tenant& t) {
+    std::vector<limits::WindowSpec> out;
+    for (const auto& r : t.limits.read_rate)
+        out.push_back({r.calls, r.per});
+    return out;
+}
+
+net::Timeouts api_timeouts() {
+    using std::chrono::seconds;
+    return {seconds(10), seconds(10), seconds(30), seconds(60)};
+}
+
+}  // namespace
+
+Millis unix_now() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+struct ApiClient::Impl {
+    Impl(net::asio::io_context& io,
+         net::HttpsClient& h,
+         api::TokenProvider& t,
+         const config::Tenant& c,
+         store::Store& s)
+        : http(h), tokens(t), tenant(c), store(s), reads(read_windows(c)), read_done(io) {
+        read_done.expires_at(net::asio::steady_timer::time_point::max());
+    }
+
+    net::asio::awaitable<void> wait_for_budget();
+    net::asio::awaitable<Result<net::Response>> read(std::string method,
+                                                     std::string target,
+                                                     std::string body,
+                                                     std::uint64_t limit);
+
+    net::HttpsClient& http;
+    api::TokenProvider& tokens;
+    const config::Tenant& tenant;
+    store::Store& store;
+    limits::RateLimiter reads;
+    // Timer as event: readers waiting for a call in flight to end park here.
+    net::asio::steady_timer read_done;
+    std::uint64_t made = 0;
+};
+
+ApiClient::ApiClient(boost::asio::io_context& io,
+                     net::HttpsClient& http,
+                     api::TokenProvider& tokens,
+                     const config::Tenant& tenant,
+                     store::Store& store)
+    : impl_(std::make_unique<Impl>(io, http, tokens, tenant, store)) {}
+
+ApiClient::~ApiClient() = default;
+
+std::uint64_t ApiClient::reads() const noexcept {
+    return impl_->made;
+}
+
+Result<void> ApiClient::load(Millis now) {
+    Millis longest = 0;
+    for (const auto& r : impl_->tenant.limits.read_rate)
+        longest = std::max<Millis>(longest, r.per.count());
+    auto calls =
+        impl_->store.api_calls_since(impl_->tenant.name, store::ApiCallKind::read, now - longest);
+    if (!calls) return std::move(calls).error();
+    for (const auto& c : *calls) {
+        impl_->reads.restore(c.ended_at.value_or(now));
+        if (!c.ended_at) {
+            if (auto r = impl_->store.end_api_call(c.id, now); !r) return r;
+        }
+    }
+    return ok();
+}
+
+net::asio::awaitable<void> ApiClient::Impl::wait_for_budget() {
+    for (;;) {
+        const Millis now = unix_now();
+        const auto at = reads.next_allowed(now);
+        if (at && *at <= now) co_return;
+        if (at) {
+            net::asio::steady_timer t(co_await net::asio::this_coro::executor);
+            t.expires_after(std::chrono::milliseconds(*at - now));
+            co_await t.async_wait(net::kUseTuple);
+        } else {
+            co_await read_done.async_wait(net::kUseTuple);  // a call in flight ends
+        }
+    }
+}
+
+net::asio::awaitable<Result<net::Response>> ApiClient::Impl::read(std::string method,
+                                                                  std::string target,
+                                                                  std::string body,
+                                                                  std::uint64_t limit) {
+    std::optional<std::string> rejected;
+    for (int attempt = 0;; ++attempt) {
+        auto token = co_await tokens.token(rejected);
+        if (!token) co_return std::move(token).error();
+        co_await wait_for_budget();
+        const Millis start = unix_now();
+        auto row = store.begin_api_call(tenant.name, store::ApiCallKind::read, start);
+        if (!row) co_return std::move(row).error();
+        const auto id = reads.begin(start);
+        ++made;
+        net::Request req;
+        req.method = method;
+        req.url = tenant.api_base + target;
+        req.headers.emplace_back("Authorization", "Bearer " + *token);
+        req.headers.emplace_back("Accept", "application/json");
+        if (!body.empty()) req.headers.emplace_back("Content-Type", "application/json");
+        req.body = body;
+        req.body_limit = limit;
+        req.timeouts = api_timeouts();
+        auto res = co_await http.request(std::move(req));
+        const Millis end = unix_now();
+        reads.finish(id, end);
+        (void)store.end_api_call(*row, end);
+        read_done.cancel();
+        read_done.expires_at(net::asio::steady_timer::time_point::max());
+        if (!res) co_return std::move(res).error();
+        const std::string what =
+            "tenant " + tenant.name + ": " + method + " " + target.substr(0, target.find('?'));
+        if (res->status == 401 && !rejected) {
+            rejected = *token;  // one refresh, one retry
+            continue;
+        }
+        if (res->status == 401 || res->status == 403) {
+            const auto e = api::parse_api_error(res->body);
+            co_return Error{
+                Errc::permission_denied,
+                what + ": HTTP " + std::to_string(res->status) + " " + e.code + " " + e.message};
+        }
+        if (res->status == 429 && attempt < kReadRetries) {
+            const auto until =
+                limits::parse_retry_after(res->header("Retry-After"), end).value_or(end + 5'000);
+            spdlog::warn("{}: 429, waiting {} ms", what, until - end);
+            net::asio::steady_timer t(co_await net::asio::this_coro::executor);
+            t.expires_after(std::chrono::milliseconds(until - end));
+            co_await t.async_wait(net::kUseTuple);
+            continue;
+        }
+        co_return std::move(*res);
+    }
+}
+
+net::asio::awaitable<Result<std::vector<api::Machine>>> ApiClient::list_machines() {
+    std::vector<api::Machine> all;
+    for (int page = 0; page < kMaxPages; ++page) {
+        const std::string target = "/api/machines?$top=" + std::to_string(kPage) +
+                                   "&$skip=" + std::to_string(page * kPage);
+        auto res = co_await impl_->read("GET", target, "", kListLimit);
+        if (!res) co_return std::move(res).error();
+        if (res->status == 404) break;  // "no machine matched"
+        if (res->status != 200)
+            co_return Error{Errc::invalid_input, "tenant " + impl_->tenant.name +
+                                                     ": listing machines: HTTP " +
+                                                     std::to_string(res->status) + " " +
+                                                     api::parse_api_error(res->body).message};
+        auto machines = api::parse_machine_list(res->body);
+        if (!machines) co_return std::move(machines).error();
+        const std::size_t got = machines->size();
+        all.insert(all.end(), std::make_move_iterator(machines->begin()),
+                   std::make_move_iterator(machines->end()));
+        if (got < static_cast<std::size_t>(kPage)) break;
+    }
+    co_return all;
+}
+
+net::asio::awaitable<Result<std::vector<api::MachineAction>>> ApiClient::list_actions(
+    std::string filter) {
+    std::vector<api::MachineAction> all;
+    for (int page = 0; page < kMaxPages; ++page) {
+        const std::string target = "/api/machineactions?$filter=" + api::url_encode(filter) +
+                                   "&$top=" + std::to_string(kPage) +
+                                   "&$skip=" + std::to_string(page * kPage);
+        auto res = co_await impl_->read("GET", target, "", kListLimit);
+        if (!res) co_return std::move(res).error();
+        if (res->status == 404) break;
+        if (res->status != 200)
+            co_return Error{Errc::invalid_input, "tenant " + impl_->tenant.name +
+                                                     ": listing actions: HTTP " +
+                                                     std::to_string(res->status) + " " +
+                                                     api::parse_api_error(res->body).message};
+        auto actions = api::parse_machine_action_list(res->body);
+        if (!actions) co_return std::move(actions).error();
+        const std::size_t got = actions->size();
+        all.insert(all.end(), std::make_move_iterator(actions->begin()),
+                   std::make_move_iterator(actions->end()));
+        if (got < static_cast<std::size_t>(kPage)) break;
+    }
+    co_return all;
+}
+
+net::asio::awaitable<Result<void>> ApiClient::cancel(std::string action_id, std::string comment) {
+    const nlohmann::json body = {{"Comment", comment}};
+    auto res = co_await impl_->read("POST", "/api/machineactions/" + action_id + "/cancel",
+                                    body.dump(), kSmallLimit);
+    if (!res) co_return std::move(res).error();
+    if (res->status / 100 != 2)
+        co_return Error{Errc::invalid_input, "cancel " + action_id + ": HTTP " +
+                                                 std::to_string(res->status) + " " +
+                                                 api::parse_api_error(res->body).message};
+    co_return ok();
+}
+
+net::asio::awaitable<SubmitAnswer> ApiClient::submit(std::string machine_id,
+                                                     std::string body,
+                                                     std::string token) {
+    net::Request req;
+    req.method = "POST";
+    req.url = impl_->tenant.api_base + "/api/machines/" + machine_id + "/runliveresponse";
+    req.headers.emplace_back("Authorization", "Bearer " + token);
+    req.headers.emplace_back("Content-Type", "application/json");
+    req.headers.emplace_back("Accept", "application/json");
+    req.body = std::move(body);
+    req.body_limit = kSmallLimit;
+    req.timeouts = api_timeouts();
+    auto res = co_await impl_->http.request(std::move(req));
+    SubmitAnswer a;
+    if (!res) {
+        const auto code = res.error().code;
+        a.request_sent = code != make_error_code(Errc::connect_failed) &&
+                         code != make_error_code(Errc::tls_error);
+        a.net_error = std::move(res).error();
+        co_return a;
+    }
+    a.status = res->status;
+    a.body = std::move(res->body);
+    a.retry_after = std::string(res->header("Retry-After"));
+    co_return a;
+}
+
+}  // namespace lrsched::dispatch

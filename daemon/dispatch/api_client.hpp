@@ -1,0 +1,69 @@
+// ApiClient: the calls lrsched makes to one tenant's MDE API, with a bearer
+// token and within the tenant's read budget (SPEC §1: 100 a minute and 1500
+// an hour across machine listings, action listings, result links and
+// cancels). Every read is a durable row in api_calls, so the budget survives
+// a restart. Expected load: a few reads a minute per tenant; one
+// runliveresponse call at a time (the dispatcher sends them one by one).
+//
+// A 401 on a read gets one token refresh and one retry; a second one, or a
+// 403, is returned as Errc::permission_denied for the caller to pause the
+// tenant. A read answered 429 waits for Retry-After and tries again, at
+// most three times. The token and the secret never appear in an error.
+#pragma once
+
+#include "api/mde.hpp"
+#include "api/token_provider.hpp"
+#include "common/result.hpp"
+#include "config/config.hpp"
+#include "dispatch/dispatcher.hpp"
+#include "limits/rate_limiter.hpp"
+#include "net/https_client.hpp"
+#include "store/store.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace lrsched::dispatch {
+
+class ApiClient {
+  public:
+    // Everything given must outlive the client.
+    ApiClient(boost::asio::io_context& io,
+              net::HttpsClient& http,
+              api::TokenProvider& tokens,
+              const config::Tenant& tenant,
+              store::Store& store);
+    ~ApiClient();
+    ApiClient(const ApiClient&) = delete;
+    ApiClient& operator=(const ApiClient&) = delete;
+
+    // Restores the read windows from the store (calls of the last hour).
+    Result<void> load(Millis now);
+
+    // The whole fleet, paged with $top/$skip (never nextLink); 404 is "none".
+    boost::asio::awaitable<Result<std::vector<api::Machine>>> list_machines();
+    // Every action matching `filter` (an OData expression), paged.
+    boost::asio::awaitable<Result<std::vector<api::MachineAction>>> list_actions(
+        std::string filter);
+    // POST machineactions/{id}/cancel; best effort, the answer only logged.
+    boost::asio::awaitable<Result<void>> cancel(std::string action_id, std::string comment);
+    // One runliveresponse call with `token`; never retried here.
+    boost::asio::awaitable<SubmitAnswer> submit(std::string machine_id,
+                                                std::string body,
+                                                std::string token);
+
+    std::uint64_t reads() const noexcept;  // read calls made, for metrics and tests
+
+    struct Impl;
+
+  private:
+    std::unique_ptr<Impl> impl_;
+};
+
+// Unix time in milliseconds from the system clock: what the store keeps.
+Millis unix_now();
+
+}  // namespace lrsched::dispatch

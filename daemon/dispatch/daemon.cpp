@@ -1,0 +1,574 @@
+// The daemon's event loops. Everything runs on one io_context thread: the
+// store, the dispatchers and the HTTPS clients need no locks. Each loop
+// sleeps on an Event (a timer that notify() cancels) until its next timed
+// work or until another loop has news for it; none polls on a fixed tick
+// except the job-file scan (a few stat calls every two seconds).
+#include "dispatch/daemon.hpp"
+
+#include "dispatch/api_client.hpp"
+#include "dispatch/dispatcher.hpp"
+#include "jobs/firing.hpp"
+#include "jobs/registry.hpp"
+#include "jobs/targets.hpp"
+#include "net/net.hpp"
+
+#include <boost/asio/signal_set.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+
+namespace lrsched::dispatch {
+namespace {
+
+namespace asio = net::asio;
+using std::chrono::milliseconds;
+
+constexpr Millis kScanEvery = 2'000;     // job files (SPEC §2: "within a few seconds")
+constexpr Millis kErrorBackoff = 5'000;  // after a failed read or token request
+constexpr Millis kStopGrace = 4'000;     // SIGTERM: calls in flight get this long
+constexpr Millis kClockSkew = 600'000;   // listings start this much before our oldest submit
+// A machine whose last full report is older than this looks offline.
+constexpr Millis kStaleAfter = 25LL * 3600 * 1000;
+
+// Timer as event: wait() returns at `deadline` or as soon as notify() is
+// called, including a notify() that came while nobody was waiting.
+class Event {
+  public:
+    explicit Event(asio::io_context& io) : timer_(io) {}
+    void notify() {
+        pending_ = true;
+        timer_.cancel();
+    }
+    asio::awaitable<void> wait(std::optional<Millis> deadline) {
+        if (!pending_) {
+            if (deadline)
+                timer_.expires_after(milliseconds(std::max<Millis>(0, *deadline - unix_now())));
+            else
+                timer_.expires_at(asio::steady_timer::time_point::max());
+            co_await timer_.async_wait(net::kUseTuple);
+        }
+        pending_ = false;
+    }
+
+  private:
+    asio::steady_timer timer_;
+    bool pending_ = false;
+};
+
+std::string iso8601(Millis ms) {
+    const std::time_t t = ms / 1000;
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+Millis to_ms(jobs::TimePoint t) {
+    return std::chrono::duration_cast<milliseconds>(t.time_since_epoch()).count();
+}
+
+struct TenantRt {
+    TenantRt(asio::io_context& io, const config::Tenant& c) : cfg(c), dispatch(io), track(io) {}
+    const config::Tenant& cfg;
+    std::unique_ptr<net::HttpsClient> http;
+    std::unique_ptr<api::TokenProvider> tokens;
+    std::unique_ptr<ApiClient> api;
+    std::unique_ptr<Dispatcher> dispatcher;
+    Event dispatch;
+    Event track;
+};
+
+class Daemon {
+  public:
+    Daemon(config::Config cfg, store::Store store)
+        : cfg_(std::move(cfg)),
+          store_(std::move(store)),
+          registry_(jobs::JobContext{cfg_.jobs_dir, tenant_names(cfg_)}),
+          jobs_event_(io_),
+          signals_(io_, SIGTERM, SIGINT, SIGHUP) {}
+
+    Result<void> set_up();
+    int run();
+
+  private:
+    static std::vector<std::string> tenant_names(const config::Config& c) {
+        std::vector<std::string> out;
+        for (const auto& t : c.tenants)
+            out.push_back(t.name);
+        return out;
+    }
+    TenantRt* tenant(std::string_view name) {
+        for (auto& t : tenants_)
+            if (t->cfg.name == name) return t.get();
+        return nullptr;
+    }
+    void spawn(asio::awaitable<void> loop, std::string name);
+    asio::awaitable<void> dispatch_loop(TenantRt* t);
+    asio::awaitable<void> track_loop(TenantRt* t);
+    asio::awaitable<void> jobs_loop();
+    asio::awaitable<void> signal_loop();
+    asio::awaitable<void> resolve(std::int64_t run_id);
+    void scan_jobs(Millis now);
+    std::optional<Millis> fire_jobs(Millis now, bool at_startup);
+    void start_run(const jobs::LoadedJob& job,
+                   std::int64_t job_id,
+                   store::RunTrigger trigger,
+                   std::optional<Millis> scheduled_for,
+                   Millis now);
+    void stop();
+    void wake_dispatch_if_needed(TenantRt* t);
+
+    asio::io_context io_;  // first: destroyed last, after everything that uses it
+    config::Config cfg_;
+    store::Store store_;
+    jobs::JobRegistry registry_;
+    std::vector<std::unique_ptr<TenantRt>> tenants_;
+    Event jobs_event_;
+    asio::signal_set signals_;
+    std::vector<std::int64_t> unresolved_;          // runs whose targets are still to resolve
+    std::map<std::int64_t, Millis> resolve_after_;  // run -> retry time after a failure
+    bool stopping_ = false;
+    bool rescan_ = true;
+    int loops_ = 0;
+    int exit_code_ = 0;
+};
+
+Result<void> Daemon::set_up() {
+    const Millis now = unix_now();
+    const char* creds = std::getenv("CREDENTIALS_DIRECTORY");
+    for (const auto& c : cfg_.tenants) {
+        auto rt = std::make_unique<TenantRt>(io_, c);
+        auto secret = config::read_client_secret(c, creds ? creds : "");
+        if (!secret) return std::move(secret).error();
+        auto http = net::HttpsClient::create(io_, {c.ca_file, "lrsched/0.1"});
+        if (!http) return std::move(http).error();
+        rt->http = std::move(*http);
+        api::TokenSettings ts{c.name, c.login_base, c.tenant_id, c.client_id, c.scope, {}};
+        rt->tokens = std::make_unique<api::TokenProvider>(io_, *rt->http, ts, std::move(*secret));
+        rt->api = std::make_unique<ApiClient>(io_, *rt->http, *rt->tokens, c, store_);
+        if (auto r = rt->api->load(now); !r) return r;
+        rt->dispatcher = std::make_unique<Dispatcher>(store_, c);
+        if (auto r = rt->dispatcher->load(now); !r) return r;
+        tenants_.push_back(std::move(rt));
+    }
+    auto runs = store_.unfinished_runs();
+    if (!runs) return std::move(runs).error();
+    for (const auto& r : *runs)
+        if (!r.run.resolved_at) unresolved_.push_back(r.run.id);
+    return ok();
+}
+
+void Daemon::spawn(asio::awaitable<void> loop, std::string name) {
+    ++loops_;
+    asio::co_spawn(io_, std::move(loop), [this, name = std::move(name)](std::exception_ptr e) {
+        --loops_;
+        if (e) {
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                spdlog::critical("loop {} died: {}", name, ex.what());
+            }
+            exit_code_ = 1;
+            stop();
+        }
+        if (loops_ == 0) io_.stop();
+    });
+}
+
+void Daemon::stop() {
+    if (stopping_) return;
+    stopping_ = true;
+    spdlog::info("stopping: no new submits; calls in flight get {} ms", kStopGrace);
+    signals_.cancel();
+    jobs_event_.notify();
+    for (auto& t : tenants_) {
+        t->dispatch.notify();
+        t->track.notify();
+    }
+    // Whatever is still in flight then is left to reconciliation at the
+    // next start: its session is durably `submitting`.
+    auto guard = std::make_shared<asio::steady_timer>(io_, milliseconds(kStopGrace));
+    guard->async_wait([this, guard](boost::system::error_code) { io_.stop(); });
+}
+
+int Daemon::run() {
+    spawn(signal_loop(), "signals");
+    spawn(jobs_loop(), "jobs");
+    for (auto& t : tenants_) {
+        spawn(dispatch_loop(t.get()), "dispatch " + t->cfg.name);
+        spawn(track_loop(t.get()), "track " + t->cfg.name);
+    }
+    spdlog::info("lrsched daemon started: {} tenant(s), jobs in {}, store {}", tenants_.size(),
+                 cfg_.jobs_dir, cfg_.state_dir);
+    io_.run();
+    spdlog::info("lrsched daemon stopped");
+    return exit_code_;
+}
+
+asio::awaitable<void> Daemon::signal_loop() {
+    while (!stopping_) {
+        auto [ec, sig] = co_await signals_.async_wait(net::kUseTuple);
+        if (ec) break;
+        if (sig == SIGHUP) {
+            spdlog::info("SIGHUP: re-reading job files");
+            rescan_ = true;
+            jobs_event_.notify();
+            continue;
+        }
+        spdlog::info("signal {}: stopping", sig);
+        stop();
+    }
+}
+
+void Daemon::wake_dispatch_if_needed(TenantRt* t) {
+    if (t->dispatcher->take_wake()) t->dispatch.notify();
+}
+
+asio::awaitable<void> Daemon::dispatch_loop(TenantRt* t) {
+    Dispatcher& d = *t->dispatcher;
+    while (!stopping_) {
+        std::string token;
+        if (!d.paused()) {
+            auto tok = co_await t->tokens->token();
+            if (stopping_) break;
+            if (!tok) {
+                if (tok.error().code == make_error_code(Errc::permission_denied)) {
+                    d.token_refused(tok.error().message);
+                } else {
+                    spdlog::warn("tenant={} {}", t->cfg.name, tok.error().message);
+                    co_await t->dispatch.wait(unix_now() + kErrorBackoff);
+                }
+                continue;
+            }
+            token = std::move(*tok);
+        }
+        auto next = d.next(unix_now());
+        (void)d.take_wake();  // next() saw its own changes
+        if (auto* submit = std::get_if<Submit>(&next)) {
+            const SubmitAnswer answer =
+                co_await t->api->submit(submit->machine_id, submit->body, token);
+            const FollowUp f = d.submit_answered(*submit, answer, unix_now());
+            if (f == FollowUp::refresh_token) (void)co_await t->tokens->token(token);
+            t->track.notify();
+            continue;
+        }
+        const Idle& idle = std::get<Idle>(next);
+        spdlog::debug("tenant={} idle: {}", t->cfg.name, idle.why);
+        co_await t->dispatch.wait(idle.wake_at);
+    }
+}
+
+asio::awaitable<void> Daemon::track_loop(TenantRt* t) {
+    Dispatcher& d = *t->dispatcher;
+    const Millis interval = t->cfg.poll_interval.count();
+    Millis next_poll = 0;
+    while (!stopping_) {
+        std::optional<Millis> backoff;
+        const auto failed = [&](const Error& e) {
+            if (e.code == make_error_code(Errc::permission_denied)) d.token_refused(e.message);
+            spdlog::warn("tenant={} {}", t->cfg.name, e.message);
+            backoff = unix_now() + std::min(interval, kErrorBackoff);
+        };
+        for (const Lookup& l : d.lookups_due(unix_now())) {
+            const Millis sent = unix_now();
+            auto actions =
+                co_await t->api->list_actions("machineId eq " + api::odata_string(l.machine_id));
+            if (stopping_) co_return;
+            if (!actions) {
+                failed(actions.error());
+                break;
+            }
+            d.on_lookup(l.session_id, *actions, sent);
+        }
+        const auto since = d.poll_since();
+        if (since && !backoff && unix_now() >= next_poll) {
+            const Millis sent = unix_now();
+            auto actions = co_await t->api->list_actions("creationDateTimeUtc ge " +
+                                                         iso8601(*since - kClockSkew));
+            if (stopping_) co_return;
+            next_poll = sent + interval;
+            if (actions)
+                d.on_listing(*actions, sent);
+            else
+                failed(actions.error());
+        }
+        for (const Cancel& c : d.sweep(unix_now())) {
+            auto r = co_await t->api->cancel(c.action_id, "lrsched: " + c.reason);
+            if (!r) spdlog::warn("tenant={} {}", t->cfg.name, r.error().message);
+        }
+        wake_dispatch_if_needed(t);
+        std::optional<Millis> wake = d.next_timed_work();
+        if (d.poll_since()) wake = std::min(wake.value_or(next_poll), next_poll);
+        if (backoff) wake = std::max(wake.value_or(*backoff), *backoff);
+        co_await t->track.wait(wake);
+    }
+}
+
+// ---- job files, firings and runs ----
+
+asio::awaitable<void> Daemon::jobs_loop() {
+    bool at_startup = true;
+    Millis next_scan = 0;
+    while (!stopping_) {
+        Millis now = unix_now();
+        if (rescan_ || now >= next_scan) {
+            scan_jobs(now);
+            next_scan = now + kScanEvery;
+            rescan_ = false;
+        }
+        std::optional<Millis> wake = fire_jobs(now, at_startup);
+        at_startup = false;
+        for (const std::int64_t run : std::vector<std::int64_t>(unresolved_)) {
+            const auto after = resolve_after_.find(run);
+            if (after != resolve_after_.end() && after->second > unix_now()) {
+                wake = std::min(wake.value_or(after->second), after->second);
+                continue;
+            }
+            co_await resolve(run);
+            if (stopping_) co_return;
+        }
+        wake = std::min(wake.value_or(next_scan), next_scan);
+        co_await jobs_event_.wait(wake);
+    }
+}
+
+void Daemon::scan_jobs(Millis now) {
+    const jobs::ScanReport report = registry_.scan();
+    for (const auto& [name, text] : report.refused) {
+        spdlog::error("job={} refused, its last valid version stays in force:\n{}", name, text);
+        (void)store_.set_job_error(name, text, now);  // not_found: never loaded; nothing to mark
+    }
+    for (const auto& w : report.warnings)
+        spdlog::warn("{}", w);
+    for (const auto& name : report.changed) {
+        const jobs::LoadedJob* lj = registry_.find(name);
+        if (!lj) continue;
+        auto existing = store_.find_job(name);
+        if (!existing) {
+            spdlog::error("job={} cannot be stored: {}", name, existing.error().message);
+            continue;
+        }
+        const bool known = *existing && !(*existing)->deleted_at;
+        store::JobRow row;
+        row.name = name;
+        row.tenant = lj->job.tenant;
+        row.definition = jobs::to_json(lj->job).dump();
+        row.source_path = lj->job.source_path;
+        row.source_sha256 = lj->sha256;
+        row.loaded_at = known ? (*existing)->loaded_at : now;  // the first load, for firings
+        if (auto r = store_.upsert_job(row); !r) {
+            spdlog::error("job={} cannot be stored: {}", name, r.error().message);
+            continue;
+        }
+        (void)store_.set_job_error(name, std::nullopt, now);
+        // A job paused for repeated rejections resumes once its file is edited.
+        if (known && (*existing)->paused) {
+            (void)store_.set_job_paused(name, false, "");
+            if (TenantRt* t = tenant(lj->job.tenant)) t->dispatcher->set_job_paused(name, false);
+        }
+        spdlog::info("job={} loaded from {}", name, lj->job.source_path);
+    }
+    for (const auto& name : report.removed) {
+        auto existing = store_.find_job(name);
+        if (!existing || !*existing || (*existing)->deleted_at) continue;
+        store::JobRow row = **existing;
+        row.deleted_at = now;
+        (void)store_.upsert_job(row);
+        if (TenantRt* t = tenant(row.tenant)) {
+            t->dispatcher->withdraw_job(name, now);
+            wake_dispatch_if_needed(t);
+        }
+        spdlog::info("job={} file deleted: queued sessions withdrawn", name);
+    }
+}
+
+std::optional<Millis> Daemon::fire_jobs(Millis now, bool at_startup) {
+    std::optional<Millis> wake;
+    for (const auto& [name, lj] : registry_.jobs()) {
+        auto row = store_.find_job(name);
+        if (!row || !*row || (*row)->deleted_at) continue;
+        const std::int64_t job_id = (*row)->id;
+        if (!lj.job.scheduled()) {
+            auto last = store_.latest_run(job_id);
+            if (last && !*last) start_run(lj, job_id, store::RunTrigger::first_load, {}, now);
+            continue;
+        }
+        jobs::FiringInput in;
+        if ((*row)->last_fired_at)
+            in.last_fired = jobs::TimePoint{milliseconds(*(*row)->last_fired_at)};
+        in.first_loaded = jobs::TimePoint{milliseconds((*row)->loaded_at)};
+        in.now = jobs::TimePoint{milliseconds(now)};
+        in.at_startup = at_startup;
+        in.catch_up = lj.job.schedule.catch_up;
+        const auto decision = jobs::decide_firing(*lj.job.schedule.cron, lj.job.schedule.tz, in);
+        if (decision.run_for) {
+            bool overlap = false;
+            if (lj.job.schedule.overlap == jobs::Overlap::skip) {
+                auto last = store_.latest_run(job_id);
+                if (last && *last && !(*last)->finished_at) {
+                    auto counts = store_.count_by_state((*last)->id);
+                    overlap = !(*last)->resolved_at ||
+                              (counts && ((*counts)[store::SessionState::queued] +
+                                          (*counts)[store::SessionState::busy]) > 0);
+                }
+            }
+            if (overlap)
+                spdlog::info("job={} firing skipped: the last run still has queued sessions", name);
+            else
+                start_run(
+                    lj, job_id,
+                    decision.catch_up_run ? store::RunTrigger::catch_up : store::RunTrigger::cron,
+                    to_ms(*decision.run_for), now);
+        }
+        if (decision.mark_fired) (void)store_.set_job_last_fired(name, to_ms(*decision.mark_fired));
+        if (decision.next_wake)
+            wake = std::min(wake.value_or(to_ms(*decision.next_wake)), to_ms(*decision.next_wake));
+    }
+    return wake;
+}
+
+void Daemon::start_run(const jobs::LoadedJob& lj,
+                       std::int64_t job_id,
+                       store::RunTrigger trigger,
+                       std::optional<Millis> scheduled_for,
+                       Millis now) {
+    store::NewRun run;
+    run.job_id = job_id;
+    run.definition = jobs::to_json(lj.job).dump();
+    run.trigger = trigger;
+    run.scheduled_for = scheduled_for;
+    run.created_at = now;
+    if (lj.job.deadline) run.deadline_at = now + lj.job.deadline->count();
+    auto id = store_.create_run(run);
+    if (!id) {
+        spdlog::error("job={} run cannot be created: {}", lj.job.name, id.error().message);
+        return;
+    }
+    spdlog::info("job={} run={} state=created trigger={}", lj.job.name, *id,
+                 store::to_string(trigger));
+    unresolved_.push_back(*id);
+}
+
+asio::awaitable<void> Daemon::resolve(std::int64_t run_id) {
+    const auto drop = [&] {
+        unresolved_.erase(std::remove(unresolved_.begin(), unresolved_.end(), run_id),
+                          unresolved_.end());
+        resolve_after_.erase(run_id);
+    };
+    auto runs = store_.unfinished_runs();
+    if (!runs) co_return;
+    const auto it = std::find_if(runs->begin(), runs->end(),
+                                 [&](const store::ActiveRun& r) { return r.run.id == run_id; });
+    if (it == runs->end()) co_return drop();
+    store::ActiveRun active = *it;
+    TenantRt* t = tenant(active.tenant);
+    auto plan = plan_from_definition(run_id, active.run.definition);
+    if (!t || !plan) {
+        spdlog::error(
+            "job={} run={} cannot start: {}", active.job_name, run_id,
+            plan ? "tenant " + active.tenant + " is not configured" : plan.error().message);
+        resolve_after_[run_id] = unix_now() + 60'000;
+        co_return;
+    }
+    auto fleet = co_await t->api->list_machines();
+    if (stopping_) co_return;
+    const Millis now = unix_now();
+    if (!fleet) {
+        if (fleet.error().code == make_error_code(Errc::permission_denied))
+            t->dispatcher->token_refused(fleet.error().message);
+        spdlog::warn("job={} run={} targets not resolved yet: {}", active.job_name, run_id,
+                     fleet.error().message);
+        resolve_after_[run_id] = now + 30'000;
+        co_return;
+    }
+    const jobs::Resolution res = jobs::resolve_targets(plan->targets, *fleet);
+    std::vector<store::NewSession> sessions;
+    sessions.reserve(res.machines.size());
+    std::size_t offline = 0;
+    for (const auto& m : res.machines) {
+        const bool off = jobs::looks_offline(m, now, kStaleAfter);
+        offline += off ? 1 : 0;
+        sessions.push_back({m.id, m.computer_dns_name, off});
+    }
+    std::optional<std::string> unresolved;
+    if (!res.unknown_ids.empty() || !res.unknown_hostnames.empty())
+        unresolved =
+            nlohmann::json{{"machines", res.unknown_ids}, {"hostnames", res.unknown_hostnames}}
+                .dump();
+    auto queued = store_.queue_sessions(run_id, sessions, now);
+    if (queued) {
+        if (auto r = store_.mark_run_resolved(run_id, unresolved, now); !r) queued = r.error();
+    }
+    if (!queued) {
+        spdlog::error("job={} run={} sessions not queued: {}", active.job_name, run_id,
+                      queued.error().message);
+        resolve_after_[run_id] = now + 30'000;
+        co_return;
+    }
+    spdlog::info("job={} run={} state=resolved targets={} looks_offline={} excluded={} unknown={}",
+                 active.job_name, run_id, res.machines.size(), offline, res.excluded,
+                 res.unknown_ids.size() + res.unknown_hostnames.size());
+    active.run.resolved_at = now;
+    if (auto r = t->dispatcher->add_run(active); !r)
+        spdlog::error("job={} run={}: {}", active.job_name, run_id, r.error().message);
+    drop();
+    t->dispatch.notify();
+    t->track.notify();
+}
+
+bool set_up_logging(const config::LogConfig& log) {
+    std::shared_ptr<spdlog::logger> logger;
+    try {
+        if (log.file.empty())
+            logger = spdlog::stderr_logger_st("lrsched");
+        else
+            logger = spdlog::basic_logger_st("lrsched", log.file);
+    } catch (const spdlog::spdlog_ex& e) {
+        std::fprintf(stderr, "lrsched: log file %s: %s\n", log.file.c_str(), e.what());
+        return false;
+    }
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+    logger->set_level(spdlog::level::from_str(log.level));
+    logger->flush_on(spdlog::level::trace);
+    spdlog::set_default_logger(logger);
+    if (log.format == config::LogFormat::json)
+        spdlog::warn("log.format json is not implemented yet: logging text");
+    return true;
+}
+
+}  // namespace
+
+int run_daemon(const std::string& config_path) {
+    Diagnostics diags;
+    auto cfg = config::load_config(config_path, diags);
+    std::fputs(diags.to_string().c_str(), stderr);
+    if (!cfg) return 1;
+    if (!set_up_logging(cfg->log)) return 1;
+    std::error_code ec;
+    std::filesystem::create_directories(cfg->state_dir, ec);
+    if (ec) {
+        spdlog::critical("state_dir {}: {}", cfg->state_dir, ec.message());
+        return 1;
+    }
+    auto st = store::Store::open(cfg->state_dir + "/lrsched.db");
+    if (!st) {
+        spdlog::critical("{}", st.error().message);
+        return 1;
+    }
+    auto daemon = std::make_unique<Daemon>(std::move(*cfg), std::move(*st));
+    if (auto r = daemon->set_up(); !r) {
+        spdlog::critical("{}", r.error().message);
+        return 1;
+    }
+    return daemon->run();
+}
+
+}  // namespace lrsched::dispatch
