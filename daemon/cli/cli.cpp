@@ -24,7 +24,7 @@ constexpr const char* kUsage =
     "  validate FILE...        check job files; with -c, also the configuration and its secrets\n"
     "                          (with -c and no FILE: every job in jobs_dir)\n"
     "  daemon                  run the daemon in the foreground (SIGTERM stops it)\n"
-    "  plan JOB                resolve targets, estimate duration (not yet in this version)\n"
+    "  plan JOB                resolve the job's targets and estimate the run's duration\n"
     "  status [JOB] [--json]   (not yet in this version)\n"
     "  sessions JOB [--state S] [--json]   (not yet in this version)\n"
     "  run|pause|resume|cancel JOB, reload, verify RUN_FOLDER   (not yet in this version)\n"
@@ -143,8 +143,16 @@ int run(int argc, char** argv) {
         }
         return dispatch::run_daemon(args.config.value_or(config::kDefaultConfigPath));
     }
-    static constexpr const char* kPlanned[] = {"plan",   "status", "sessions", "run",   "pause",
-                                               "resume", "cancel", "reload",   "verify"};
+    if (args.command == "plan") {
+        if (args.positional.size() != 1) {
+            std::fputs("lrsched plan: name one job\n", stderr);
+            return 1;
+        }
+        return dispatch::run_plan(args.config.value_or(config::kDefaultConfigPath),
+                                  args.positional[0]);
+    }
+    static constexpr const char* kPlanned[] = {"status", "sessions", "run",    "pause",
+                                               "resume", "cancel",   "reload", "verify"};
     if (std::find_if(std::begin(kPlanned), std::end(kPlanned),
                      [&](const char* c) { return args.command == c; }) != std::end(kPlanned)) {
         std::fprintf(stderr, "lrsched: `%s` is not implemented in this version yet\n",

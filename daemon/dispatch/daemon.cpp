@@ -8,6 +8,7 @@
 #include "dispatch/api_client.hpp"
 #include "dispatch/dispatcher.hpp"
 #include "jobs/firing.hpp"
+#include "jobs/job_parser.hpp"
 #include "jobs/registry.hpp"
 #include "jobs/targets.hpp"
 #include "net/net.hpp"
@@ -545,6 +546,137 @@ bool set_up_logging(const config::LogConfig& log) {
 }
 
 }  // namespace
+
+namespace {
+
+std::string human_ms(Millis ms) {
+    const Millis s = ms / 1000;
+    char buf[48];
+    if (s >= 86400)
+        std::snprintf(buf, sizeof buf, "%lldd%02lldh", static_cast<long long>(s / 86400),
+                      static_cast<long long>(s % 86400 / 3600));
+    else if (s >= 3600)
+        std::snprintf(buf, sizeof buf, "%lldh%02lldm", static_cast<long long>(s / 3600),
+                      static_cast<long long>(s % 3600 / 60));
+    else if (s >= 60)
+        std::snprintf(buf, sizeof buf, "%lldm%02llds", static_cast<long long>(s / 60),
+                      static_cast<long long>(s % 60));
+    else
+        std::snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(ms) / 1000.0);
+    return buf;
+}
+
+// The estimate printed by `plan`: submits are paced by the rate, sessions by
+// the slots; online machines take `session_ms` each.
+void print_estimate(const config::Tenant& t, std::size_t online, std::size_t offline) {
+    constexpr Millis kSessionMs = 120'000;  // a typical collection; RunScript alone may take 10m
+    const auto n = static_cast<double>(online + offline);
+    const auto& rate = t.limits.submit_rate;
+    const double rate_bound = n * static_cast<double>(rate.per.count()) /
+                              static_cast<double>(std::max<std::int64_t>(1, rate.calls));
+    const double slot_bound = static_cast<double>(online) * kSessionMs /
+                              std::max(1, t.limits.concurrent_sessions - t.limits.offline_slots);
+    std::printf(
+        "estimate: %s (submits: %zu at %lld per %s take %s; slots: %d, %s per online "
+        "session assumed, take %s)\n",
+        human_ms(static_cast<Millis>(std::max(rate_bound, slot_bound))).c_str(), online + offline,
+        static_cast<long long>(rate.calls), human_ms(rate.per.count()).c_str(),
+        human_ms(static_cast<Millis>(rate_bound)).c_str(), t.limits.concurrent_sessions,
+        human_ms(kSessionMs).c_str(), human_ms(static_cast<Millis>(slot_bound)).c_str());
+    if (offline > 0)
+        std::printf("offline-looking machines wait on the server up to %s each (queue_expiry)\n",
+                    human_ms(t.limits.queue_expiry.count()).c_str());
+}
+
+struct PlanOutcome {
+    int status = 1;
+};
+
+asio::awaitable<void> plan_run(ApiClient* api,
+                               const config::Tenant* t,
+                               const jobs::Job* job,
+                               PlanOutcome* out) {
+    auto fleet = co_await api->list_machines();
+    if (!fleet) {
+        std::fprintf(stderr, "lrsched plan: %s\n", fleet.error().message.c_str());
+        co_return;
+    }
+    const Millis now = unix_now();
+    const jobs::Resolution res = jobs::resolve_targets(job->targets, *fleet);
+    std::size_t offline = 0;
+    for (const auto& m : res.machines)
+        offline += jobs::looks_offline(m, now, kStaleAfter) ? 1 : 0;
+    std::printf(
+        "job %s (tenant %s): %zu machine(s) of %zu in the fleet; %zu look offline; %zu "
+        "excluded\n",
+        job->name.c_str(), t->name.c_str(), res.machines.size(), fleet->size(), offline,
+        res.excluded);
+    for (const auto& id : res.unknown_ids)
+        std::printf("unknown machine id: %s\n", id.c_str());
+    for (const auto& h : res.unknown_hostnames)
+        std::printf("unknown host name: %s\n", quote_value(h).c_str());
+    print_estimate(*t, res.machines.size() - offline, offline);
+    out->status = 0;
+}
+
+}  // namespace
+
+int run_plan(const std::string& config_path, const std::string& job_ref) {
+    Diagnostics diags;
+    auto cfg = config::load_config(config_path, diags);
+    std::fputs(diags.to_string().c_str(), stderr);
+    if (!cfg) return 1;
+    jobs::JobContext ctx{cfg->jobs_dir, {}};
+    for (const auto& t : cfg->tenants)
+        ctx.tenants.push_back(t.name);
+    std::string path = job_ref;
+    if (!std::filesystem::exists(path)) {
+        path = cfg->jobs_dir + "/" + job_ref + ".yaml";
+        if (!std::filesystem::exists(path)) path = cfg->jobs_dir + "/" + job_ref + ".yml";
+    }
+    Diagnostics job_diags;
+    auto job = jobs::load_job(path, ctx, job_diags);
+    std::fputs(job_diags.to_string().c_str(), stderr);
+    if (!job) return 1;
+    const config::Tenant* t = cfg->find_tenant(job->tenant);
+    if (!t) {
+        std::fprintf(stderr, "lrsched plan: tenant %s is not configured\n", job->tenant.c_str());
+        return 1;
+    }
+    const char* creds = std::getenv("CREDENTIALS_DIRECTORY");
+    auto secret = config::read_client_secret(*t, creds ? creds : "");
+    if (!secret) {
+        std::fprintf(stderr, "lrsched plan: %s\n", secret.error().message.c_str());
+        return 1;
+    }
+    std::filesystem::create_directories(cfg->state_dir);
+    // The read budget is shared with a running daemon through the store.
+    auto st = store::Store::open(cfg->state_dir + "/lrsched.db");
+    if (!st) {
+        std::fprintf(stderr, "lrsched plan: %s\n", st.error().message.c_str());
+        return 1;
+    }
+    asio::io_context io;
+    auto http = net::HttpsClient::create(io, {t->ca_file, "lrsched/0.1"});
+    if (!http) {
+        std::fprintf(stderr, "lrsched plan: %s\n", http.error().message.c_str());
+        return 1;
+    }
+    api::TokenProvider tokens(io, **http,
+                              {t->name, t->login_base, t->tenant_id, t->client_id, t->scope, {}},
+                              std::move(*secret));
+    ApiClient api(io, **http, tokens, *t, *st);
+    if (auto r = api.load(unix_now()); !r) {
+        std::fprintf(stderr, "lrsched plan: %s\n", r.error().message.c_str());
+        return 1;
+    }
+    PlanOutcome out;
+    asio::co_spawn(io, plan_run(&api, t, &*job, &out), [](std::exception_ptr e) {
+        if (e) std::fputs("lrsched plan: internal error\n", stderr);
+    });
+    io.run();
+    return out.status;
+}
 
 int run_daemon(const std::string& config_path) {
     Diagnostics diags;

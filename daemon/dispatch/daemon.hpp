@@ -14,4 +14,10 @@ namespace lrsched::dispatch {
 // configuration, a secret or the store cannot be used.
 int run_daemon(const std::string& config_path);
 
+// `lrsched plan JOB`: resolves the job's targets through the machines API
+// (within the read budget the daemon shares through the store) and prints
+// the count, how many look offline, and the run's estimated duration from
+// the tenant's limits. JOB is a job name in jobs_dir or a job file.
+int run_plan(const std::string& config_path, const std::string& job_ref);
+
 }  // namespace lrsched::dispatch
