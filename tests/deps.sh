@@ -4,7 +4,7 @@
 lrsched_packages=(
   g++ cmake ninja-build pkg-config clang-format
   libboost1.81-dev libssl-dev libsqlite3-dev nlohmann-json3-dev libyaml-cpp-dev
-  libspdlog-dev doctest-dev libsystemd-dev tzdata openssl
+  libspdlog-dev doctest-dev libsystemd-dev tzdata openssl python3
 )
 
 lrsched_install_deps() {

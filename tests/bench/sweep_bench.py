@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""lrsched sweep benchmark (SPEC §8): the real daemon against lrsched-sim.
+
+Prints figures; asserts nothing. Time is compressed by configuration (limits
+of seconds instead of minutes), never by faking a clock. Usage:
+  tests/bench/run [--quick]        (builds a release tree first)
+  sweep_bench.py BUILD_DIR WORKDIR [--quick]
+"""
+
+import math
+import os
+import shutil
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from simenv import SimTenant  # noqa: E402
+
+JOB = """description: benchmark sweep
+targets:
+  tags: [tier0, server, workstation]
+commands:
+  - GetFile: 'C:\\\\Windows\\\\Temp\\\\bench.log'
+comment: benchmark
+"""
+
+
+def quiet_fleet(n):
+    return ["--machines", str(n), "--seed", "11", "--offline-fraction", "0",
+            "--never-online-fraction", "0", "--busy-fraction", "0"]
+
+
+def event_times(env, to_state):
+    return [r[0] for r in env.query(
+        "SELECT at FROM session_events WHERE to_state = ? ORDER BY at", (to_state,))]
+
+
+def occupancy(env, slots, start, end):
+    """Time-weighted share of `slots` held (submitting, pending, running) in [start, end]."""
+    holding = {"submitting", "pending", "running"}
+    rows = env.query("SELECT at, from_state, to_state FROM session_events ORDER BY at, id")
+    deltas = []
+    for at, frm, to in rows:
+        d = (1 if to in holding else 0) - (1 if frm in holding else 0)
+        if d:
+            deltas.append((at, d))
+    held, area, last = 0, 0.0, start
+    for at, d in deltas:
+        if at > start:
+            area += held * (min(at, end) - last)
+            last = min(at, end)
+        if at >= end:
+            break
+        held += d
+    area += held * (end - last) if last < end else 0
+    return 100.0 * area / (slots * (end - start)) if end > start else float("nan")
+
+
+def sweep(build, workdir, name, n, session_s, calls, per_s, slots, quick):
+    env = SimTenant(
+        os.path.join(workdir, name), build,
+        quiet_fleet(n) + ["--submit-calls", str(calls), "--submit-window", f"{per_s}s",
+                          "--concurrent-sessions", str(slots),
+                          "--getfile-duration", str(session_s),
+                          "--read-calls", "1000", "--read-window", "1m"],
+        {"submit_rate": {"calls": calls, "per": f"{per_s}s"},
+         "read_rate": [{"calls": 1000, "per": "1m"}],
+         "concurrent_sessions": slots, "offline_slots": 1})
+    try:
+        env.add_job("sweep", JOB)
+        env.start_daemon()
+        env.wait_for("the sweep to finish", env.run_finished, timeout=60 + 4 * n)
+        submits = event_times(env, "submitting")
+        first, last = submits[0], submits[-1]
+        finished = env.query("SELECT finished_at FROM runs WHERE id = 1")[0][0]
+        ideal_span = per_s * 1000 * (math.ceil(len(submits) / calls) - 1)
+        rate_pct = 100.0 * ideal_span / (last - first) if last > first else float("nan")
+        bound = max(n / (calls / per_s), n * session_s / slots)
+        took = (finished - first) / 1000.0
+        stats = env.stats()
+        self_429 = stats["throttled"]["submit_rate"] + stats["throttled"]["concurrency"]
+        occ = occupancy(env, slots, first, last)
+        idle_cpu = None
+        if not quick:
+            _, cpu0 = env.daemon_usage()
+            time.sleep(10)
+            _, cpu1 = env.daemon_usage()
+            idle_cpu = 100.0 * (cpu1 - cpu0) / 10.0
+        rss, cpu = env.daemon_usage()
+        print(f"[{name}] {n} online machines, {calls} submits per {per_s}s, {slots} slots, "
+              f"{session_s}s per session at the server")
+        print(f"  dispatch rate: {rate_pct:.1f}% of submit_rate "
+              f"({len(submits)} submits over {(last - first) / 1000:.1f}s, ideal "
+              f"{ideal_span / 1000:.1f}s); self-caused 429s: {self_429}; "
+              f"duplicate tags: {stats['duplicate_tags']}")
+        print(f"  slot occupancy while the backlog lasted: {occ:.1f}% "
+              f"(daemon's view; server max concurrent {stats['max_concurrent_sessions']})")
+        print(f"  sweep time: {took:.1f}s against the bound max(N/rate, N*T/slots) = "
+              f"{bound:.1f}s ({100.0 * (took - bound) / bound:+.1f}%)")
+        print(f"  daemon: peak RSS {rss:.1f} MB, CPU {cpu:.2f}s" +
+              (f", idle CPU {idle_cpu:.2f}% of a core over 10s" if idle_cpu is not None else ""))
+    finally:
+        env.stop()
+
+
+def reads_in_flight(build, workdir, n, quick):
+    env = SimTenant(
+        os.path.join(workdir, f"reads-{n}"), build,
+        ["--machines", str(n), "--seed", "5", "--offline-fraction", "1",
+         "--online-after-min", "2h", "--online-after-max", "3h", "--never-online-fraction", "0",
+         "--busy-fraction", "0", "--submit-calls", "200", "--submit-window", "1s",
+         "--concurrent-sessions", str(max(n, 25)), "--pending-counts-as-running=false",
+         "--read-calls", "1000", "--read-window", "1m"],
+        {"submit_rate": {"calls": 200, "per": "1s"},
+         "read_rate": [{"calls": 1000, "per": "1m"}],
+         "concurrent_sessions": max(n, 25), "offline_slots": max(n, 25),
+         "pending_counts_as_running": False})
+    try:
+        env.add_job("sweep", JOB)
+        env.start_daemon()
+        env.wait_for(f"{n} sessions pending",
+                     lambda: env.counts().get("pending", 0) == n, timeout=120)
+        window = 15 if quick else 60
+        before = env.stats()["calls"].get("machineactions_list", {}).get("200", 0)
+        time.sleep(window)
+        after = env.stats()["calls"].get("machineactions_list", {}).get("200", 0)
+        rss, cpu = env.daemon_usage()
+        print(f"[reads] {n} sessions in flight (pending on offline machines), poll_interval 1s: "
+              f"{(after - before) * 60.0 / window:.1f} action-list calls per minute "
+              f"(over {window}s); daemon peak RSS {rss:.1f} MB")
+    finally:
+        env.stop()
+
+
+def big_job(build, workdir, n):
+    env = SimTenant(
+        os.path.join(workdir, "big"), build,
+        quiet_fleet(n) + ["--read-calls", "1000", "--read-window", "1m"],
+        {"submit_rate": {"calls": 10, "per": "60s"},
+         "read_rate": [{"calls": 1000, "per": "1m"}]})
+    try:
+        env.add_job("sweep", JOB)
+        env.start_daemon()
+        env.wait_for("the run to be resolved",
+                     lambda: bool(env.query("SELECT 1 FROM runs WHERE resolved_at IS NOT NULL")),
+                     timeout=300)
+        created, resolved = env.query("SELECT created_at, resolved_at FROM runs WHERE id = 1")[0]
+        queued = env.query("SELECT count(*) FROM sessions")[0][0]
+        rss, _ = env.daemon_usage()
+        print(f"[big job] {queued} targets listed, resolved and queued in "
+              f"{(resolved - created) / 1000:.2f}s; daemon peak RSS {rss:.1f} MB")
+    finally:
+        env.stop()
+
+
+def main():
+    if len(sys.argv) < 3:
+        print(__doc__)
+        return 2
+    build, workdir = sys.argv[1], sys.argv[2]
+    quick = "--quick" in sys.argv[3:]
+    shutil.rmtree(workdir, ignore_errors=True)
+    os.makedirs(workdir)
+    sweep(build, workdir, "rate-bound", 100 if quick else 300, 0.5, 10, 1, 25, quick)
+    sweep(build, workdir, "slot-bound", 60 if quick else 150, 4, 20, 1, 10, quick)
+    for n in (25, 1000):
+        reads_in_flight(build, workdir, n, quick)
+    big_job(build, workdir, 10_000 if quick else 100_000)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
