@@ -1,6 +1,7 @@
 #include "cli/cli.hpp"
 
 #include "cli/args.hpp"
+#include "cli/report_cmds.hpp"
 #include "config/config.hpp"
 #include "dispatch/daemon.hpp"
 #include "jobs/job_parser.hpp"
@@ -25,13 +26,16 @@ constexpr const char* kUsage =
     "                          (with -c and no FILE: every job in jobs_dir)\n"
     "  daemon                  run the daemon in the foreground (SIGTERM stops it)\n"
     "  plan JOB                resolve the job's targets and estimate the run's duration\n"
-    "  status [JOB] [--json]   (not yet in this version)\n"
-    "  sessions JOB [--state S] [--json]   (not yet in this version)\n"
+    "  status [JOB] [--json]   jobs, latest runs, sessions by state, progress, ETA, errors;\n"
+    "                          tenants' calls in the last minute (read from state_dir)\n"
+    "  sessions JOB [--state S] [--json]\n"
+    "                          the sessions of JOB's latest run, one line each\n"
     "  run|pause|resume|cancel JOB, reload, verify RUN_FOLDER   (not yet in this version)\n"
     "\n"
-    "options: -c, --config FILE (default /etc/lrsched/lrsched.yaml), --json, -h, --help, "
-    "--version\n"
-    "exit status: 0 ok, 1 user error, 2 daemon unreachable\n";
+    "options: -c, --config FILE (default /etc/lrsched/lrsched.yaml), --json, --state S,\n"
+    "         -h, --help, --version\n"
+    "exit status: 0 ok, 1 user error, 2 daemon unreachable (for status and sessions: its\n"
+    "database cannot be read)\n";
 
 std::string utc_iso(std::chrono::system_clock::time_point t) {
     const std::time_t tt = std::chrono::system_clock::to_time_t(t);
@@ -151,8 +155,10 @@ int run(int argc, char** argv) {
         return dispatch::run_plan(args.config.value_or(config::kDefaultConfigPath),
                                   args.positional[0]);
     }
-    static constexpr const char* kPlanned[] = {"status", "sessions", "run",    "pause",
-                                               "resume", "cancel",   "reload", "verify"};
+    if (args.command == "status") return cmd_status(args);
+    if (args.command == "sessions") return cmd_sessions(args);
+    static constexpr const char* kPlanned[] = {"run",    "pause",  "resume",
+                                               "cancel", "reload", "verify"};
     if (std::find_if(std::begin(kPlanned), std::end(kPlanned),
                      [&](const char* c) { return args.command == c; }) != std::end(kPlanned)) {
         std::fprintf(stderr, "lrsched: `%s` is not implemented in this version yet\n",

@@ -12,6 +12,7 @@
 #include "jobs/registry.hpp"
 #include "jobs/targets.hpp"
 #include "net/net.hpp"
+#include "store/database_path.hpp"
 
 #include <boost/asio/signal_set.hpp>
 #include <nlohmann/json.hpp>
@@ -651,7 +652,7 @@ int run_plan(const std::string& config_path, const std::string& job_ref) {
     }
     std::filesystem::create_directories(cfg->state_dir);
     // The read budget is shared with a running daemon through the store.
-    auto st = store::Store::open(cfg->state_dir + "/lrsched.db");
+    auto st = store::Store::open(store::database_path(cfg->state_dir));
     if (!st) {
         std::fprintf(stderr, "lrsched plan: %s\n", st.error().message.c_str());
         return 1;
@@ -690,7 +691,7 @@ int run_daemon(const std::string& config_path) {
         spdlog::critical("state_dir {}: {}", cfg->state_dir, ec.message());
         return 1;
     }
-    auto st = store::Store::open(cfg->state_dir + "/lrsched.db");
+    auto st = store::Store::open(store::database_path(cfg->state_dir));
     if (!st) {
         spdlog::critical("{}", st.error().message);
         return 1;

@@ -68,6 +68,23 @@ Result<std::string> query_text(sqlite3* db, const std::string& sql) {
                        static_cast<std::size_t>(sqlite3_column_bytes(stmt.get(), 0)));
 }
 
+// A reader's pragmas (OpenMode::read_only). It must not change the journal
+// mode (that is a write), only find the one the daemon set: in any other mode
+// a reader would block the writer.
+Result<void> set_reader_pragmas(sqlite3* db, const std::string& path) {
+    if (sqlite3_busy_timeout(db, 2000) != SQLITE_OK) {
+        return sqlite_error(db, "busy_timeout on " + path);
+    }
+    if (auto r = exec_raw(db, "PRAGMA query_only=1"); !r) return r;
+    auto journal = query_text(db, "PRAGMA journal_mode");
+    if (!journal) return std::move(journal).error();
+    if (*journal != "wal") {
+        return Error{Errc::database_error,
+                     path + " is not in WAL mode (journal_mode '" + *journal + "')"};
+    }
+    return ok();
+}
+
 }  // namespace
 
 // ---- Statement ----
@@ -201,12 +218,18 @@ Error Database::error(std::string_view what) const {
 }
 
 Result<Database> Database::open(const std::string& path, OpenMode mode) {
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;  // one thread per connection
+    const bool reader = mode == OpenMode::read_only;
+    int flags = reader ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+    flags |= SQLITE_OPEN_NOMUTEX;  // one thread per connection
     if (mode == OpenMode::create_if_missing) flags |= SQLITE_OPEN_CREATE;
     sqlite3* raw = nullptr;
     const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
     std::unique_ptr<sqlite3, Closer> handle(raw);  // SQLite allocates one even on failure
     if (rc != SQLITE_OK) return sqlite_error(handle.get(), "open " + path);
+    if (reader) {
+        if (auto r = set_reader_pragmas(handle.get(), path); !r) return std::move(r).error();
+        return Database(std::move(handle), path);
+    }
 
     if (sqlite3_busy_timeout(handle.get(), 5000) != SQLITE_OK) {
         return sqlite_error(handle.get(), "busy_timeout on " + path);
@@ -289,6 +312,11 @@ int Database::changes() const noexcept {
 
 Result<Transaction> Transaction::begin(Database& db) {
     if (auto r = exec_raw(db.db_.get(), "BEGIN IMMEDIATE"); !r) return std::move(r).error();
+    return Transaction(db.db_.get());
+}
+
+Result<Transaction> Transaction::begin_read(Database& db) {
+    if (auto r = exec_raw(db.db_.get(), "BEGIN DEFERRED"); !r) return std::move(r).error();
     return Transaction(db.db_.get());
 }
 

@@ -100,13 +100,20 @@ class Statement {
     std::optional<Error> bind_error_;
 };
 
-enum class OpenMode { create_if_missing, must_exist };
+// read_only: a reporting connection beside the daemon's writer (`lrsched
+// status`). It never creates the file and cannot write to it.
+enum class OpenMode { create_if_missing, must_exist, read_only };
 
 class Database {
   public:
     // Opens `path` and sets the pragmas every lrsched connection relies on:
     // journal_mode=WAL (checked: SQLite answers with the mode in effect),
     // synchronous=FULL, foreign_keys=ON, busy_timeout=5000.
+    // OpenMode::read_only instead opens with SQLITE_OPEN_READONLY, sets
+    // query_only=1 and busy_timeout=2000 (an operator is waiting), and only
+    // checks that the file is in WAL mode, where a reader never blocks the
+    // writer; it may create the -wal and -shm files beside it, never the
+    // database itself.
     static Result<Database> open(const std::string& path, OpenMode mode);
 
     Database(Database&&) noexcept;
@@ -160,6 +167,9 @@ class Database {
 class [[nodiscard]] Transaction {
   public:
     static Result<Transaction> begin(Database& db);
+    // A deferred BEGIN for readers: no lock is taken; the first SELECT fixes
+    // the snapshot (in WAL mode) that every later one in it reads.
+    static Result<Transaction> begin_read(Database& db);
 
     Transaction(Transaction&& other) noexcept;
     Transaction& operator=(Transaction&&) = delete;

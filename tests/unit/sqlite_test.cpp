@@ -94,6 +94,56 @@ TEST_CASE("a committed transaction is visible to another connection, an open one
     CHECK(count_rows(reader, "t") == 1);
 }
 
+TEST_CASE("a read-only connection never creates the file and cannot write") {
+    TempDir dir;
+    const std::string absent = (dir.path() / "absent.db").string();
+    CHECK_FALSE(Database::open(absent, OpenMode::read_only).ok());
+    CHECK_FALSE(std::filesystem::exists(absent));
+
+    { unwrap(open_db(dir).exec("CREATE TABLE t (x INTEGER)")); }
+    Database reader = unwrap(Database::open((dir.path() / "t.db").string(), OpenMode::read_only));
+    CHECK(unwrap(reader.pragma("query_only")) == "1");
+    CHECK(unwrap(reader.pragma("busy_timeout")) == "2000");
+    CHECK(unwrap(reader.pragma("journal_mode")) == "wal");
+    CHECK(reader.exec("INSERT INTO t VALUES (1)").error().code == Errc::database_error);
+    CHECK_FALSE(reader.exec("CREATE TABLE u (x)").ok());
+    CHECK(count_rows(reader, "t") == 0);
+}
+
+TEST_CASE("a read-only connection refuses a database that is not in WAL mode") {
+    TempDir dir;
+    const std::string path = (dir.path() / "rollback.db").string();
+    {
+        Database db = open_db(dir, "rollback.db");
+        unwrap(db.exec("PRAGMA journal_mode=DELETE"));
+    }
+    const auto r = Database::open(path, OpenMode::read_only);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().message.find("not in WAL mode") != std::string::npos);
+}
+
+TEST_CASE("a read transaction keeps one snapshot and never blocks the writer") {
+    TempDir dir;
+    Database writer = open_db(dir);
+    unwrap(writer.exec("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1)"));
+    Database reader = unwrap(Database::open((dir.path() / "t.db").string(), OpenMode::read_only));
+    auto snapshot = unwrap(Transaction::begin_read(reader));
+    CHECK(count_rows(reader, "t") == 1);
+    unwrap(writer.exec("PRAGMA busy_timeout = 0"));  // a blocked writer would fail at once
+    unwrap(in_transaction(writer, [&] { return writer.exec("INSERT INTO t VALUES (2)"); }));
+    CHECK(count_rows(reader, "t") == 1);
+    unwrap(snapshot.commit());
+    CHECK(count_rows(reader, "t") == 2);
+
+    // ... nor is a reader blocked by a writer holding the write lock.
+    auto tx = unwrap(Transaction::begin(writer));
+    unwrap(writer.exec("INSERT INTO t VALUES (3)"));
+    unwrap(reader.exec("PRAGMA busy_timeout = 0"));
+    auto again = unwrap(Transaction::begin_read(reader));
+    CHECK(count_rows(reader, "t") == 2);
+    unwrap(again.commit());
+}
+
 TEST_CASE("in_transaction commits on success and rolls back on error") {
     TempDir dir;
     Database db = open_db(dir);

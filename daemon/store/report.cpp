@@ -1,0 +1,368 @@
+// Report: the read-only queries behind `lrsched status` and `lrsched
+// sessions`; see report.hpp for the contract and the expected load. Every
+// query here is a SELECT on a query_only connection: nothing in this file can
+// write, and the statements lean on 001's indexes (runs_by_job,
+// sessions_by_run_state, sessions_dispatch) so a report over 10^6 sessions
+// reads only the rows it counts.
+#include "store/report.hpp"
+
+#include "store/migrations.hpp"
+#include "store/sqlite.hpp"
+
+#include <charconv>
+#include <filesystem>
+#include <set>
+#include <type_traits>
+#include <utility>
+
+namespace lrsched::store {
+namespace {
+
+using sessions::parse_state;
+
+// Migration 2 made api_calls, tenants and runs.unresolved, which reports read.
+constexpr int kOldestReadableSchema = 2;
+
+// Runs `body` in one read transaction, so every figure it reads comes from
+// the same snapshot; ends it (COMMIT, which for a reader only lets go of the
+// snapshot) before returning.
+template <typename F>
+std::invoke_result_t<F&> in_read_transaction(Database& db, F&& body) {
+    auto tx = Transaction::begin_read(db);
+    if (!tx) return std::move(tx).error();
+    auto result = std::invoke(body);
+    if (!result) return result;
+    if (auto committed = tx->commit(); !committed) return std::move(committed).error();
+    return result;
+}
+
+Result<void> check_schema(Database& db) {
+    auto text = db.pragma("user_version");
+    if (!text) return std::move(text).error();
+    int version = 0;
+    const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), version);
+    if (ec != std::errc{} || end != text->data() + text->size()) {
+        return Error{Errc::database_error, "unreadable user_version '" + *text + "'"};
+    }
+    const int newest = static_cast<int>(embedded_migrations().size());
+    if (version > newest) {
+        return Error{Errc::schema_mismatch,
+                     db.path() + " has schema version " + std::to_string(version) +
+                         ", newer than this lrsched knows (" + std::to_string(newest) +
+                         "): use the lrsched that the daemon runs"};
+    }
+    if (version < kOldestReadableSchema) {
+        return Error{Errc::schema_mismatch, db.path() + " has schema version " +
+                                                std::to_string(version) +
+                                                ", older than this lrsched can report on (" +
+                                                std::to_string(kOldestReadableSchema) +
+                                                "): start the daemon once to bring it up to date"};
+    }
+    return ok();
+}
+
+Result<RunTrigger> parse_trigger(const std::string& name) {
+    for (const RunTrigger t :
+         {RunTrigger::first_load, RunTrigger::cron, RunTrigger::catch_up, RunTrigger::manual}) {
+        if (to_string(t) == name) return t;
+    }
+    return Error{Errc::database_error, "run with unknown trigger '" + name + "'"};
+}
+
+Result<SessionState> read_state(const Statement& s, int column) {
+    const std::string name = s.column_text(column);
+    if (auto state = parse_state(name)) return *state;
+    return Error{Errc::database_error, "unknown session state '" + name + "'"};
+}
+
+// Jobs as status shows them: a deleted job only while it has runs (their
+// evidence refers to it); all of them, or the one named.
+Result<std::vector<JobReport>> read_jobs(Database& db, std::optional<std::string_view> name) {
+    auto s = db.prepare(
+        "SELECT id, name, tenant, paused, paused_reason, last_error, last_error_at, deleted_at "
+        "FROM jobs WHERE (?1 IS NULL OR name = ?1) AND (deleted_at IS NULL OR "
+        "EXISTS (SELECT 1 FROM runs WHERE runs.job_id = jobs.id)) ORDER BY name");
+    if (!s) return std::move(s).error();
+    s->bind_all(name);
+    std::vector<JobReport> jobs;
+    for (;;) {
+        auto row = s->step();
+        if (!row) return std::move(row).error();
+        if (!*row) return jobs;
+        JobReport j;
+        j.id = s->column_int64(0);
+        j.name = s->column_text(1);
+        j.tenant = s->column_text(2);
+        j.paused = s->column_int64(3) != 0;
+        j.paused_reason = s->column_optional_text(4);
+        j.last_error = s->column_optional_text(5);
+        j.last_error_at = s->column_optional_int64(6);
+        j.deleted_at = s->column_optional_int64(7);
+        jobs.push_back(std::move(j));
+    }
+}
+
+// Every state a key, zeros included; one seek on sessions_by_run_state.
+Result<void> read_counts(Database& db, RunReport& run) {
+    for (const SessionState state : sessions::kAllStates)
+        run.counts[state] = 0;
+    auto s = db.prepare("SELECT state, count(*) FROM sessions WHERE run_id = ?1 GROUP BY state");
+    if (!s) return std::move(s).error();
+    s->bind_all(run.id);
+    for (;;) {
+        auto row = s->step();
+        if (!row) return std::move(row).error();
+        if (!*row) return ok();
+        auto state = read_state(*s, 0);
+        if (!state) return std::move(state).error();
+        run.counts[*state] = s->column_int64(1);
+    }
+}
+
+Result<std::optional<RunReport>> read_latest_run(Database& db, std::int64_t job_id) {
+    auto s = db.prepare(
+        "SELECT id, \"trigger\", created_at, finished_at, deadline_at, unresolved FROM runs "
+        "WHERE job_id = ?1 ORDER BY id DESC LIMIT 1");
+    if (!s) return std::move(s).error();
+    s->bind_all(job_id);
+    auto row = s->step();
+    if (!row) return std::move(row).error();
+    if (!*row) return std::optional<RunReport>{};
+    auto trigger = parse_trigger(s->column_text(1));
+    if (!trigger) return std::move(trigger).error();
+    RunReport run;
+    run.id = s->column_int64(0);
+    run.trigger = *trigger;
+    run.created_at = s->column_int64(2);
+    run.finished_at = s->column_optional_int64(3);
+    run.deadline_at = s->column_optional_int64(4);
+    run.unresolved = s->column_optional_text(5);
+    if (auto r = read_counts(db, run); !r) return std::move(r).error();
+    return std::optional<RunReport>{std::move(run)};
+}
+
+Result<void> add_latest_runs(Database& db, std::vector<JobReport>& jobs) {
+    for (JobReport& job : jobs) {
+        auto run = read_latest_run(db, job.id);
+        if (!run) return std::move(run).error();
+        job.latest_run = std::move(*run);
+    }
+    return ok();
+}
+
+using TenantMap = std::map<std::string, TenantReport, std::less<>>;
+
+void add_tenant(TenantMap& tenants, const std::string& name) {
+    TenantReport t;
+    t.name = name;
+    tenants.emplace(name, std::move(t));
+}
+
+// Pause and throttle state; with `add`, tenants known only from this table
+// join the report.
+Result<void> read_tenant_rows(Database& db, TenantMap& tenants, bool add) {
+    auto s = db.prepare("SELECT name, paused, paused_reason, throttled_until FROM tenants");
+    if (!s) return std::move(s).error();
+    for (;;) {
+        auto row = s->step();
+        if (!row) return std::move(row).error();
+        if (!*row) return ok();
+        const std::string name = s->column_text(0);
+        if (add && !tenants.contains(name)) add_tenant(tenants, name);
+        const auto it = tenants.find(name);
+        if (it == tenants.end()) continue;
+        it->second.paused = s->column_int64(1) != 0;
+        it->second.paused_reason = s->column_optional_text(2);
+        it->second.throttled_until = s->column_optional_int64(3);
+    }
+}
+
+// Calls that left in the window, both kinds; api_calls holds only the
+// longest rate window (prune_api_calls), a few thousand rows at most.
+Result<void> read_call_counts(Database& db, TenantMap& tenants, std::int64_t now_ms) {
+    auto s = db.prepare(
+        "SELECT tenant, kind, count(*) FROM api_calls WHERE started_at >= ?1 "
+        "GROUP BY tenant, kind");
+    if (!s) return std::move(s).error();
+    s->bind_all(now_ms - kCallWindowMs);
+    for (;;) {
+        auto row = s->step();
+        if (!row) return std::move(row).error();
+        if (!*row) return ok();
+        const auto it = tenants.find(s->column_text(0));
+        if (it == tenants.end()) continue;
+        const std::int64_t n = s->column_int64(2);
+        if (s->column_text(1) == "submit") {
+            it->second.submit_calls_last_minute = n;
+        } else {
+            it->second.read_calls_last_minute = n;
+        }
+    }
+}
+
+// In-flight sessions per tenant: a seek on sessions_dispatch per state, then
+// each session's run and job by primary key.
+Result<void> read_session_counts(Database& db, TenantMap& tenants) {
+    auto s = db.prepare(
+        "SELECT jobs.tenant, sessions.state, count(*) FROM sessions "
+        "JOIN runs ON runs.id = sessions.run_id JOIN jobs ON jobs.id = runs.job_id "
+        "WHERE sessions.state IN ('running', 'pending', 'submitting') "
+        "GROUP BY jobs.tenant, sessions.state");
+    if (!s) return std::move(s).error();
+    for (;;) {
+        auto row = s->step();
+        if (!row) return std::move(row).error();
+        if (!*row) return ok();
+        const auto it = tenants.find(s->column_text(0));
+        if (it == tenants.end()) continue;
+        auto state = read_state(*s, 1);
+        if (!state) return std::move(state).error();
+        const std::int64_t n = s->column_int64(2);
+        if (*state == SessionState::running) it->second.running = n;
+        if (*state == SessionState::pending) it->second.pending = n;
+        if (*state == SessionState::submitting) it->second.submitting = n;
+    }
+}
+
+Result<std::vector<TenantReport>> read_tenants(Database& db,
+                                               const std::set<std::string>& names,
+                                               bool add_known,
+                                               std::int64_t now_ms) {
+    TenantMap tenants;
+    for (const std::string& name : names)
+        add_tenant(tenants, name);
+    if (auto r = read_tenant_rows(db, tenants, add_known); !r) return std::move(r).error();
+    if (auto r = read_call_counts(db, tenants, now_ms); !r) return std::move(r).error();
+    if (auto r = read_session_counts(db, tenants); !r) return std::move(r).error();
+    std::vector<TenantReport> out;
+    out.reserve(tenants.size());
+    for (auto& [name, tenant] : tenants)
+        out.push_back(std::move(tenant));
+    return out;
+}
+
+Error unknown_job(std::string_view name) {
+    return Error{Errc::not_found, "no job named '" + std::string(name) + "'"};
+}
+
+// The one job named, with its latest run, or Errc::not_found.
+Result<JobReport> read_one_job(Database& db, std::string_view name) {
+    auto jobs = read_jobs(db, name);
+    if (!jobs) return std::move(jobs).error();
+    if (jobs->empty()) return unknown_job(name);
+    if (auto r = add_latest_runs(db, *jobs); !r) return std::move(r).error();
+    return std::move(jobs->front());
+}
+
+Result<std::vector<SessionRow>> read_sessions(Database& db,
+                                              std::int64_t run_id,
+                                              std::optional<SessionState> filter) {
+    auto s = db.prepare(
+        "SELECT id, machine_id, computer_dns_name, looks_offline, state, attempt, submissions, "
+        "action_id, not_before, exit_code, created_at, updated_at, last_error FROM sessions "
+        "WHERE run_id = ?1 AND (?2 IS NULL OR state = ?2) ORDER BY id");
+    if (!s) return std::move(s).error();
+    const std::optional<std::string_view> state =
+        filter ? std::optional{to_string(*filter)} : std::nullopt;
+    s->bind_all(run_id, state);
+    std::vector<SessionRow> out;
+    for (;;) {
+        auto row = s->step();
+        if (!row) return std::move(row).error();
+        if (!*row) return out;
+        auto st = read_state(*s, 4);
+        if (!st) return std::move(st).error();
+        SessionRow r;
+        r.id = s->column_int64(0);
+        r.run_id = run_id;
+        r.machine_id = s->column_text(1);
+        r.computer_dns_name = s->column_optional_text(2);
+        r.looks_offline = s->column_int64(3) != 0;
+        r.state = *st;
+        r.attempt = s->column_int64(5);
+        r.submissions = s->column_int64(6);
+        r.action_id = s->column_optional_text(7);
+        r.not_before = s->column_optional_int64(8);
+        r.exit_code = s->column_optional_int64(9);
+        r.created_at = s->column_int64(10);
+        r.updated_at = s->column_int64(11);
+        r.last_error = s->column_optional_text(12);
+        out.push_back(std::move(r));
+    }
+}
+
+}  // namespace
+
+std::int64_t RunReport::total() const {
+    std::int64_t n = 0;
+    for (const auto& [state, count] : counts)
+        n += count;
+    return n;
+}
+
+std::int64_t RunReport::finished() const {
+    std::int64_t n = 0;
+    for (const auto& [state, count] : counts) {
+        if (sessions::is_terminal(state)) n += count;
+    }
+    return n;
+}
+
+Report::Report(std::unique_ptr<Database> db) : db_(std::move(db)) {}
+Report::Report(Report&&) noexcept = default;
+Report& Report::operator=(Report&&) noexcept = default;
+Report::~Report() = default;
+
+Result<Report> Report::open(const std::string& path) {
+    // Looked at first so that a missing file gets an operator's answer, not
+    // SQLite's "unable to open database file". Read-only never creates it.
+    std::error_code ec;
+    const auto st = std::filesystem::status(path, ec);
+    if (st.type() == std::filesystem::file_type::not_found) {
+        return Error{Errc::not_found, "no database at " + path + ": has the daemon run yet?"};
+    }
+    if (ec) return Error{Errc::io_error, "cannot reach the database " + path + ": " + ec.message()};
+    auto opened = Database::open(path, OpenMode::read_only);
+    if (!opened) return std::move(opened).error();
+    auto db = std::make_unique<Database>(std::move(opened).value());
+    if (auto r = check_schema(*db); !r) return std::move(r).error();
+    return Report(std::move(db));
+}
+
+Result<StatusReport> Report::status(const std::vector<std::string>& configured_tenants,
+                                    std::optional<std::string_view> job,
+                                    std::int64_t now_ms) {
+    return in_read_transaction(*db_, [&]() -> Result<StatusReport> {
+        StatusReport report;
+        report.now = now_ms;
+        auto jobs = read_jobs(*db_, job);
+        if (!jobs) return std::move(jobs).error();
+        if (job && jobs->empty()) return unknown_job(*job);
+        if (auto r = add_latest_runs(*db_, *jobs); !r) return std::move(r).error();
+        report.jobs = std::move(*jobs);
+
+        std::set<std::string> names;
+        if (!job) names.insert(configured_tenants.begin(), configured_tenants.end());
+        for (const JobReport& j : report.jobs)
+            names.insert(j.tenant);
+        auto tenants = read_tenants(*db_, names, !job, now_ms);
+        if (!tenants) return std::move(tenants).error();
+        report.tenants = std::move(*tenants);
+        return report;
+    });
+}
+
+Result<SessionsReport> Report::sessions(std::string_view job, std::optional<SessionState> filter) {
+    return in_read_transaction(*db_, [&]() -> Result<SessionsReport> {
+        auto found = read_one_job(*db_, job);
+        if (!found) return std::move(found).error();
+        SessionsReport report{std::move(*found), {}};
+        if (!report.job.latest_run) return report;
+        auto rows = read_sessions(*db_, report.job.latest_run->id, filter);
+        if (!rows) return std::move(rows).error();
+        report.sessions = std::move(*rows);
+        return report;
+    });
+}
+
+}  // namespace lrsched::store
