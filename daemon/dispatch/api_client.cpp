@@ -38,6 +38,10 @@ Millis unix_now() {
         .count();
 }
 
+Millis call_end_now() {
+    return unix_now() + 1;
+}
+
 struct ApiClient::Impl {
     Impl(net::asio::io_context& io,
          net::HttpsClient& h,
@@ -132,7 +136,7 @@ net::asio::awaitable<Result<net::Response>> ApiClient::Impl::read(std::string me
         req.body_limit = limit;
         req.timeouts = api_timeouts();
         auto res = co_await http.request(std::move(req));
-        const Millis end = unix_now();
+        const Millis end = call_end_now();
         reads.finish(id, end);
         (void)store.end_api_call(*row, end);
         read_done.cancel();

@@ -257,12 +257,13 @@ asio::awaitable<void> Daemon::dispatch_loop(TenantRt* t) {
         if (auto* submit = std::get_if<Submit>(&next)) {
             const SubmitAnswer answer =
                 co_await t->api->submit(submit->machine_id, submit->body, token);
-            const FollowUp f = d.submit_answered(*submit, answer, unix_now());
+            const FollowUp f = d.submit_answered(*submit, answer, call_end_now());
             if (f == FollowUp::refresh_token) (void)co_await t->tokens->token(token);
             t->track.notify();
             continue;
         }
         const Idle& idle = std::get<Idle>(next);
+        t->track.notify();  // it may poll sooner now (Dispatcher::poll_every)
         spdlog::debug("tenant={} idle: {}", t->cfg.name, idle.why);
         co_await t->dispatch.wait(idle.wake_at);
     }
@@ -271,7 +272,7 @@ asio::awaitable<void> Daemon::dispatch_loop(TenantRt* t) {
 asio::awaitable<void> Daemon::track_loop(TenantRt* t) {
     Dispatcher& d = *t->dispatcher;
     const Millis interval = t->cfg.poll_interval.count();
-    Millis next_poll = 0;
+    Millis last_poll = 0;
     while (!stopping_) {
         std::optional<Millis> backoff;
         const auto failed = [&](const Error& e) {
@@ -291,12 +292,12 @@ asio::awaitable<void> Daemon::track_loop(TenantRt* t) {
             d.on_lookup(l.session_id, *actions, sent);
         }
         const auto since = d.poll_since();
-        if (since && !backoff && unix_now() >= next_poll) {
+        if (since && !backoff && unix_now() >= last_poll + d.poll_every()) {
             const Millis sent = unix_now();
             auto actions = co_await t->api->list_actions("creationDateTimeUtc ge " +
                                                          iso8601(*since - kClockSkew));
             if (stopping_) co_return;
-            next_poll = sent + interval;
+            last_poll = sent;
             if (actions)
                 d.on_listing(*actions, sent);
             else
@@ -308,7 +309,10 @@ asio::awaitable<void> Daemon::track_loop(TenantRt* t) {
         }
         wake_dispatch_if_needed(t);
         std::optional<Millis> wake = d.next_timed_work();
-        if (d.poll_since()) wake = std::min(wake.value_or(next_poll), next_poll);
+        if (d.poll_since()) {
+            const Millis next_poll = last_poll + d.poll_every();
+            wake = std::min(wake.value_or(next_poll), next_poll);
+        }
         if (backoff) wake = std::max(wake.value_or(*backoff), *backoff);
         co_await t->track.wait(wake);
     }

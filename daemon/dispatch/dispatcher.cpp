@@ -120,6 +120,25 @@ Result<void> Dispatcher::add_run(const store::ActiveRun& active) {
     return ok();
 }
 
+bool Dispatcher::has_queued() {
+    auto with_queued = store_.runs_with_queued();
+    if (!with_queued) return false;
+    return std::any_of(with_queued->begin(), with_queued->end(),
+                       [&](std::int64_t id) { return plan_of(id) != nullptr; });
+}
+
+Millis Dispatcher::poll_every() const {
+    const Millis normal = tenant_.poll_interval.count();
+    if (!slots_wanted_) return normal;
+    // Every slot is held and work waits: the sooner an ended action is seen,
+    // the sooner its slot serves the next session. Spend up to half of the
+    // tightest sustained read rate on it (100/min and 1500/h: every 4.8 s).
+    Millis spacing = 0;
+    for (const auto& r : tenant_.limits.read_rate)
+        spacing = std::max<Millis>(spacing, r.per.count() / std::max<std::int64_t>(1, r.calls));
+    return std::clamp<Millis>(2 * spacing, 100, normal);
+}
+
 const RunPlan* Dispatcher::plan_of(std::int64_t run_id) const {
     const auto it = runs_.find(run_id);
     return it == runs_.end() ? nullptr : &it->second;
@@ -174,7 +193,11 @@ std::variant<Submit, Idle> Dispatcher::next(Millis now) {
     requeue_busy(now);
     std::optional<Millis> wake;
     if (auto busy = store_.next_busy_wake(); busy && *busy) wake = **busy;
-    if (!gate_.allows(false)) return Idle{wake, "every slot is held"};
+    slots_wanted_ = false;
+    if (!gate_.allows(false)) {
+        slots_wanted_ = has_queued();
+        return Idle{wake, "every slot is held"};
+    }
     const auto allowed = submits_.next_allowed(now);
     if (!allowed) return Idle{wake, "submit window filled by calls in flight"};
     if (*allowed > now) return Idle{std::min(wake.value_or(*allowed), *allowed), "submit window"};

@@ -109,6 +109,9 @@ class Dispatcher {
     // Where the next listing should start (creationDateTimeUtc), or nullopt
     // when no tracked session has an action on the server.
     std::optional<Millis> poll_since() const;
+    // How often to list actions: poll_interval, or faster (within the read
+    // budget) while every slot is held and sessions wait for one.
+    Millis poll_every() const;
     // A listing of the tenant's actions taken at `now`.
     void on_listing(const std::vector<api::MachineAction>& actions, Millis now);
     // Submitting sessions whose outcome is unknown and are due a lookup.
@@ -168,6 +171,7 @@ class Dispatcher {
     void throttle(Millis until, Millis now);
     void requeue_busy(Millis now);
     void log_error(const std::string& what, const Error& e) const;
+    bool has_queued();
 
     store::Store& store_;
     const config::Tenant& tenant_;
@@ -185,6 +189,7 @@ class Dispatcher {
     int throttles_in_a_row_ = 0;
     int unauthorized_in_a_row_ = 0;
     bool wake_ = false;
+    bool slots_wanted_ = false;  // the last next() found every slot held and work waiting
 };
 
 }  // namespace lrsched::dispatch
