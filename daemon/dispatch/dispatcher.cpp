@@ -325,7 +325,7 @@ void Dispatcher::throttle(Millis until, Millis now) {
 }
 
 void Dispatcher::handle_rejection(const RunPlan& plan, const api::SubmitResult& r) {
-    const std::string reason = r.error_code + ": " + r.message;
+    const std::string& reason = r.message;  // the API's code and message
     auto& [last, streak] = rejections_[plan.job];
     streak = last == reason ? streak + 1 : 1;
     last = reason;

@@ -1,0 +1,246 @@
+// The dispatcher's decisions (SPEC §1, §3) over a real store file: order,
+// limits, the submit protocol and its reconciliation, the daemon's backstops
+// and a restart. Time is passed in; nothing sleeps.
+#include "dispatch/dispatcher.hpp"
+
+#include "support/dispatch_fixture.hpp"
+
+#include <doctest/doctest.h>
+
+#include <set>
+
+using lrsched::dispatch::FollowUp;
+using lrsched::dispatch::Submit;
+using lrsched::store::SessionState;
+using lrsched::test::DispatchFixture;
+using lrsched::test::job_yaml;
+using lrsched::test::machine_id;
+using lrsched::test::unwrap;
+
+TEST_CASE("dispatch goes by priority, then age, online machines before offline-looking ones") {
+    DispatchFixture f;
+    f.tenant.limits.concurrent_sessions = 10;
+    f.tenant.limits.offline_slots = 5;
+    f.tenant.limits.submit_rate = {10, std::chrono::milliseconds(1'000)};
+    f.reload(0);
+    f.add_run("low", job_yaml(10), {{1, false}}, 0);
+    f.add_run("old", job_yaml(50), {{2, true}, {3, false}}, 1);
+    f.add_run("new", job_yaml(50), {{4, false}}, 2);
+    std::vector<std::string> order;
+    for (int i = 0; i < 4; ++i)
+        order.push_back(f.submit(10).machine_id);
+    CHECK(order ==
+          std::vector<std::string>{machine_id(3), machine_id(2), machine_id(4), machine_id(1)});
+}
+
+TEST_CASE("a submit is durable before it leaves and carries a unique tag in its Comment") {
+    DispatchFixture f;
+    f.add_run("sweep", job_yaml(50, "comment: IR-1\n"), {{1, false}}, 0);
+    const Submit s = f.submit(5);
+    CHECK(f.state(s.session_id) == SessionState::submitting);
+    const auto body = nlohmann::json::parse(s.body);
+    const std::string comment = body["Comment"];
+    CHECK(comment.find("IR-1") == 0);
+    const auto tag = lrsched::api::find_tag(comment);
+    REQUIRE(tag);
+    CHECK(tag->session_id == s.session_id);
+    CHECK(tag->install_id == f.store.install_id());
+    CHECK(body["Commands"][0]["type"] == "GetFile");
+}
+
+TEST_CASE("the submit window is never exceeded, and a restart restores it") {
+    DispatchFixture f;
+    f.tenant.limits.concurrent_sessions = 10;
+    f.reload(0);
+    f.add_run("sweep", job_yaml(50), {{1, false}, {2, false}, {3, false}, {4, false}}, 0);
+    for (int i = 0; i < 3; ++i)
+        f.created(f.submit(100 + i), 100 + i + 20);  // calls end 20 ms after they leave
+    // Three calls ended at 120..122: the fourth may leave once the first is a window old.
+    CHECK(f.idle(500).wake_at == 1'120);
+    f.reload(600);  // a restart must not burst
+    CHECK(f.idle(600).wake_at == 1'120);
+    CHECK(f.submit(1'120).machine_id == machine_id(4));
+}
+
+TEST_CASE("the gate holds the slots and the offline share; an ended action frees its slot") {
+    DispatchFixture f;  // 2 slots, 1 for offline-looking machines
+    f.add_run("sweep", job_yaml(50), {{1, true}, {2, true}, {3, false}, {4, false}}, 0);
+    const Submit a = f.submit(10);
+    CHECK(a.machine_id == machine_id(3));
+    f.created(a, 11);
+    const Submit b = f.submit(20);
+    CHECK(b.machine_id == machine_id(4));
+    f.created(b, 21);
+    CHECK(f.idle(2'000).why == "every slot is held");
+    CHECK(f.d->poll_every() < f.tenant.poll_interval.count());  // slots wanted: poll sooner
+    f.d->on_listing({f.action(a, "Succeeded")}, 2'100);
+    CHECK(f.state(a.session_id) == SessionState::done);
+    CHECK(f.d->take_wake());
+    const Submit c = f.submit(2'200);  // an offline-looking machine, within its share
+    CHECK(c.machine_id == machine_id(1));
+    f.created(c, 2'201);
+    f.d->on_listing({f.action(b, "Succeeded")}, 2'300);
+    // One slot is free, but the offline share (1) is taken: the last one waits.
+    CHECK(f.idle(2'400).why == "nothing to submit");
+}
+
+TEST_CASE("a lost answer is looked up by tag, and the session is adopted when the action exists") {
+    DispatchFixture f;
+    f.add_run("sweep", job_yaml(50), {{1, false}}, 0);
+    const Submit s = f.submit(0);
+    CHECK(f.lost(s, 50) == FollowUp::reconcile);
+    CHECK(f.d->lookups_due(50).empty());
+    REQUIRE(f.d->lookups_due(1'050).size() == 1);
+    f.d->on_lookup(s.session_id, {}, 1'050);  // not listed yet: the listing lags
+    CHECK(f.state(s.session_id) == SessionState::submitting);
+    f.d->on_lookup(s.session_id, {f.action(s, "InProgress")}, 2'100);
+    const auto row = unwrap(f.store.find_session(s.session_id));
+    CHECK(row->state == SessionState::running);
+    CHECK(row->action_id == f.action(s, "InProgress").id);
+    CHECK(row->submissions == 1);  // never sent twice
+}
+
+TEST_CASE("a lost answer with no action after the listing's lag is queued again under a new tag") {
+    DispatchFixture f;
+    f.add_run("sweep", job_yaml(50), {{1, false}}, 0);
+    const Submit s = f.submit(0);
+    f.lost(s, 50);
+    CHECK(f.idle(100).why == "nothing to submit");  // its slot stays held meanwhile
+    f.d->on_lookup(s.session_id, {}, 3'999);
+    CHECK(f.state(s.session_id) == SessionState::submitting);
+    f.d->on_lookup(s.session_id, {}, 4'000);  // listing_lag (4 s) after the submit
+    CHECK(f.state(s.session_id) == SessionState::queued);
+    const Submit again = f.submit(4'100);
+    CHECK(again.session_id == s.session_id);
+    CHECK(again.tag != s.tag);
+}
+
+TEST_CASE("a call that never left is queued again without a lookup") {
+    DispatchFixture f;
+    f.add_run("sweep", job_yaml(50), {{1, false}}, 0);
+    const Submit s = f.submit(0);
+    lrsched::dispatch::SubmitAnswer a;
+    a.net_error = lrsched::Error{lrsched::Errc::connect_failed, "refused"};
+    a.request_sent = false;
+    CHECK(f.d->submit_answered(s, a, 10) == FollowUp::none);
+    CHECK(f.state(s.session_id) == SessionState::queued);
+}
+
+TEST_CASE("a busy machine waits busy_every; on a later submission busy is looked up first") {
+    DispatchFixture f;
+    f.add_run("sweep", job_yaml(50), {{1, false}}, 0);
+    const std::string busy = R"({"error":{"code":"ActiveRequestAlreadyExists","message":"busy"}})";
+    const Submit s = f.submit(0);
+    CHECK(f.answer(s, 400, busy, 10) == FollowUp::none);
+    CHECK(f.state(s.session_id) == SessionState::busy);
+    CHECK(f.idle(100).wake_at == 5'010);
+    const Submit again = f.submit(5'010);  // busy -> queued -> submitting
+    CHECK(again.session_id == s.session_id);
+    // Busy on the second submission may be our own first action, answer lost:
+    CHECK(f.answer(again, 400, busy, 5'020) == FollowUp::reconcile);
+    f.d->on_lookup(s.session_id, {}, 9'020);
+    CHECK(f.state(s.session_id) == SessionState::busy);
+}
+
+TEST_CASE("401 refreshes the token once; a second 401 pauses the tenant") {
+    DispatchFixture f;
+    f.add_run("sweep", job_yaml(50), {{1, false}, {2, false}}, 0);
+    const Submit a = f.submit(0);
+    CHECK(f.answer(a, 401, "{}", 10) == FollowUp::refresh_token);
+    CHECK(f.state(a.session_id) == SessionState::queued);
+    const Submit b = f.submit(20);
+    CHECK(f.answer(b, 401, "{}", 30) == FollowUp::none);
+    CHECK(f.d->paused());
+    CHECK(f.idle(40).why.find("tenant paused") == 0);
+    CHECK(unwrap(f.store.tenant_state("contoso")).paused);
+}
+
+TEST_CASE("a 429 is obeyed to its Retry-After and loses nothing") {
+    DispatchFixture f;
+    f.add_run("sweep", job_yaml(50), {{1, false}}, 0);
+    const Submit s = f.submit(0);
+    f.answer(s, 429, "{}", 1'000, "7");
+    CHECK(f.state(s.session_id) == SessionState::queued);
+    CHECK(f.idle(1'500).wake_at == 8'000);
+    CHECK(f.submit(8'000).session_id == s.session_id);
+}
+
+TEST_CASE("a job rejected the same way three times in a row is paused with the message") {
+    DispatchFixture f;
+    f.tenant.limits.submit_rate = {10, std::chrono::milliseconds(1'000)};
+    f.tenant.limits.concurrent_sessions = 10;
+    f.reload(0);
+    f.add_run("sweep", job_yaml(50), {{1, false}, {2, false}, {3, false}, {4, false}}, 0);
+    const std::string missing =
+        R"({"error":{"code":"BadRequest","message":"script.ps1 is not in the library"}})";
+    for (int i = 0; i < 3; ++i) {
+        const Submit s = f.submit(i * 10);
+        f.answer(s, 400, missing, i * 10 + 1);
+        CHECK(f.state(s.session_id) == SessionState::rejected);
+    }
+    CHECK(f.idle(100).why == "nothing to submit");
+    const auto job = unwrap(f.store.find_job("sweep"));
+    CHECK(job->paused);
+    CHECK(job->paused_reason->find("not in the library") != std::string::npos);
+}
+
+TEST_CASE(
+    "a pending action past queue_expiry expires, is cancelled and retried per retry.expired") {
+    DispatchFixture f;
+    f.add_run("sweep", job_yaml(50), {{1, false}}, 0);
+    const Submit s = f.submit(0);
+    f.created(s, 10);
+    CHECK(f.d->sweep(61'000).empty());  // expiry 60 s plus two polls of grace
+    const auto cancels = f.d->sweep(62'000);
+    REQUIRE(cancels.size() == 1);
+    CHECK(cancels[0].action_id == f.action(s, "Pending").id);
+    const auto row = unwrap(f.store.find_session(s.session_id));
+    CHECK(row->state == SessionState::queued);  // expired, then retry.expired: 1
+    CHECK(row->attempt == 2);
+}
+
+TEST_CASE("a run's deadline gives up what has not started and finishes the run") {
+    DispatchFixture f;
+    const auto run =
+        f.add_run("sweep", job_yaml(50, "deadline: 10s\n"), {{1, false}, {2, false}}, 0);
+    const Submit s = f.submit(0);
+    f.created(s, 10);  // pending on the server
+    (void)f.d->sweep(10'000);
+    const auto counts = unwrap(f.store.count_by_state(run));
+    CHECK(counts.at(SessionState::gave_up) == 2);
+    CHECK(unwrap(f.store.latest_run(unwrap(f.store.find_job("sweep"))->id))->finished_at);
+    CHECK(f.d->next_timed_work() == std::nullopt);  // nothing left to wake for
+}
+
+TEST_CASE("a restart picks up sessions on the server and those whose answer was lost") {
+    DispatchFixture f;
+    f.tenant.limits.submit_rate = {10, std::chrono::milliseconds(1'000)};
+    f.reload(0);
+    f.add_run("sweep", job_yaml(50), {{1, false}, {2, false}, {3, false}}, 0);
+    const Submit a = f.submit(0);
+    f.created(a, 5);
+    const Submit b = f.submit(10);  // the daemon dies with this call in flight
+    f.reload(100);
+    CHECK(f.d->gate().held() == 2);
+    CHECK(f.idle(100).why == "every slot is held");
+    REQUIRE(f.d->lookups_due(100).size() == 1);
+    CHECK(f.d->lookups_due(100)[0].session_id == b.session_id);
+    f.d->on_listing({f.action(a, "Succeeded")}, 200);
+    CHECK(f.state(a.session_id) == SessionState::done);
+    f.d->on_lookup(b.session_id, {f.action(b, "Pending")}, 300);
+    CHECK(f.state(b.session_id) == SessionState::pending);
+}
+
+TEST_CASE("withdrawing a job ends its queued sessions and leaves those on the server") {
+    DispatchFixture f;
+    const auto run = f.add_run("sweep", job_yaml(50), {{1, false}, {2, false}, {3, false}}, 0);
+    const Submit s = f.submit(0);
+    f.created(s, 1);
+    f.d->withdraw_job("sweep", 100);
+    const auto counts = unwrap(f.store.count_by_state(run));
+    CHECK(counts.at(SessionState::withdrawn) == 2);
+    CHECK(counts.at(SessionState::pending) == 1);
+    f.d->on_listing({f.action(s, "Succeeded")}, 200);
+    CHECK(f.state(s.session_id) == SessionState::done);
+    CHECK(unwrap(f.store.latest_run(unwrap(f.store.find_job("sweep"))->id))->finished_at);
+}
