@@ -170,19 +170,20 @@ Result<void> Daemon::set_up() {
 
 void Daemon::spawn(asio::awaitable<void> loop, std::string name) {
     ++loops_;
-    asio::co_spawn(io_, std::move(loop), [this, name = std::move(name)](std::exception_ptr e) {
-        --loops_;
-        if (e) {
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& ex) {
-                spdlog::critical("loop {} died: {}", name, ex.what());
-            }
-            exit_code_ = 1;
-            stop();
-        }
-        if (loops_ == 0) io_.stop();
-    });
+    asio::co_spawn(io_, std::move(loop),
+                   [this, name = std::move(name)](const std::exception_ptr& e) {
+                       --loops_;
+                       if (e) {
+                           try {
+                               std::rethrow_exception(e);
+                           } catch (const std::exception& ex) {
+                               spdlog::critical("loop {} died: {}", name, ex.what());
+                           }
+                           exit_code_ = 1;
+                           stop();
+                       }
+                       if (loops_ == 0) io_.stop();
+                   });
 }
 
 void Daemon::stop() {
@@ -676,7 +677,7 @@ int run_plan(const std::string& config_path, const std::string& job_ref) {
         return 1;
     }
     PlanOutcome out;
-    asio::co_spawn(io, plan_run(&api, t, &*job, &out), [](std::exception_ptr e) {
+    asio::co_spawn(io, plan_run(&api, t, &*job, &out), [](const std::exception_ptr& e) {
         if (e) std::fputs("lrsched plan: internal error\n", stderr);
     });
     io.run();
