@@ -508,7 +508,7 @@ asio::awaitable<void> Daemon::resolve(std::int64_t run_id) {
     std::optional<std::string> unresolved;
     if (!res.unknown_ids.empty() || !res.unknown_hostnames.empty())
         unresolved =
-            nlohmann::json{{"machines", res.unknown_ids}, {"hostnames", res.unknown_hostnames}}
+            nlohmann::json{{"ids", res.unknown_ids}, {"hostnames", res.unknown_hostnames}}
                 .dump();
     auto queued = store_.queue_sessions(run_id, sessions, now);
     if (queued) {
