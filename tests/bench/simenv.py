@@ -124,6 +124,12 @@ tenants:
         cpu = (int(fields[11]) + int(fields[12])) / ticks
         return hwm / 1024.0, cpu
 
+    def stop_daemon(self):
+        if self.daemon is not None and self.daemon.poll() is None:
+            self.daemon.send_signal(signal.SIGTERM)
+            self.daemon.wait(timeout=10)
+        self.daemon = None
+
     def stop(self):
         if self.daemon is not None and self.daemon.poll() is None:
             self.daemon.send_signal(signal.SIGTERM)

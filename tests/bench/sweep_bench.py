@@ -7,8 +7,10 @@ of seconds instead of minutes), never by faking a clock. Usage:
   sweep_bench.py BUILD_DIR WORKDIR [--quick]
 """
 
+import json
 import math
 import os
+import sqlite3
 import shutil
 import sys
 import time
@@ -155,6 +157,58 @@ def big_job(build, workdir, n):
         env.stop()
 
 
+def restart_with_rows(build, workdir, rows):
+    """A store already holding `rows` sessions of an unfinished run: how long
+    from the daemon's start until it submits again (a new one-shot job)."""
+    env = SimTenant(os.path.join(workdir, "restart"), build,
+                    quiet_fleet(10) + ["--read-calls", "1000", "--read-window", "1m"],
+                    {"submit_rate": {"calls": 10, "per": "60s"},
+                     "read_rate": [{"calls": 1000, "per": "1m"}]})
+    try:
+        env.start_daemon()  # creates the store
+        env.wait_for("the store", lambda: bool(env.query("SELECT count(*) FROM jobs")), 30)
+        env.stop_daemon()
+        con = sqlite3.connect(os.path.join(env.state_dir, "lrsched.db"))
+        definition = json.dumps({
+            "name": "bulk", "description": "", "tenant": env.name,
+            "targets": {"include": {"machines": [], "hostnames": [], "tags": ["x"], "groups": []},
+                        "os": [], "from_file": "",
+                        "exclude": {"machines": [], "hostnames": [], "tags": [], "groups": []}},
+            "commands": [{"type": "GetFile", "param": "C:\\x.log"}], "comment": "",
+            "schedule": {"timezone": "utc", "overlap": "skip", "catch_up": False},
+            "priority": 50, "retry": {"busy_every_ms": 600000, "failed": 0, "expired": 0},
+            "deadline_ms": None})
+        now = int(time.time() * 1000)
+        con.execute("INSERT INTO jobs (name, tenant, definition, source_path, source_sha256, "
+                    "loaded_at) VALUES ('bulk', ?, ?, '/nonexistent/bulk.yaml', ?, ?)",
+                    (env.name, definition, "0" * 64, now))
+        con.execute("INSERT INTO runs (job_id, definition, \"trigger\", created_at, resolved_at) "
+                    "VALUES ((SELECT id FROM jobs WHERE name = 'bulk'), ?, 'manual', ?, ?)",
+                    (definition, now, now))
+        states = ["done"] * 8 + ["failed", "expired"]
+        con.executemany(
+            "INSERT INTO sessions (run_id, machine_id, state, created_at, updated_at) "
+            "VALUES ((SELECT max(id) FROM runs), ?, ?, ?, ?)",
+            ((f"{i:040x}", states[i % 10], now, now) for i in range(rows)))
+        con.execute("INSERT INTO sessions (run_id, machine_id, state, created_at, updated_at) "
+                    "VALUES ((SELECT max(id) FROM runs), ?, 'queued', ?, ?)",
+                    ("f" * 40, now, now))  # keeps the run unfinished, its machine unknown
+        con.commit()
+        con.close()
+        env.add_job("sweep", JOB)
+        started = time.time()
+        env.start_daemon()
+        env.wait_for("a submit", lambda: bool(env.query(
+            "SELECT 1 FROM session_events WHERE to_state = 'submitting' LIMIT 1")), 120)
+        first = env.query("SELECT min(at) FROM session_events WHERE to_state = 'submitting'")[0][0]
+        rss, _ = env.daemon_usage()
+        print(f"[restart] store of {rows + 1} sessions: first submit {first / 1000 - started:.2f}s "
+              f"after the daemon started (job scan, a machines listing and a run included); "
+              f"peak RSS {rss:.1f} MB")
+    finally:
+        env.stop()
+
+
 def main():
     if len(sys.argv) < 3:
         print(__doc__)
@@ -168,6 +222,7 @@ def main():
     for n in (25, 1000):
         reads_in_flight(build, workdir, n, quick)
     big_job(build, workdir, 10_000 if quick else 100_000)
+    restart_with_rows(build, workdir, 100_000 if quick else 1_000_000)
     return 0
 
 
