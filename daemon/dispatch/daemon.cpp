@@ -3,6 +3,10 @@
 // sleeps on an Event (a timer that notify() cancels) until its next timed
 // work or until another loop has news for it; none polls on a fixed tick
 // except the job-file scan (a few stat calls every two seconds).
+//
+// Longer than most files on purpose: every coroutine that awaits the network
+// lives here or in api_client.cpp, because each file that includes Asio and
+// Beast costs 20-30 s to compile (STYLE.md).
 #include "dispatch/daemon.hpp"
 
 #include "dispatch/api_client.hpp"
@@ -508,8 +512,7 @@ asio::awaitable<void> Daemon::resolve(std::int64_t run_id) {
     std::optional<std::string> unresolved;
     if (!res.unknown_ids.empty() || !res.unknown_hostnames.empty())
         unresolved =
-            nlohmann::json{{"ids", res.unknown_ids}, {"hostnames", res.unknown_hostnames}}
-                .dump();
+            nlohmann::json{{"ids", res.unknown_ids}, {"hostnames", res.unknown_hostnames}}.dump();
     auto queued = store_.queue_sessions(run_id, sessions, now);
     if (queued) {
         if (auto r = store_.mark_run_resolved(run_id, unresolved, now); !r) queued = r.error();

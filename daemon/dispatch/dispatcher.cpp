@@ -381,12 +381,8 @@ void Dispatcher::after_move(const SessionRow& row, SessionState from, Millis now
         t.looks_offline = row.looks_offline;
         t.action_id = row.action_id.value_or("");
         t.submissions = row.submissions;
-        if (row.state == SessionState::submitting) {
-            t.submitted_at = now;
-            t.lookup_at.reset();
-        } else {
-            t.lookup_at.reset();
-        }
+        if (row.state == SessionState::submitting) t.submitted_at = now;
+        t.lookup_at.reset();  // a new state: whatever was looked up is settled
         return;
     }
     tracked_.erase(row.id);

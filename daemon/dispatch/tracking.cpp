@@ -32,9 +32,10 @@ Millis grace(const config::Tenant& t) {
 void Dispatcher::adopt(std::int64_t session_id, const api::MachineAction& action, Millis now) {
     const auto it = tracked_.find(session_id);
     if (it == tracked_.end()) return;
-    const SessionState current = it->second.state;
-    SessionState to = sessions::state_for_action(current, action).value_or(SessionState::pending);
-    if (current != SessionState::submitting) return;
+    if (it->second.state != SessionState::submitting) return;
+    // An action whose status we cannot read exists all the same: pending.
+    const SessionState to = sessions::state_for_action(SessionState::submitting, action)
+                                .value_or(SessionState::pending);
     auto d = store::TransitionDetail::note("action " + action.status_text);
     d.action_id = action.id;
     auto row = move(session_id, to, d, now);
