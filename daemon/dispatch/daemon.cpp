@@ -39,6 +39,7 @@ using std::chrono::milliseconds;
 constexpr Millis kScanEvery = 2'000;     // job files (SPEC §2: "within a few seconds")
 constexpr Millis kErrorBackoff = 5'000;  // after a failed read or token request
 constexpr Millis kStopGrace = 4'000;     // SIGTERM: calls in flight get this long
+constexpr Millis kPruneEvery = 600'000;  // api_calls rows older than every window go
 constexpr Millis kClockSkew = 600'000;   // listings start this much before our oldest submit
 // A machine whose last full report is older than this looks offline.
 constexpr Millis kStaleAfter = 25LL * 3600 * 1000;
@@ -123,6 +124,7 @@ class Daemon {
     asio::awaitable<void> signal_loop();
     asio::awaitable<void> resolve(std::int64_t run_id);
     void scan_jobs(Millis now);
+    void prune_api_calls(Millis now);
     std::optional<Millis> fire_jobs(Millis now, bool at_startup);
     void start_run(const jobs::LoadedJob& job,
                    std::int64_t job_id,
@@ -328,12 +330,17 @@ asio::awaitable<void> Daemon::track_loop(TenantRt* t) {
 asio::awaitable<void> Daemon::jobs_loop() {
     bool at_startup = true;
     Millis next_scan = 0;
+    Millis next_prune = 0;
     while (!stopping_) {
         Millis now = unix_now();
         if (rescan_ || now >= next_scan) {
             scan_jobs(now);
             next_scan = now + kScanEvery;
             rescan_ = false;
+        }
+        if (now >= next_prune) {
+            prune_api_calls(now);
+            next_prune = now + kPruneEvery;
         }
         std::optional<Millis> wake = fire_jobs(now, at_startup);
         at_startup = false;
@@ -349,6 +356,21 @@ asio::awaitable<void> Daemon::jobs_loop() {
         wake = std::min(wake.value_or(next_scan), next_scan);
         co_await jobs_event_.wait(wake);
     }
+}
+
+void Daemon::prune_api_calls(Millis now) {
+    // Rows count only inside the longest window of any tenant's limits.
+    Millis longest = 0;
+    for (const auto& t : cfg_.tenants) {
+        longest = std::max<Millis>(longest, t.limits.submit_rate.per.count());
+        for (const auto& r : t.limits.read_rate)
+            longest = std::max<Millis>(longest, r.per.count());
+    }
+    auto n = store_.prune_api_calls(now - longest);
+    if (!n)
+        spdlog::warn("pruning api_calls: {}", n.error().message);
+    else if (*n > 0)
+        spdlog::debug("pruned {} api_calls rows", *n);
 }
 
 void Daemon::scan_jobs(Millis now) {
