@@ -63,9 +63,24 @@ Result<MachineAction> action_from(const json& j) {
     return a;
 }
 
+// Parses `text` and hands the document to `f`. With `keep`, members of the
+// entities of a list ({"value": [{...}, ...]}) not named in it are dropped
+// while parsing: a page of 10,000 machines then costs a few MB of memory
+// instead of a hundred.
 template <typename F>
-auto parse_json(std::string_view text, const char* what, F&& f) -> decltype(f(json())) {
-    json j = json::parse(text, nullptr, false);
+auto parse_json(std::string_view text,
+                const char* what,
+                F&& f,
+                std::initializer_list<std::string_view> keep = {}) -> decltype(f(json())) {
+    json::parser_callback_t filter = nullptr;
+    if (keep.size() > 0)
+        filter = [keep](int depth, json::parse_event_t event, json& parsed) {
+            // Depth 1: the root's members; 2: the entities; 3: their members.
+            if (event != json::parse_event_t::key || depth != 3) return true;
+            const auto& name = parsed.get_ref<const std::string&>();
+            return std::find(keep.begin(), keep.end(), name) != keep.end();
+        };
+    json j = json::parse(text, filter, false);
     if (j.is_discarded())
         return Error{Errc::invalid_input, std::string(what) + ": response is not JSON"};
     return f(j);
@@ -215,31 +230,35 @@ Result<std::vector<MachineAction>> parse_machine_action_list(std::string_view te
 }
 
 Result<std::vector<Machine>> parse_machine_list(std::string_view text) {
-    return parse_json(text, "machine list", [](const json& j) -> Result<std::vector<Machine>> {
-        const auto v = j.is_object() ? j.find("value") : j.end();
-        if (v == j.end() || !v->is_array())
-            return Error{Errc::invalid_input, "machine list: no value array"};
-        std::vector<Machine> out;
-        out.reserve(v->size());
-        for (const auto& item : *v) {
-            if (!item.is_object())
-                return Error{Errc::invalid_input, "machine list: an entry is not an object"};
-            Machine m;
-            m.id = to_lower(str(item, "id"));
-            if (!is_machine_id(m.id))
-                return Error{Errc::invalid_input, "machine list: an entry has no valid id"};
-            m.computer_dns_name = to_lower(str(item, "computerDnsName"));
-            m.os_platform = str(item, "osPlatform");
-            m.health_status = str(item, "healthStatus");
-            m.last_seen = str(item, "lastSeen");
-            m.rbac_group_name = str(item, "rbacGroupName");
-            if (const auto t = item.find("machineTags"); t != item.end() && t->is_array())
-                for (const auto& tag : *t)
-                    if (tag.is_string()) m.tags.push_back(tag.get<std::string>());
-            out.push_back(std::move(m));
-        }
-        return out;
-    });
+    return parse_json(
+        text, "machine list",
+        [](const json& j) -> Result<std::vector<Machine>> {
+            const auto v = j.is_object() ? j.find("value") : j.end();
+            if (v == j.end() || !v->is_array())
+                return Error{Errc::invalid_input, "machine list: no value array"};
+            std::vector<Machine> out;
+            out.reserve(v->size());
+            for (const auto& item : *v) {
+                if (!item.is_object())
+                    return Error{Errc::invalid_input, "machine list: an entry is not an object"};
+                Machine m;
+                m.id = to_lower(str(item, "id"));
+                if (!is_machine_id(m.id))
+                    return Error{Errc::invalid_input, "machine list: an entry has no valid id"};
+                m.computer_dns_name = to_lower(str(item, "computerDnsName"));
+                m.os_platform = str(item, "osPlatform");
+                m.health_status = str(item, "healthStatus");
+                m.last_seen = str(item, "lastSeen");
+                m.rbac_group_name = str(item, "rbacGroupName");
+                if (const auto t = item.find("machineTags"); t != item.end() && t->is_array())
+                    for (const auto& tag : *t)
+                        if (tag.is_string()) m.tags.push_back(tag.get<std::string>());
+                out.push_back(std::move(m));
+            }
+            return out;
+        },
+        {"id", "computerDnsName", "osPlatform", "healthStatus", "lastSeen", "rbacGroupName",
+         "machineTags"});
 }
 
 ApiError parse_api_error(std::string_view body) {

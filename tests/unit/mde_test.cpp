@@ -103,6 +103,28 @@ TEST_CASE("machine lists are parsed with tags and normalised ids") {
     CHECK((*m)[0].tags == std::vector<std::string>{"tier0", "dc"});
 }
 
+TEST_CASE("machine lists keep every field targets need while dropping the rest") {
+    // The parser drops unneeded members as it reads (memory of 10,000-machine
+    // pages); nested objects named like kept fields must not confuse it.
+    const auto m = parse_machine_list(R"({"@odata.context":"x","value":[
+      {"vmMetadata":{"id":"nested","osPlatform":"nested"},"ipAddresses":[{"id":"x"}],
+       "id":"aaaabbbbccccddddeeeeffff0000111122223333","computerDnsName":"a.test",
+       "osPlatform":"Windows11","healthStatus":"Inactive","lastSeen":"2026-11-01T00:00:00Z",
+       "rbacGroupName":"Workstations","machineTags":["t1"],"lastIpAddress":"10.0.0.1"},
+      {"id":"1111222233334444555566667777888899990000","machineTags":[]}]})");
+    REQUIRE(m.ok());
+    REQUIRE(m->size() == 2);
+    const auto& a = (*m)[0];
+    CHECK(a.id == "aaaabbbbccccddddeeeeffff0000111122223333");
+    CHECK(a.computer_dns_name == "a.test");
+    CHECK(a.os_platform == "Windows11");
+    CHECK(a.health_status == "Inactive");
+    CHECK(a.last_seen == "2026-11-01T00:00:00Z");
+    CHECK(a.rbac_group_name == "Workstations");
+    CHECK(a.tags == std::vector<std::string>{"t1"});
+    CHECK((*m)[1].tags.empty());
+}
+
 TEST_CASE("submit answers are classified into what the dispatcher does next") {
     const std::string created = R"({"id":"a1","status":"Pending","machineId":"m"})";
     const std::string busy =
