@@ -511,6 +511,7 @@ asio::awaitable<void> Daemon::resolve(std::int64_t run_id) {
         resolve_after_[run_id] = unix_now() + 60'000;
         co_return;
     }
+    const Millis asked = unix_now();
     auto fleet = co_await t->api->list_machines();
     if (stopping_) co_return;
     const Millis now = unix_now();
@@ -522,7 +523,7 @@ asio::awaitable<void> Daemon::resolve(std::int64_t run_id) {
         resolve_after_[run_id] = now + 30'000;
         co_return;
     }
-    const jobs::Resolution res = jobs::resolve_targets(plan->targets, *fleet);
+    const jobs::Resolution res = jobs::resolve_targets(plan->targets, std::move(*fleet));
     std::vector<store::NewSession> sessions;
     sessions.reserve(res.machines.size());
     std::size_t offline = 0;
@@ -537,7 +538,8 @@ asio::awaitable<void> Daemon::resolve(std::int64_t run_id) {
             nlohmann::json{{"ids", res.unknown_ids}, {"hostnames", res.unknown_hostnames}}.dump();
     auto queued = store_.queue_sessions(run_id, sessions, now);
     if (queued) {
-        if (auto r = store_.mark_run_resolved(run_id, unresolved, now); !r) queued = r.error();
+        if (auto r = store_.mark_run_resolved(run_id, unresolved, unix_now()); !r)
+            queued = r.error();
     }
     if (!queued) {
         spdlog::error("job={} run={} sessions not queued: {}", active.job_name, run_id,
@@ -545,9 +547,11 @@ asio::awaitable<void> Daemon::resolve(std::int64_t run_id) {
         resolve_after_[run_id] = now + 30'000;
         co_return;
     }
-    spdlog::info("job={} run={} state=resolved targets={} looks_offline={} excluded={} unknown={}",
-                 active.job_name, run_id, res.machines.size(), offline, res.excluded,
-                 res.unknown_ids.size() + res.unknown_hostnames.size());
+    spdlog::info(
+        "job={} run={} state=resolved targets={} looks_offline={} excluded={} unknown={} "
+        "listing_ms={} queueing_ms={}",
+        active.job_name, run_id, res.machines.size(), offline, res.excluded,
+        res.unknown_ids.size() + res.unknown_hostnames.size(), now - asked, unix_now() - now);
     active.run.resolved_at = now;
     if (auto r = t->dispatcher->add_run(active); !r)
         spdlog::error("job={} run={}: {}", active.job_name, run_id, r.error().message);
@@ -633,15 +637,15 @@ asio::awaitable<void> plan_run(ApiClient* api,
         co_return;
     }
     const Millis now = unix_now();
-    const jobs::Resolution res = jobs::resolve_targets(job->targets, *fleet);
+    const std::size_t fleet_size = fleet->size();
+    const jobs::Resolution res = jobs::resolve_targets(job->targets, std::move(*fleet));
     std::size_t offline = 0;
     for (const auto& m : res.machines)
         offline += jobs::looks_offline(m, now, kStaleAfter) ? 1 : 0;
     std::printf(
         "job %s (tenant %s): %zu machine(s) of %zu in the fleet; %zu look offline; %zu "
         "excluded\n",
-        job->name.c_str(), t->name.c_str(), res.machines.size(), fleet->size(), offline,
-        res.excluded);
+        job->name.c_str(), t->name.c_str(), res.machines.size(), fleet_size, offline, res.excluded);
     for (const auto& id : res.unknown_ids)
         std::printf("unknown machine id: %s\n", id.c_str());
     for (const auto& h : res.unknown_hostnames)

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <string_view>
 #include <unordered_set>
 
 namespace lrsched::jobs {
@@ -35,27 +36,37 @@ struct Matcher {
 
 }  // namespace
 
-Resolution resolve_targets(const Targets& targets, const std::vector<api::Machine>& fleet) {
+Resolution resolve_targets(const Targets& targets, std::vector<api::Machine> fleet) {
     const Matcher include(targets.include);
     const Matcher exclude(targets.exclude);
     const Set os = set_of(targets.os);
     Resolution r;
-    Set seen_ids, seen_hosts, taken;
-    for (const auto& m : fleet) {
-        seen_ids.insert(m.id);
-        seen_hosts.insert(m.computer_dns_name);
+    // Only the names the job gives are remembered (a few), never the fleet's
+    // (10^5): memory stays that of the listing itself.
+    Set missing_ids = set_of(targets.include.machines);
+    Set missing_hosts = set_of(targets.include.hostnames);
+    std::unordered_set<std::string_view> taken;  // views into `fleet`, not modified below
+    std::vector<std::size_t> chosen;
+    for (std::size_t i = 0; i < fleet.size(); ++i) {
+        const api::Machine& m = fleet[i];
+        missing_ids.erase(m.id);
+        missing_hosts.erase(m.computer_dns_name);
         if (!include(m)) continue;
         if (!os.empty() && !os.count(m.os_platform)) continue;
         if (exclude(m)) {
             ++r.excluded;
             continue;
         }
-        if (taken.insert(m.id).second) r.machines.push_back(m);
+        if (taken.insert(m.id).second) chosen.push_back(i);
     }
+    taken.clear();
+    r.machines.reserve(chosen.size());
+    for (const std::size_t i : chosen)
+        r.machines.push_back(std::move(fleet[i]));
     for (const auto& id : targets.include.machines)
-        if (!seen_ids.count(id)) r.unknown_ids.push_back(id);
+        if (missing_ids.count(id)) r.unknown_ids.push_back(id);
     for (const auto& h : targets.include.hostnames)
-        if (!seen_hosts.count(h)) r.unknown_hostnames.push_back(h);
+        if (missing_hosts.count(h)) r.unknown_hostnames.push_back(h);
     return r;
 }
 

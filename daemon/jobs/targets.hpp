@@ -21,7 +21,8 @@ struct Resolution {
     std::size_t excluded = 0;                    // matched, then removed by `exclude`
 };
 
-Resolution resolve_targets(const Targets& targets, const std::vector<api::Machine>& fleet);
+// Takes the fleet by value: the selected machines are moved out of it.
+Resolution resolve_targets(const Targets& targets, std::vector<api::Machine> fleet);
 
 // A machine looks offline when the API does not report it Active, or its
 // last full report (normally daily) is older than `stale_after_ms`.

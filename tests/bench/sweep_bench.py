@@ -10,6 +10,7 @@ of seconds instead of minutes), never by faking a clock. Usage:
 import json
 import math
 import os
+import re
 import sqlite3
 import shutil
 import sys
@@ -151,8 +152,12 @@ def big_job(build, workdir, n):
         created, resolved = env.query("SELECT created_at, resolved_at FROM runs WHERE id = 1")[0]
         queued = env.query("SELECT count(*) FROM sessions")[0][0]
         rss, _ = env.daemon_usage()
-        print(f"[big job] {queued} targets listed, resolved and queued in "
-              f"{(resolved - created) / 1000:.2f}s; daemon peak RSS {rss:.1f} MB")
+        log = open(os.path.join(env.workdir, "daemon.err")).read()
+        listing = re.search(r"listing_ms=(\d+) queueing_ms=(\d+)", log)
+        print(f"[big job] {queued} targets: run created to sessions queued "
+              f"{(resolved - created) / 1000:.2f}s, of which listing the fleet from the "
+              f"simulator {int(listing.group(1)) / 1000:.2f}s and resolving and queueing "
+              f"{int(listing.group(2)) / 1000:.2f}s; daemon peak RSS {rss:.1f} MB")
     finally:
         env.stop()
 
