@@ -4,6 +4,7 @@
 #include "cli/report_cmds.hpp"
 #include "config/config.hpp"
 #include "dispatch/daemon.hpp"
+#include "evidence/manifest.hpp"
 #include "jobs/job_parser.hpp"
 #include "jobs/registry.hpp"
 
@@ -30,7 +31,8 @@ constexpr const char* kUsage =
     "                          tenants' calls in the last minute (read from state_dir)\n"
     "  sessions JOB [--state S] [--json]\n"
     "                          the sessions of JOB's latest run, one line each\n"
-    "  run|pause|resume|cancel JOB, reload, verify RUN_FOLDER   (not yet in this version)\n"
+    "  verify RUN_FOLDER       re-hash a run's evidence against its manifest.jsonl\n"
+    "  run|pause|resume|cancel JOB, reload   (not yet in this version)\n"
     "\n"
     "options: -c, --config FILE (default /etc/lrsched/lrsched.yaml), --json, --state S,\n"
     "         -h, --help, --version\n"
@@ -72,6 +74,33 @@ std::string summary(const jobs::Job& job) {
         s += "; runs once when loaded";
     }
     return s;
+}
+
+int cmd_verify(const Args& args) {
+    if (args.positional.size() != 1) {
+        std::fputs("lrsched verify: name one run folder\n", stderr);
+        return 1;
+    }
+    const std::string& dir = args.positional[0];
+    auto report = evidence::verify_run_folder(dir);
+    if (!report) {
+        std::fprintf(stderr, "lrsched verify: %s\n", report.error().message.c_str());
+        return 1;
+    }
+    for (const auto& e : report->errors)
+        std::printf("error: %s\n", e.c_str());
+    for (const auto& f : report->missing)
+        std::printf("missing: %s\n", f.c_str());
+    for (const auto& f : report->altered)
+        std::printf("altered: %s\n", f.c_str());
+    for (const auto& f : report->extra)
+        std::printf("extra: %s\n", f.c_str());
+    std::printf(
+        "%s: %zu file(s) verified; %zu missing, %zu altered, %zu extra, %zu manifest "
+        "error(s)\n",
+        dir.c_str(), report->verified, report->missing.size(), report->altered.size(),
+        report->extra.size(), report->errors.size());
+    return report->clean() ? 0 : 1;
 }
 
 int cmd_validate(const Args& args) {
@@ -140,6 +169,7 @@ int run(int argc, char** argv) {
         return args.help || args.command == "help" ? 0 : 1;
     }
     if (args.command == "validate") return cmd_validate(args);
+    if (args.command == "verify") return cmd_verify(args);
     if (args.command == "daemon") {
         if (!args.positional.empty()) {
             std::fputs("lrsched daemon: takes no arguments besides -c FILE\n", stderr);
@@ -157,8 +187,7 @@ int run(int argc, char** argv) {
     }
     if (args.command == "status") return cmd_status(args);
     if (args.command == "sessions") return cmd_sessions(args);
-    static constexpr const char* kPlanned[] = {"run",    "pause",  "resume",
-                                               "cancel", "reload", "verify"};
+    static constexpr const char* kPlanned[] = {"run", "pause", "resume", "cancel", "reload"};
     if (std::find_if(std::begin(kPlanned), std::end(kPlanned),
                      [&](const char* c) { return args.command == c; }) != std::end(kPlanned)) {
         std::fprintf(stderr, "lrsched: `%s` is not implemented in this version yet\n",

@@ -1,0 +1,61 @@
+// The evidence manifest (SPEC §4): one JSON line per stored file in
+// `<run folder>/manifest.jsonl`, and `lrsched verify`, which re-hashes a run
+// folder against it. A run folder holds up to 10^5 machines' files; verify
+// streams every file once and holds only the manifest's entries in memory.
+// The manifest may have been edited by anyone with access to the folder, so
+// its lines are parsed as hostile input: a bad line is reported with its
+// number and field, and a `file` that would leave the folder is refused.
+#pragma once
+
+#include "common/result.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace lrsched::evidence {
+
+inline constexpr const char* kManifestFile = "manifest.jsonl";
+
+struct ManifestEntry {
+    std::string job;
+    std::int64_t run = 0;
+    std::string machine_id;
+    std::string computer_dns_name;
+    std::string action_id;
+    std::int64_t command_index = 0;
+    std::string command_type;  // RunScript or GetFile
+    std::string remote;        // the script name or remote path exactly as sent
+    std::string file;          // relative to the run folder, '/'-separated
+    std::int64_t bytes = 0;
+    std::string sha256;         // 64 lower-case hex characters
+    std::string downloaded_at;  // ISO 8601 UTC
+    std::string action_status;  // as the server spelled it
+};
+
+// One manifest line, newline included.
+std::string to_line(const ManifestEntry& e);
+// Reads one line (without its newline); errors name the field.
+Result<ManifestEntry> parse_line(std::string_view line);
+
+// Whether `file` is a relative path of plain components ('/'-separated, none
+// empty, `.` or `..`, no NUL): one that stays inside the run folder.
+bool is_contained(std::string_view file);
+
+struct VerifyReport {
+    std::size_t verified = 0;          // files present with their size and hash
+    std::vector<std::string> missing;  // listed, absent
+    std::vector<std::string> altered;  // listed, present, but not what was stored
+    std::vector<std::string> extra;    // present, not listed (temporary files included)
+    std::vector<std::string> errors;   // manifest lines that cannot be read, with their numbers
+    bool clean() const noexcept {
+        return missing.empty() && altered.empty() && extra.empty() && errors.empty();
+    }
+};
+
+// Re-hashes every file of the run folder `dir` against its manifest. Fails
+// only when the folder or its manifest cannot be read at all.
+Result<VerifyReport> verify_run_folder(const std::string& dir);
+
+}  // namespace lrsched::evidence
