@@ -1,0 +1,167 @@
+#include "evidence/writer.hpp"
+
+#include "evidence/naming.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <dirent.h>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace lrsched::evidence {
+namespace {
+
+constexpr const char* kPartSuffix = ".part";
+
+Error sys_error(const std::string& what, int err) {
+    const std::string why = err == ENOSPC || err == EDQUOT ? "disk full" : std::strerror(err);
+    return Error{Errc::io_error, what + ": " + why};
+}
+
+Result<void> write_all(int fd, std::string_view data, const std::string& what) {
+    while (!data.empty()) {
+        const ssize_t n = ::write(fd, data.data(), data.size());
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return sys_error(what, errno);
+        }
+        data.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return ok();
+}
+
+// Opens `<run_dir>/<machine>` as a directory, creating it; a symbolic link
+// planted there is refused (O_NOFOLLOW), so nothing is written elsewhere.
+Result<int> open_machine_dir(const std::string& run_dir, const std::string& machine) {
+    std::error_code ec;
+    std::filesystem::create_directories(run_dir, ec);
+    if (ec) return Error{Errc::io_error, run_dir + ": " + ec.message()};
+    const int run_fd = ::open(run_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (run_fd < 0) return sys_error(run_dir, errno);
+    if (::mkdirat(run_fd, machine.c_str(), 0750) != 0 && errno != EEXIST) {
+        const int err = errno;
+        ::close(run_fd);
+        return sys_error(run_dir + "/" + machine, err);
+    }
+    const int fd =
+        ::openat(run_fd, machine.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    const int err = errno;
+    ::close(run_fd);
+    if (fd < 0) return sys_error(run_dir + "/" + machine + " (not a plain folder)", err);
+    return fd;
+}
+
+}  // namespace
+
+Result<ArtifactWriter> ArtifactWriter::open(const std::string& run_dir,
+                                            const std::string& machine,
+                                            const std::string& name,
+                                            std::uint64_t cap) {
+    auto dir = open_machine_dir(run_dir, machine);
+    if (!dir) return std::move(dir).error();
+    ArtifactWriter w;
+    w.dir_fd_ = *dir;
+    w.machine_ = machine;
+    w.name_ = name;
+    w.cap_ = cap;
+    // The name is already one safe component; the dot hides it from a
+    // casual listing and the suffix marks it incomplete.
+    w.temp_ = safe_component("." + name + kPartSuffix);
+    ::unlinkat(w.dir_fd_, w.temp_.c_str(), 0);  // a leftover of an earlier try
+    w.fd_ = ::openat(w.dir_fd_, w.temp_.c_str(),
+                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+    if (w.fd_ < 0) return sys_error(run_dir + "/" + machine + "/" + w.temp_, errno);
+    return w;
+}
+
+ArtifactWriter::ArtifactWriter(ArtifactWriter&& o) noexcept
+    : dir_fd_(std::exchange(o.dir_fd_, -1)),
+      fd_(std::exchange(o.fd_, -1)),
+      machine_(std::move(o.machine_)),
+      name_(std::move(o.name_)),
+      temp_(std::move(o.temp_)),
+      cap_(o.cap_),
+      bytes_(o.bytes_),
+      hash_(std::move(o.hash_)) {}
+
+ArtifactWriter::~ArtifactWriter() {
+    if (fd_ >= 0) {
+        ::close(fd_);
+        ::unlinkat(dir_fd_, temp_.c_str(), 0);
+    }
+    if (dir_fd_ >= 0) ::close(dir_fd_);
+}
+
+Result<void> ArtifactWriter::write(std::string_view chunk) {
+    if (bytes_ + chunk.size() > cap_)
+        return Error{Errc::limit_exceeded,
+                     name_ + ": larger than the cap of " + std::to_string(cap_) + " bytes"};
+    if (auto r = write_all(fd_, chunk, machine_ + "/" + temp_); !r) return r;
+    hash_.update(chunk);
+    bytes_ += chunk.size();
+    return ok();
+}
+
+Result<ArtifactWriter::Stored> ArtifactWriter::commit() {
+    const std::string where = machine_ + "/" + temp_;
+    if (::fsync(fd_) != 0) return sys_error(where, errno);
+    const auto taken = [&](const std::string& n) {
+        struct stat st {};
+        return ::fstatat(dir_fd_, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+    };
+    const std::string final_name = unique_name(name_, taken);
+    if (::renameat(dir_fd_, temp_.c_str(), dir_fd_, final_name.c_str()) != 0)
+        return sys_error(where, errno);
+    ::close(fd_);
+    fd_ = -1;  // committed: the destructor leaves the file alone
+    if (::fsync(dir_fd_) != 0) return sys_error(machine_, errno);
+    return Stored{machine_ + "/" + final_name, bytes_, hash_.hex_digest()};
+}
+
+Result<void> append_manifest(const std::string& run_dir, const ManifestEntry& entry) {
+    const std::string path = run_dir + "/" + kManifestFile;
+    const bool existed = std::filesystem::exists(path);
+    const int fd =
+        ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
+    if (fd < 0) return sys_error(path, errno);
+    auto r = write_all(fd, to_line(entry), path);
+    if (r && ::fsync(fd) != 0) r = sys_error(path, errno);
+    ::close(fd);
+    if (r && !existed) {
+        const int dfd = ::open(run_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            if (::fsync(dfd) != 0) r = sys_error(run_dir, errno);
+            ::close(dfd);
+        }
+    }
+    return r;
+}
+
+std::vector<ManifestEntry> read_manifest(const std::string& run_dir) {
+    std::vector<ManifestEntry> out;
+    std::ifstream in(run_dir + "/" + kManifestFile);
+    std::string line;
+    while (std::getline(in, line))
+        if (auto e = parse_line(line)) out.push_back(std::move(*e));
+    return out;
+}
+
+std::size_t remove_partials(const std::string& run_dir, const std::string& machine) {
+    std::size_t removed = 0;
+    const std::string dir = run_dir + "/" + machine;
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return 0;
+    while (const dirent* e = ::readdir(d)) {
+        const std::string_view n = e->d_name;
+        if (n.size() > 6 && n.front() == '.' && n.substr(n.size() - 5) == kPartSuffix &&
+            ::unlinkat(::dirfd(d), e->d_name, 0) == 0)
+            ++removed;
+    }
+    ::closedir(d);
+    return removed;
+}
+
+}  // namespace lrsched::evidence
