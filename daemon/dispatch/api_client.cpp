@@ -227,6 +227,42 @@ net::asio::awaitable<Result<void>> ApiClient::cancel(std::string action_id, std:
     co_return ok();
 }
 
+net::asio::awaitable<Result<std::string>> ApiClient::result_link(std::string action_id, int index) {
+    auto res = co_await impl_->read(
+        "GET",
+        "/api/machineactions/" + api::url_encode(action_id) +
+            "/GetLiveResponseResultDownloadLink(index=" + std::to_string(index) + ")",
+        "", kSmallLimit);
+    if (!res) co_return std::move(res).error();
+    const std::string what = "result link " + std::to_string(index) + " of " + action_id;
+    if (res->status != 200)
+        co_return Error{Errc::invalid_input, what + ": HTTP " + std::to_string(res->status) + " " +
+                                                 api::parse_api_error(res->body).message};
+    const auto j = nlohmann::json::parse(res->body, nullptr, false);
+    if (!j.is_object() || !j.contains("value") || !j["value"].is_string())
+        co_return Error{Errc::invalid_input, what + ": no URL in the answer"};
+    co_return j["value"].get<std::string>();
+}
+
+net::asio::awaitable<Result<std::uint64_t>> ApiClient::download(std::string url,
+                                                                net::BodySink sink,
+                                                                std::uint64_t cap) {
+    net::Request req;
+    req.url = std::move(url);
+    req.body_limit = cap;
+    req.sink = std::move(sink);
+    // Large files: the total bounds a stalled transfer, not a slow one.
+    req.timeouts = {std::chrono::seconds(10), std::chrono::seconds(10), std::chrono::seconds(60),
+                    std::chrono::hours(6)};
+    auto res = co_await impl_->http.request(std::move(req));
+    if (!res) co_return std::move(res).error();
+    if (res->status == 403)
+        co_return Error{Errc::permission_denied, "result link expired (HTTP 403)"};
+    if (res->status != 200)
+        co_return Error{Errc::invalid_input, "download: HTTP " + std::to_string(res->status)};
+    co_return res->body_bytes;
+}
+
 net::asio::awaitable<SubmitAnswer> ApiClient::submit(std::string machine_id,
                                                      std::string body,
                                                      std::string token) {

@@ -50,6 +50,15 @@ class ApiClient {
         std::string filter);
     // POST machineactions/{id}/cancel; best effort, the answer only logged.
     boost::asio::awaitable<Result<void>> cancel(std::string action_id, std::string comment);
+    // GetLiveResponseResultDownloadLink(index=N): the URL of a result (it
+    // lives 30 minutes; ask again when it has expired).
+    boost::asio::awaitable<Result<std::string>> result_link(std::string action_id, int index);
+    // Downloads a result link into `sink` without the API's token (the link
+    // is signed) and outside the read budget (it is storage, not the API).
+    // Errc::permission_denied when the link has expired (403).
+    boost::asio::awaitable<Result<std::uint64_t>> download(std::string url,
+                                                           net::BodySink sink,
+                                                           std::uint64_t cap);
     // One runliveresponse call with `token`; never retried here.
     boost::asio::awaitable<SubmitAnswer> submit(std::string machine_id,
                                                 std::string body,

@@ -290,7 +290,8 @@ asio::awaitable<Attempt> HttpsClient::Impl::exchange(Connection* conn,
         const std::size_t got = kChunkSize - parser.get().body().size;
         if (got > 0) {
             const std::string_view piece(chunk.get(), got);
-            if (req->sink) {
+            // Only a success's body is the payload; an error's is a message.
+            if (req->sink && response.status / 100 == 2) {
                 auto sunk = req->sink(piece);
                 if (!sunk) co_return Attempt{std::move(sunk).error()};
             } else {

@@ -51,7 +51,9 @@ struct Request {
     // evidence cap for downloads. There is no default on purpose.
     std::uint64_t body_limit = 0;
     Timeouts timeouts;
-    BodySink sink;  // when set, the body goes here and Response::body stays empty
+    // When set, a 2xx answer's body goes here and Response::body stays empty;
+    // any other answer's body (an error message) still goes to Response::body.
+    BodySink sink;
 };
 
 struct Response {

@@ -113,6 +113,7 @@ class ScriptedHandler final : public lrsched::sim::Handler {
             res.body = std::string(10'000, 'y');
         } else {
             res.status = 404;
+            res.body = "no such path";
         }
         return res;
     }

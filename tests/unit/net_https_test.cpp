@@ -133,6 +133,21 @@ TEST_CASE("https: a sink error stops the download and is returned") {
     CHECK(client.idle_connections() == 0);
 }
 
+TEST_CASE("https: an error answer's body is kept as its message, never given to the sink") {
+    Sim sim;
+    SyncHttpsClient client(sim.trusting());
+    Request r = get(sim.url("/nothing-here"));
+    int sunk = 0;
+    r.sink = [&](std::string_view) -> lrsched::Result<void> {
+        ++sunk;
+        return lrsched::ok();
+    };
+    const auto res = unwrap(client.call(std::move(r)));
+    CHECK(res.status == 404);
+    CHECK(sunk == 0);
+    CHECK(res.body == "no such path");
+}
+
 TEST_CASE("https: a reply slower than the read timeout is a timeout naming the phase") {
     Sim sim;
     SyncHttpsClient client(sim.trusting());
