@@ -11,6 +11,9 @@
 
 #include "dispatch/api_client.hpp"
 #include "dispatch/dispatcher.hpp"
+#include "evidence/manifest.hpp"
+#include "evidence/naming.hpp"
+#include "evidence/writer.hpp"
 #include "jobs/firing.hpp"
 #include "jobs/job_parser.hpp"
 #include "jobs/registry.hpp"
@@ -28,6 +31,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 
 namespace lrsched::dispatch {
@@ -39,6 +44,8 @@ using std::chrono::milliseconds;
 constexpr Millis kScanEvery = 2'000;     // job files (SPEC §2: "within a few seconds")
 constexpr Millis kErrorBackoff = 5'000;  // after a failed read or token request
 constexpr Millis kStopGrace = 4'000;     // SIGTERM: calls in flight get this long
+// The largest evidence file accepted (the simulator's GetFile limit is 4 GB).
+constexpr std::uint64_t kMaxEvidenceFile = std::uint64_t{4} * 1024 * 1024 * 1024;
 constexpr Millis kPruneEvery = 600'000;  // api_calls rows older than every window go
 constexpr Millis kClockSkew = 600'000;   // listings start this much before our oldest submit
 // A machine whose last full report is older than this looks offline.
@@ -83,7 +90,8 @@ Millis to_ms(jobs::TimePoint t) {
 }
 
 struct TenantRt {
-    TenantRt(asio::io_context& io, const config::Tenant& c) : cfg(c), dispatch(io), track(io) {}
+    TenantRt(asio::io_context& io, const config::Tenant& c)
+        : cfg(c), dispatch(io), track(io), collect(io) {}
     const config::Tenant& cfg;
     std::unique_ptr<net::HttpsClient> http;
     std::unique_ptr<api::TokenProvider> tokens;
@@ -91,6 +99,7 @@ struct TenantRt {
     std::unique_ptr<Dispatcher> dispatcher;
     Event dispatch;
     Event track;
+    Event collect;
 };
 
 class Daemon {
@@ -120,6 +129,13 @@ class Daemon {
     void spawn(asio::awaitable<void> loop, std::string name);
     asio::awaitable<void> dispatch_loop(TenantRt* t);
     asio::awaitable<void> track_loop(TenantRt* t);
+    asio::awaitable<void> collect_loop(TenantRt* t);
+    asio::awaitable<Result<std::optional<std::int64_t>>> collect(TenantRt* t, Collection c);
+    asio::awaitable<Result<evidence::ArtifactWriter::Stored>> fetch(TenantRt* t,
+                                                                    const Collection* c,
+                                                                    const ResultItem* item,
+                                                                    std::string run_dir,
+                                                                    std::string machine);
     asio::awaitable<void> jobs_loop();
     asio::awaitable<void> signal_loop();
     asio::awaitable<void> resolve(std::int64_t run_id);
@@ -201,6 +217,7 @@ void Daemon::stop() {
     for (auto& t : tenants_) {
         t->dispatch.notify();
         t->track.notify();
+        t->collect.notify();
     }
     // Whatever is still in flight then is left to reconciliation at the
     // next start: its session is durably `submitting`.
@@ -214,6 +231,7 @@ int Daemon::run() {
     for (auto& t : tenants_) {
         spawn(dispatch_loop(t.get()), "dispatch " + t->cfg.name);
         spawn(track_loop(t.get()), "track " + t->cfg.name);
+        spawn(collect_loop(t.get()), "collect " + t->cfg.name);
     }
     spdlog::info("lrsched daemon started: {} tenant(s), jobs in {}, store {}", tenants_.size(),
                  cfg_.jobs_dir, cfg_.state_dir);
@@ -315,6 +333,7 @@ asio::awaitable<void> Daemon::track_loop(TenantRt* t) {
             if (!r) spdlog::warn("tenant={} {}", t->cfg.name, r.error().message);
         }
         wake_dispatch_if_needed(t);
+        if (d.take_collect_wake()) t->collect.notify();
         std::optional<Millis> wake = d.next_timed_work();
         if (d.poll_since()) {
             const Millis next_poll = last_poll + d.poll_every();
@@ -323,6 +342,107 @@ asio::awaitable<void> Daemon::track_loop(TenantRt* t) {
         if (backoff) wake = std::max(wake.value_or(*backoff), *backoff);
         co_await t->track.wait(wake);
     }
+}
+
+// ---- results (evidence) ----
+
+asio::awaitable<void> Daemon::collect_loop(TenantRt* t) {
+    Dispatcher& d = *t->dispatcher;
+    while (!stopping_) {
+        for (Collection& c : d.collections_due(unix_now())) {
+            const std::int64_t id = c.session_id;
+            auto r = co_await collect(t, std::move(c));
+            if (stopping_) co_return;  // the session stays collecting: done again at start-up
+            if (r)
+                d.collected(id, *r, unix_now());
+            else
+                d.collect_failed(id, r.error().message, unix_now());
+        }
+        wake_dispatch_if_needed(t);
+        co_await t->collect.wait(d.next_collection());
+    }
+}
+
+// The exit code in a RunScript transcript ({"script_name", "exit_code",
+// "script_output", "script_errors"}); raw NUL bytes are tolerated.
+std::optional<std::int64_t> transcript_exit_code(const std::string& path) {
+    constexpr std::uintmax_t kMaxTranscript = std::uintmax_t{16} * 1024 * 1024;
+    std::error_code ec;
+    if (std::filesystem::file_size(path, ec) > kMaxTranscript || ec) return std::nullopt;
+    std::ifstream in(path, std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::replace(text.begin(), text.end(), '\0', ' ');
+    const auto j = nlohmann::json::parse(text, nullptr, false);
+    if (!j.is_object() || !j.contains("exit_code") || !j["exit_code"].is_number_integer())
+        return std::nullopt;
+    return j["exit_code"].get<std::int64_t>();
+}
+
+asio::awaitable<Result<evidence::ArtifactWriter::Stored>> Daemon::fetch(TenantRt* t,
+                                                                        const Collection* c,
+                                                                        const ResultItem* item,
+                                                                        std::string run_dir,
+                                                                        std::string machine) {
+    // A link lives 30 minutes: an expired one (403) is asked for again.
+    for (int attempt = 0;; ++attempt) {
+        auto link = co_await t->api->result_link(c->action_id, item->index);
+        if (!link) co_return std::move(link).error();
+        auto writer =
+            evidence::ArtifactWriter::open(run_dir, machine, item->name, kMaxEvidenceFile);
+        if (!writer) co_return std::move(writer).error();
+        evidence::ArtifactWriter* w = &*writer;
+        net::BodySink sink = [w](std::string_view chunk) { return w->write(chunk); };
+        auto got = co_await t->api->download(std::move(*link), std::move(sink), kMaxEvidenceFile);
+        if (got) co_return w->commit();
+        if (got.error().code != make_error_code(Errc::permission_denied) || attempt >= 2)
+            co_return std::move(got).error();
+    }
+}
+
+asio::awaitable<Result<std::optional<std::int64_t>>> Daemon::collect(TenantRt* t, Collection c) {
+    const std::string run_dir =
+        cfg_.state_dir + "/evidence/" + c.job + "/" + std::to_string(c.run_id);
+    const std::string machine = evidence::machine_folder(c.computer_dns_name, c.machine_id);
+    evidence::remove_partials(run_dir, machine);
+    // A restart after the manifest line but before the store row: the file
+    // is there and listed; record it rather than fetch it twice.
+    std::map<std::int64_t, evidence::ManifestEntry> listed;
+    for (auto& e : evidence::read_manifest(run_dir))
+        if (e.action_id == c.action_id) listed[e.command_index] = std::move(e);
+    std::optional<std::int64_t> exit_code;
+    for (const ResultItem& item : c.items) {
+        evidence::ManifestEntry entry;
+        if (const auto it = listed.find(item.index); it != listed.end()) {
+            entry = it->second;
+        } else {
+            auto stored = co_await fetch(t, &c, &item, run_dir, machine);
+            if (stopping_) co_return Error{Errc::io_error, "stopping"};
+            if (!stored) co_return std::move(stored).error();
+            entry.job = c.job;
+            entry.run = c.run_id;
+            entry.machine_id = c.machine_id;
+            entry.computer_dns_name = c.computer_dns_name;
+            entry.action_id = c.action_id;
+            entry.command_index = item.index;
+            entry.command_type = item.type;
+            entry.remote = item.remote;
+            entry.file = stored->file;
+            entry.bytes = static_cast<std::int64_t>(stored->bytes);
+            entry.sha256 = stored->sha256;
+            entry.downloaded_at = iso8601(unix_now());
+            entry.action_status = c.action_status;
+            if (auto r = evidence::append_manifest(run_dir, entry); !r) co_return r.error();
+        }
+        store::ArtifactRow row{
+            0,          c.session_id, c.action_id,  item.index, item.type,      item.remote,
+            entry.file, entry.bytes,  entry.sha256, unix_now(), c.action_status};
+        (void)store_.add_artifact(row);  // refused when already recorded: nothing to do
+        spdlog::info("job={} run={} machine={} action={} file={} bytes={} sha256={}", c.job,
+                     c.run_id, machine, c.action_id, entry.file, entry.bytes, entry.sha256);
+        if (item.type == "RunScript")
+            if (auto code = transcript_exit_code(run_dir + "/" + entry.file)) exit_code = code;
+    }
+    co_return exit_code;
 }
 
 // ---- job files, firings and runs ----

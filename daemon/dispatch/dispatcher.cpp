@@ -100,6 +100,7 @@ Result<void> Dispatcher::add_run(const store::ActiveRun& active) {
             Tracked t;
             t.run_id = row.run_id;
             t.machine_id = row.machine_id;
+            t.computer_dns_name = row.computer_dns_name.value_or("");
             t.state = row.state;
             t.looks_offline = row.looks_offline;
             t.action_id = row.action_id.value_or("");
@@ -377,6 +378,7 @@ void Dispatcher::after_move(const SessionRow& row, SessionState from, Millis now
         if (t.state != row.state || t.since == 0) t.since = now;
         t.run_id = row.run_id;
         t.machine_id = row.machine_id;
+        t.computer_dns_name = row.computer_dns_name.value_or("");
         t.state = row.state;
         t.looks_offline = row.looks_offline;
         t.action_id = row.action_id.value_or("");

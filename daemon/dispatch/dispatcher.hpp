@@ -74,6 +74,26 @@ struct Lookup {
     std::string machine_id;
 };
 
+// One result file to fetch: a completed RunScript or GetFile command.
+struct ResultItem {
+    int index = 0;
+    std::string type;    // RunScript or GetFile
+    std::string remote;  // the script name or remote path exactly as sent
+    std::string name;    // the evidence file's name (evidence::artifact_name)
+};
+
+// A session whose action ended, with the results to bring home (SPEC §4).
+struct Collection {
+    std::int64_t session_id = 0;
+    std::int64_t run_id = 0;
+    std::string job;
+    std::string machine_id;
+    std::string computer_dns_name;
+    std::string action_id;
+    std::string action_status;  // as the server spelled it
+    std::vector<ResultItem> items;
+};
+
 // An action the daemon gives up on (its own queue_expiry, the run's deadline):
 // cancel it on the server, best effort.
 struct Cancel {
@@ -123,6 +143,18 @@ class Dispatcher {
     // The daemon's own backstops (queue_expiry, runscript_timeout) and run
     // deadlines; returns the actions to cancel on the server.
     std::vector<Cancel> sweep(Millis now);
+    // ---- collecting results ----
+    // Sessions whose results are due to be fetched now (each handed out once
+    // until collected() or collect_failed() is called for it).
+    std::vector<Collection> collections_due(Millis now);
+    // Every result of the session is stored: it ends per its action's status.
+    void collected(std::int64_t session_id, std::optional<std::int64_t> exit_code, Millis now);
+    // Fetching failed (link, network, disk full): tried again after a backoff;
+    // the error is shown on the session meanwhile.
+    void collect_failed(std::int64_t session_id, const std::string& error, Millis now);
+    std::optional<Millis> next_collection() const;
+    bool take_collect_wake() noexcept { return std::exchange(collect_wake_, false); }
+
     // The earliest instant sweep() or a lookup has work, for the shell's timer.
     std::optional<Millis> next_timed_work() const;
 
@@ -146,6 +178,7 @@ class Dispatcher {
     struct Tracked {
         std::int64_t run_id = 0;
         std::string machine_id;
+        std::string computer_dns_name;
         SessionState state = SessionState::submitting;
         bool looks_offline = false;
         std::string action_id;
@@ -156,6 +189,11 @@ class Dispatcher {
         // listing's lag has passed.
         std::optional<Millis> lookup_at;
         SessionState if_absent = SessionState::queued;  // when the lookup proves it absent
+        // collecting: the ended action, and when its results are next fetched
+        // (nullopt while a fetch is under way).
+        std::optional<api::MachineAction> action;
+        std::optional<Millis> collect_at;
+        int collect_failures = 0;
     };
 
     const RunPlan* plan_of(std::int64_t run_id) const;
@@ -166,7 +204,7 @@ class Dispatcher {
                             Millis now);
     void after_move(const SessionRow& row, SessionState from, Millis now);
     void adopt(std::int64_t session_id, const api::MachineAction& action, Millis now);
-    void finish_collecting(std::int64_t session_id, const api::MachineAction& action, Millis now);
+    void start_collecting(std::int64_t session_id, const api::MachineAction& action, Millis now);
     void handle_rejection(const RunPlan& plan, const api::SubmitResult& r);
     void throttle(Millis until, Millis now);
     void requeue_busy(Millis now);
@@ -189,6 +227,7 @@ class Dispatcher {
     int throttles_in_a_row_ = 0;
     int unauthorized_in_a_row_ = 0;
     bool wake_ = false;
+    bool collect_wake_ = false;
     bool slots_wanted_ = false;  // the last next() found every slot held and work waiting
 };
 

@@ -5,6 +5,7 @@
 // (queue_expiry, runscript_timeout, run deadlines) end what the server never
 // reports.
 #include "dispatch/dispatcher.hpp"
+#include "evidence/naming.hpp"
 #include "sessions/policy.hpp"
 
 #include <spdlog/spdlog.h>
@@ -39,18 +40,83 @@ void Dispatcher::adopt(std::int64_t session_id, const api::MachineAction& action
     auto d = store::TransitionDetail::note("action " + action.status_text);
     d.action_id = action.id;
     auto row = move(session_id, to, d, now);
-    if (row && row->state == SessionState::collecting) finish_collecting(session_id, action, now);
+    if (row && row->state == SessionState::collecting) start_collecting(session_id, action, now);
 }
 
-void Dispatcher::finish_collecting(std::int64_t session_id,
-                                   const api::MachineAction& action,
-                                   Millis now) {
-    // Results are not downloaded yet (issue 5): the session ends with the
-    // action's outcome as the server reported it.
+void Dispatcher::start_collecting(std::int64_t session_id,
+                                  const api::MachineAction& action,
+                                  Millis now) {
+    const auto it = tracked_.find(session_id);
+    if (it == tracked_.end() || it->second.action) return;  // already under way
+    it->second.action = action;
+    it->second.collect_at = now;
+    collect_wake_ = true;
+}
+
+std::vector<Collection> Dispatcher::collections_due(Millis now) {
+    std::vector<Collection> out;
+    for (auto& [id, t] : tracked_) {
+        if (t.state != SessionState::collecting || !t.action || !t.collect_at ||
+            *t.collect_at > now)
+            continue;
+        t.collect_at.reset();  // handed out
+        const RunPlan* plan = plan_of(t.run_id);
+        Collection c;
+        c.session_id = id;
+        c.run_id = t.run_id;
+        c.job = plan ? plan->job : "unknown";
+        c.machine_id = t.machine_id;
+        c.computer_dns_name = t.computer_dns_name;
+        c.action_id = t.action->id;
+        c.action_status = t.action->status_text;
+        for (const auto& cmd : t.action->commands) {
+            if (cmd.status != api::CommandStatus::completed || cmd.type == "PutFile") continue;
+            ResultItem item;
+            item.index = cmd.index;
+            item.type = cmd.type;
+            if (plan && cmd.index >= 0 &&
+                static_cast<std::size_t>(cmd.index) < plan->commands.size())
+                item.remote = plan->commands[static_cast<std::size_t>(cmd.index)].param;
+            item.name = evidence::artifact_name(cmd.index, cmd.type, item.remote);
+            c.items.push_back(std::move(item));
+        }
+        out.push_back(std::move(c));
+    }
+    return out;
+}
+
+void Dispatcher::collected(std::int64_t session_id,
+                           std::optional<std::int64_t> exit_code,
+                           Millis now) {
+    const auto it = tracked_.find(session_id);
+    if (it == tracked_.end() || !it->second.action) return;
+    const api::MachineAction action = *it->second.action;
     const SessionState to = sessions::state_after_collecting(action);
-    auto d = store::TransitionDetail::note("action " + action.status_text);
+    auto d = store::TransitionDetail::note("action " + action.status_text + ", results stored");
+    d.exit_code = exit_code;
     if (to == SessionState::failed) d.error = "action " + action.status_text;
     (void)move(session_id, to, d, now);
+}
+
+void Dispatcher::collect_failed(std::int64_t session_id, const std::string& error, Millis now) {
+    const auto it = tracked_.find(session_id);
+    if (it == tracked_.end()) return;
+    Tracked& t = it->second;
+    ++t.collect_failures;
+    const Millis wait = sessions::backoff_ms(t.collect_failures, 5'000, 600'000, 1.0);
+    t.collect_at = now + std::max<Millis>(wait, 1'000);
+    spdlog::warn("tenant={} session={} results not stored yet (attempt {}), again in {} ms: {}",
+                 tenant_.name, session_id, t.collect_failures, *t.collect_at - now, error);
+    if (auto r = store_.set_session_error(session_id, error, now); !r)
+        log_error("recording a collection error", r.error());
+}
+
+std::optional<Millis> Dispatcher::next_collection() const {
+    std::optional<Millis> at;
+    for (const auto& [id, t] : tracked_)
+        if (t.state == SessionState::collecting && t.collect_at)
+            at = std::min(at.value_or(*t.collect_at), *t.collect_at);
+    return at;
 }
 
 std::optional<Millis> Dispatcher::poll_since() const {
@@ -79,13 +145,14 @@ void Dispatcher::on_listing(const std::vector<api::MachineAction>& actions, Mill
         const std::int64_t sid = hit->second;
         const SessionState current = tracked_.at(sid).state;
         if (current == SessionState::collecting) {
-            if (action_final(a.status)) finish_collecting(sid, a, now);
+            // After a restart: the ended action, to collect its results again.
+            if (action_final(a.status)) start_collecting(sid, a, now);
             continue;
         }
         const auto to = sessions::state_for_action(current, a);
         if (!to) continue;
         auto row = move(sid, *to, store::TransitionDetail::note("action " + a.status_text), now);
-        if (row && row->state == SessionState::collecting) finish_collecting(sid, a, now);
+        if (row && row->state == SessionState::collecting) start_collecting(sid, a, now);
     }
 }
 

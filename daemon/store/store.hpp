@@ -221,6 +221,11 @@ class Store {
                                   const TransitionDetail& detail,
                                   std::int64_t now_ms);
     Result<std::optional<SessionRow>> find_session(std::int64_t session_id);
+    // Sets last_error without a state change (a download that will be tried
+    // again); the event log is not written: nothing happened to the session.
+    Result<void> set_session_error(std::int64_t session_id,
+                                   const std::string& error,
+                                   std::int64_t now_ms);
     Result<std::vector<SessionRow>> sessions_of_run(std::int64_t run_id,
                                                     std::optional<SessionState> filter);
     // Every one of the 14 states is a key, zeros included.

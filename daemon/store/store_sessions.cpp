@@ -310,6 +310,17 @@ Result<std::optional<std::int64_t>> Store::next_busy_wake() {
 
 namespace lrsched::store {
 
+Result<void> Store::set_session_error(std::int64_t session_id,
+                                      const std::string& error,
+                                      std::int64_t now_ms) {
+    return in_transaction(*db_, [&]() -> Result<void> {
+        auto s = db_->prepare("UPDATE sessions SET last_error = ?2, updated_at = ?3 WHERE id = ?1");
+        if (!s) return std::move(s).error();
+        s->bind_all(session_id, error, now_ms);
+        return s->run();
+    });
+}
+
 Result<std::vector<SessionRow>> Store::busy_due(std::int64_t now_ms) {
     auto s = db_->prepare(std::string(kSelectSession) +
                           " WHERE state = 'busy' AND not_before <= ?1 ORDER BY not_before, id");
