@@ -15,6 +15,7 @@
 #include <map>
 #include <optional>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -146,6 +147,19 @@ void check_log_matches_events(DaemonE2e& e2e) {
     CHECK(logged == stored);
 }
 
+// Nothing went wrong inside the daemon: no line at level error or critical
+// (a refused transition, a store failure, a loop that died).
+void check_no_error_logged(DaemonE2e& e2e) {
+    std::istringstream in(e2e.log());
+    std::string bad;
+    for (std::string line; std::getline(in, line);) {
+        const auto level = line.substr(line.find(' ') + 1,
+                                       line.find(' ', line.find(' ') + 1) - line.find(' ') - 1);
+        if (level == "error" || level == "critical") bad += line + "\n";
+    }
+    CHECK_MESSAGE(bad.empty(), "the daemon logged:\n" << bad);
+}
+
 // A sweep bound by the submit rate rather than by slots, so that a restart
 // in its middle would burst past the window if the window were not restored.
 SweepSpec rate_bound_sweep() {
@@ -190,6 +204,7 @@ TEST_CASE(
     check_every_session_final(e2e);
     check_limits_held(stats, spec);
     check_one_action_per_session(e2e, stats);
+    check_no_error_logged(e2e);
     check_fleet_mix_was_exercised(e2e);
     check_log_matches_events(e2e);
 }
@@ -215,6 +230,7 @@ TEST_CASE("daemon e2e: submits whose answers were lost are found by their tags, 
     check_every_session_final(e2e);
     check_limits_held(stats, spec);
     check_one_action_per_session(e2e, stats);
+    check_no_error_logged(e2e);
 
     // Every lost answer was noticed ("looking for tag T"), and the session
     // left `submitting` holding the very action that T created.
@@ -276,6 +292,7 @@ TEST_CASE(
     check_every_session_final(e2e);
     check_limits_held(stats, spec);  // the submit window held across the restart
     check_one_action_per_session(e2e, stats);
+    check_no_error_logged(e2e);
     MESSAGE("most submits in any window: " << stats["max_submits_in_any_window"] << " of "
                                            << spec.submit_calls);
 }
@@ -294,6 +311,7 @@ TEST_CASE("daemon e2e: tokens expiring mid-sweep are refreshed and no session is
     check_every_session_final(e2e);
     check_limits_held(stats, spec);
     check_one_action_per_session(e2e, stats);
+    check_no_error_logged(e2e);
     ReadOnlyDb db(e2e.db_path());
     CHECK(db.scalar("SELECT count(*) FROM tenants WHERE paused = 1") == 0);
     CHECK(db.scalar("SELECT count(*) FROM sessions WHERE state IN ('rejected', 'not_found')") == 0);
@@ -319,6 +337,7 @@ TEST_CASE("daemon e2e: foreign 429s are obeyed without losing a session, and non
     check_every_session_final(e2e);
     check_limits_held(stats, spec);
     check_one_action_per_session(e2e, stats);
+    check_no_error_logged(e2e);
     MESSAGE("foreign 429s: " << stats["throttled"]["foreign"] << ", of them on runliveresponse: "
                              << stats["calls"]["runliveresponse"].value("429", 0));
     check_log_matches_events(e2e);
@@ -369,5 +388,6 @@ TEST_CASE(
     check_every_session_final(e2e);
     check_limits_held(stats, spec);
     check_one_action_per_session(e2e, stats);
+    check_no_error_logged(e2e);
     check_log_matches_events(e2e);
 }
