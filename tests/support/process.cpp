@@ -120,6 +120,19 @@ BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv,
     }
 }
 
+BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv,
+                                     const std::string& log_file,
+                                     LogOnly) {
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    // One open file description for both streams: lines never overwrite each other.
+    posix_spawn_file_actions_addopen(&actions, 2, log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                     0600);
+    posix_spawn_file_actions_adddup2(&actions, 2, 1);
+    pid_ = spawn(&actions, argv, {});
+}
+
 int BackgroundProcess::stop(int signal) {
     if (stopped_) return status_;
     ::kill(pid_, signal);
@@ -135,7 +148,17 @@ int BackgroundProcess::stop(int signal) {
     ::waitpid(pid_, &status, 0);
     stopped_ = true;
     status_ = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-    ::close(out_fd_);
+    if (out_fd_ >= 0) ::close(out_fd_);
+    return status_;
+}
+
+std::optional<int> BackgroundProcess::exited() {
+    if (stopped_) return status_;
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) != pid_) return std::nullopt;
+    stopped_ = true;
+    status_ = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+    if (out_fd_ >= 0) ::close(out_fd_);
     return status_;
 }
 

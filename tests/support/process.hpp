@@ -2,6 +2,7 @@
 // stderr: end-to-end tests drive the real `lrsched` binary this way.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,13 +27,23 @@ class BackgroundProcess {
   public:
     // Throws when the process cannot start or exits before printing a line.
     BackgroundProcess(const std::vector<std::string>& argv, const std::string& stderr_file);
+    // A process that prints no ready line (the daemon, which only logs):
+    // started without waiting, its stdout and stderr both appended to
+    // `log_file`. ready_line() stays empty.
+    struct LogOnly {};
+    BackgroundProcess(const std::vector<std::string>& argv, const std::string& log_file, LogOnly);
     ~BackgroundProcess();
     BackgroundProcess(const BackgroundProcess&) = delete;
     BackgroundProcess& operator=(const BackgroundProcess&) = delete;
 
     const std::string& ready_line() const noexcept { return ready_line_; }
     int pid() const noexcept { return pid_; }
+    // The exit status (or -signal) once the process has ended on its own,
+    // without waiting; nullopt while it runs.
+    std::optional<int> exited();
     // Sends `signal` and waits for the exit; the exit status, or -signal.
+    // The wait is bounded: a process still there after 10 s gets SIGKILL
+    // (and the answer is then -SIGKILL whatever `signal` was).
     int stop(int signal);
 
   private:
