@@ -143,6 +143,14 @@ struct DispatchFixture {
         return d->submit_answered(s, a, now);
     }
 
+    // Plays the collect loop: every collection due is reported stored.
+    std::size_t collect_all(dispatch::Millis now) {
+        const auto due = d->collections_due(now);
+        for (const auto& c : due)
+            d->collected(c.session_id, std::nullopt, now);
+        return due.size();
+    }
+
     store::SessionState state(std::int64_t session_id) {
         return unwrap(store.find_session(session_id))->state;
     }

@@ -188,7 +188,7 @@ TEST_CASE("status text shows progress, the states in use, an ETA and one line pe
     CHECK(r.out.find(kSecret) == std::string::npos);
 }
 
-TEST_CASE("status JOB shows that job alone; an unknown job exits 1 naming it") {
+TEST_CASE("status JOB shows that job alone, an unknown job exits 1 naming it") {
     Site site;
     auto s = unwrap(Store::open(site.db));
     fill(s, now_ms());
@@ -230,7 +230,7 @@ TEST_CASE("a bad configuration exits 1 with file:line:col") {
     CHECK(r.err.find(bad.string() + ":2:1:") != std::string::npos);
 }
 
-TEST_CASE("sessions lists the latest run; --state filters; an unknown state exits 1") {
+TEST_CASE("sessions lists the latest run, --state filters, an unknown state exits 1") {
     Site site;
     auto s = unwrap(Store::open(site.db));
     const auto run = fill(s, now_ms());

@@ -260,7 +260,10 @@ TEST_CASE("daemon e2e: submits whose answers were lost are found by their tags, 
         std::sregex_iterator(log.begin(), log.end(), found_by_lookup), std::sregex_iterator());
     MESSAGE("lost answers: " << lost.size() << ", found by a lookup of the machine's actions: "
                              << by_lookup << ", the rest adopted from the tenant's listing");
-    CHECK(by_lookup >= 1);
+    // Which path adopts a lost answer first (the lookup of its machine's
+    // actions, or the tenant's listing, which polls faster while every slot
+    // is held) depends on timing; both are checked above by their outcome.
+    // The lookup path on its own is pinned down in dispatcher_test.cpp.
     check_log_matches_events(e2e);
 }
 

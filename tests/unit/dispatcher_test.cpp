@@ -62,7 +62,7 @@ TEST_CASE("the submit window is never exceeded, and a restart restores it") {
     CHECK(f.submit(1'120).machine_id == machine_id(4));
 }
 
-TEST_CASE("the gate holds the slots and the offline share; an ended action frees its slot") {
+TEST_CASE("the gate holds the slots and the offline share, an ended action frees its slot") {
     DispatchFixture f;  // 2 slots, 1 for offline-looking machines
     f.add_run("sweep", job_yaml(50), {{1, true}, {2, true}, {3, false}, {4, false}}, 0);
     const Submit a = f.submit(10);
@@ -74,6 +74,8 @@ TEST_CASE("the gate holds the slots and the offline share; an ended action frees
     CHECK(f.idle(2'000).why == "every slot is held");
     CHECK(f.d->poll_every() < f.tenant.poll_interval.count());  // slots wanted: poll sooner
     f.d->on_listing({f.action(a, "Succeeded")}, 2'100);
+    CHECK(f.state(a.session_id) == SessionState::collecting);  // the slot is free already
+    CHECK(f.collect_all(2'100) == 1);
     CHECK(f.state(a.session_id) == SessionState::done);
     CHECK(f.d->take_wake());
     const Submit c = f.submit(2'200);  // an offline-looking machine, within its share
@@ -126,7 +128,7 @@ TEST_CASE("a call that never left is queued again without a lookup") {
     CHECK(f.state(s.session_id) == SessionState::queued);
 }
 
-TEST_CASE("a busy machine waits busy_every; on a later submission busy is looked up first") {
+TEST_CASE("a busy machine waits busy_every, on a later submission busy is looked up first") {
     DispatchFixture f;
     f.add_run("sweep", job_yaml(50), {{1, false}}, 0);
     const std::string busy = R"({"error":{"code":"ActiveRequestAlreadyExists","message":"busy"}})";
@@ -142,7 +144,7 @@ TEST_CASE("a busy machine waits busy_every; on a later submission busy is looked
     CHECK(f.state(s.session_id) == SessionState::busy);
 }
 
-TEST_CASE("401 refreshes the token once; a second 401 pauses the tenant") {
+TEST_CASE("401 refreshes the token once, a second 401 pauses the tenant") {
     DispatchFixture f;
     f.add_run("sweep", job_yaml(50), {{1, false}, {2, false}}, 0);
     const Submit a = f.submit(0);
@@ -226,9 +228,48 @@ TEST_CASE("a restart picks up sessions on the server and those whose answer was 
     REQUIRE(f.d->lookups_due(100).size() == 1);
     CHECK(f.d->lookups_due(100)[0].session_id == b.session_id);
     f.d->on_listing({f.action(a, "Succeeded")}, 200);
+    f.collect_all(200);
     CHECK(f.state(a.session_id) == SessionState::done);
     f.d->on_lookup(b.session_id, {f.action(b, "Pending")}, 300);
     CHECK(f.state(b.session_id) == SessionState::pending);
+}
+
+TEST_CASE("an ended action's completed results are collected, and a failed fetch is retried") {
+    DispatchFixture f;
+    f.add_run("sweep",
+              "targets:\n  tags: [all]\ncommands:\n  - PutFile: tool.exe\n  - RunScript: "
+              "run.ps1\n  - GetFile: 'C:\\out\\..\\r.csv'\n",
+              {{1, false}}, 0);
+    const Submit s = f.submit(0);
+    f.created(s, 1);
+    auto j = f.action_json(s, "Succeeded");
+    j["commands"] = nlohmann::json::array();
+    for (int i = 0; i < 3; ++i)
+        j["commands"].push_back({{"index", i},
+                                 {"commandStatus", "Completed"},
+                                 {"command",
+                                  {{"type", i == 0   ? "PutFile"
+                                            : i == 1 ? "RunScript"
+                                                     : "GetFile"}}}});
+    f.d->on_listing({unwrap(lrsched::api::parse_machine_action(j.dump()))}, 100);
+    CHECK(f.d->take_collect_wake());
+    auto due = f.d->collections_due(100);
+    REQUIRE(due.size() == 1);
+    REQUIRE(due[0].items.size() == 2);  // never PutFile
+    CHECK(due[0].items[0].name == "1-RunScript-run.ps1");
+    CHECK(due[0].items[1].remote == "C:\\out\\..\\r.csv");
+    CHECK(due[0].items[1].name == "2-GetFile-r.csv");
+    CHECK(f.d->collections_due(100).empty());  // handed out once
+    f.d->collect_failed(s.session_id, "disk full", 100);
+    CHECK(unwrap(f.store.find_session(s.session_id))->last_error == "disk full");
+    CHECK(f.d->collections_due(100).empty());  // backing off
+    const auto again = f.d->next_collection();
+    REQUIRE(again);
+    CHECK(f.d->collections_due(*again).size() == 1);
+    f.d->collected(s.session_id, 3, *again);
+    const auto row = unwrap(f.store.find_session(s.session_id));
+    CHECK(row->state == SessionState::done);
+    CHECK(row->exit_code == 3);
 }
 
 TEST_CASE("withdrawing a job ends its queued sessions and leaves those on the server") {
@@ -241,6 +282,7 @@ TEST_CASE("withdrawing a job ends its queued sessions and leaves those on the se
     CHECK(counts.at(SessionState::withdrawn) == 2);
     CHECK(counts.at(SessionState::pending) == 1);
     f.d->on_listing({f.action(s, "Succeeded")}, 200);
+    f.collect_all(200);
     CHECK(f.state(s.session_id) == SessionState::done);
     CHECK(unwrap(f.store.latest_run(unwrap(f.store.find_job("sweep"))->id))->finished_at);
 }

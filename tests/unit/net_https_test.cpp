@@ -49,7 +49,7 @@ TEST_CASE("https: GET and POST round trip with headers and body, on one kept-ali
     CHECK(sim.server().stats().connections == 1);  // three requests, one connection
 }
 
-TEST_CASE("tls: the test CA given as ca_file is trusted; without it nothing reaches the handler") {
+TEST_CASE("tls: the test CA given as ca_file is trusted, without it nothing reaches the handler") {
     Sim sim;
     SyncHttpsClient trusting(sim.trusting());
     CHECK(unwrap(trusting.call(get(sim.url("/echo")))).status == 200);

@@ -6,7 +6,7 @@
 using lrsched::Errc;
 using lrsched::net::parse_https_url;
 
-TEST_CASE("https url: host, port and target are split; the default port is 443") {
+TEST_CASE("https url: host, port and target are split, the default port is 443") {
     auto a = parse_https_url("https://api.security.microsoft.com/api/machines?$top=10");
     REQUIRE(a);
     CHECK(a->host == "api.security.microsoft.com");

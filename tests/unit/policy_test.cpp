@@ -43,7 +43,7 @@ TEST_CASE("the server's action status moves the session forward only") {
     CHECK_FALSE(state_for_action(SessionState::running, action(ActionStatus::unknown)).has_value());
 }
 
-TEST_CASE("an action that timed out unreached expires; one with results is collected") {
+TEST_CASE("an action that timed out unreached expires, one with results is collected") {
     CHECK(state_for_action(
               SessionState::pending,
               action(ActionStatus::timed_out, {{"RunScript", CommandStatus::created}})) ==

@@ -120,7 +120,7 @@ TEST_CASE("status counts every state of the latest run, zeros included") {
     CHECK(latest.finished() == 9);  // done, failed, expired, gave_up
 }
 
-TEST_CASE("a deleted job is shown only while it has runs; a job without runs has none") {
+TEST_CASE("a deleted job is shown only while it has runs, a job without runs has none") {
     TempDir dir;
     const auto path = database_path(dir.path().string());
     auto s = unwrap(Store::open(path));

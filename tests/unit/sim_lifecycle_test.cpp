@@ -61,7 +61,7 @@ TEST_CASE("sim lifecycle: a machine online later runs the commands one at a time
     CHECK(a["lastUpdateDateTimeUtc"] == "2025-01-01T00:00:40.0000000Z");
 }
 
-TEST_CASE("sim lifecycle: a failed RunScript fails the action; later commands never run") {
+TEST_CASE("sim lifecycle: a failed RunScript fails the action, later commands never run") {
     auto c = quiet_sim_config();
     c.runscript_fail_fraction = 1;
     SimHarness h(c);
@@ -114,7 +114,7 @@ TEST_CASE("sim lifecycle: which scripts fail is deterministic from the seed") {
     CHECK(first.find('S') != std::string::npos);
 }
 
-TEST_CASE("sim lifecycle: cancel ends a non-final action; final ones are refused") {
+TEST_CASE("sim lifecycle: cancel ends a non-final action, final ones are refused") {
     SimHarness h(quiet_sim_config(), {sim_machine(0, 1000), sim_machine(1)});
     h.login(0);
     const std::string pending = create(h, 0, kThree, 0);

@@ -67,7 +67,7 @@ TEST_CASE("sim submit: the command order PutFile*, RunScript*, GetFile* is enfor
               .status == 201);
 }
 
-TEST_CASE("sim submit: names are case-sensitive; unknown or missing ones are refused") {
+TEST_CASE("sim submit: names are case-sensitive, unknown or missing ones are refused") {
     auto c = quiet_sim_config();
     c.submit_calls = 100;
     SimHarness h(c);
@@ -109,7 +109,7 @@ TEST_CASE("sim submit: names are case-sensitive; unknown or missing ones are ref
     CHECK(h.api.stats(2)["actions_created"] == 0);
 }
 
-TEST_CASE("sim submit: PutFile and RunScript must name library files; unknown machines are 404") {
+TEST_CASE("sim submit: PutFile and RunScript must name library files, unknown machines are 404") {
     SimHarness h;
     h.login(0);
     const auto missing =
@@ -140,7 +140,7 @@ TEST_CASE("sim submit: a machine with an active session answers ActiveRequestAlr
     CHECK(h.submit(h.machine(1), script_body(), 50).status == 201);
 }
 
-TEST_CASE("sim submit: the sliding window counts rejected calls; Retry-After is exact") {
+TEST_CASE("sim submit: the sliding window counts rejected calls, Retry-After is exact") {
     auto c = quiet_sim_config();
     c.submit_calls = 3;
     c.submit_window = 10;
