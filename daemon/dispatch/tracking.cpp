@@ -103,8 +103,11 @@ void Dispatcher::collect_failed(std::int64_t session_id, const std::string& erro
     if (it == tracked_.end()) return;
     Tracked& t = it->second;
     ++t.collect_failures;
-    const Millis wait = sessions::backoff_ms(t.collect_failures, 5'000, 600'000, 1.0);
-    t.collect_at = now + std::max<Millis>(wait, 1'000);
+    // A poll interval, doubling up to ten minutes: a cut download usually
+    // works at once; a full disk needs the operator.
+    const Millis wait =
+        sessions::backoff_ms(t.collect_failures, tenant_.poll_interval.count(), 600'000, 1.0);
+    t.collect_at = now + std::max<Millis>(wait, 250);
     spdlog::warn("tenant={} session={} results not stored yet (attempt {}), again in {} ms: {}",
                  tenant_.name, session_id, t.collect_failures, *t.collect_at - now, error);
     if (auto r = store_.set_session_error(session_id, error, now); !r)

@@ -85,6 +85,7 @@ ArtifactWriter::ArtifactWriter(ArtifactWriter&& o) noexcept
       temp_(std::move(o.temp_)),
       cap_(o.cap_),
       bytes_(o.bytes_),
+      head_(std::move(o.head_)),
       hash_(std::move(o.hash_)) {}
 
 ArtifactWriter::~ArtifactWriter() {
@@ -101,18 +102,23 @@ Result<void> ArtifactWriter::write(std::string_view chunk) {
                      name_ + ": larger than the cap of " + std::to_string(cap_) + " bytes"};
     if (auto r = write_all(fd_, chunk, machine_ + "/" + temp_); !r) return r;
     hash_.update(chunk);
+    if (head_.size() < 4) head_.append(chunk.substr(0, 4 - head_.size()));
     bytes_ += chunk.size();
     return ok();
 }
 
-Result<ArtifactWriter::Stored> ArtifactWriter::commit() {
+Result<ArtifactWriter::Stored> ArtifactWriter::commit(std::string_view suffix) {
     const std::string where = machine_ + "/" + temp_;
     if (::fsync(fd_) != 0) return sys_error(where, errno);
     const auto taken = [&](const std::string& n) {
         struct stat st {};
         return ::fstatat(dir_fd_, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
     };
-    const std::string final_name = unique_name(name_, taken);
+    std::string wanted = name_;
+    if (!suffix.empty())
+        wanted =
+            safe_component(name_.substr(0, kMaxComponent - suffix.size()) + std::string(suffix));
+    const std::string final_name = unique_name(wanted, taken);
     if (::renameat(dir_fd_, temp_.c_str(), dir_fd_, final_name.c_str()) != 0)
         return sys_error(where, errno);
     ::close(fd_);

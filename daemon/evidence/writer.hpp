@@ -43,9 +43,11 @@ class ArtifactWriter {
         std::uint64_t bytes = 0;
         std::string sha256;
     };
-    // fsync, rename to the final name (with a ~N suffix if taken), fsync the
-    // folder.
-    Result<Stored> commit();
+    // fsync, rename to the final name plus `suffix` (with a ~N suffix if
+    // taken), fsync the folder.
+    Result<Stored> commit(std::string_view suffix = "");
+    // The first bytes written (up to 4): a file's signature.
+    const std::string& head() const noexcept { return head_; }
 
     std::uint64_t bytes() const noexcept { return bytes_; }
 
@@ -58,6 +60,7 @@ class ArtifactWriter {
     std::string temp_;
     std::uint64_t cap_ = 0;
     std::uint64_t bytes_ = 0;
+    std::string head_;
     Sha256 hash_;
 };
 

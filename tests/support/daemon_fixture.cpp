@@ -289,10 +289,10 @@ void DaemonE2e::write_daemon_files() {
                "description: every machine\n"
                "targets:\n"
                "  tags: [tier0, server, workstation]\n"
-               "commands:\n"
-               "  - GetFile: 'C:\\Windows\\Temp\\x.log'\n"
-               "comment: e2e sweep\n"
-               "retry: {busy_every: 1s}\n");
+               "commands:\n" +
+                   spec_.commands +
+                   "comment: e2e sweep\n"
+                   "retry: {busy_every: 1s}\n");
 }
 
 void DaemonE2e::start_daemon() {

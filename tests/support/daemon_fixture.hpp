@@ -44,8 +44,11 @@ struct SweepSpec {
     std::string offline_fraction = "0.2";  // online after 1 s to online_after_max
     std::string online_after_max = "4s";
     std::string never_online_fraction = "0.06";
-    std::string busy_fraction = "0.1";   // busy with a foreign session for 2-8 s
-    bool wrong_host = false;             // the simulator's certificate names wrong.example
+    std::string busy_fraction = "0.1";  // busy with a foreign session for 2-8 s
+    bool wrong_host = false;            // the simulator's certificate names wrong.example
+    // The job's `commands:` list, as YAML lines (RunScript needs the script in
+    // the simulator's library: --library NAME in sim_flags).
+    std::string commands = "  - GetFile: 'C:\\Windows\\Temp\\x.log'\n";
     std::vector<std::string> sim_flags;  // faults and any other lrsched-sim flag
 };
 
