@@ -91,7 +91,20 @@ def main():
               f"max {stats['max_concurrent_sessions']} concurrent sessions (limit 10), "
               f"throttled by rate {stats['throttled']['submit_rate']}, "
               f"by concurrency {stats['throttled']['concurrency']}")
-        print("evidence download and its manifest come with issue 5")
+        run = env.query("SELECT r.id FROM runs r JOIN jobs j ON j.id = r.job_id "
+                        "WHERE j.name = 'nightly-autoruns'")[0][0]
+        folder = os.path.join(env.state_dir, "evidence", "nightly-autoruns", str(run))
+        print(f"\n$ ls -R {folder}")
+        for base, _, files in sorted(os.walk(folder)):
+            for f in sorted(files):
+                path = os.path.join(base, f)
+                print(f"  {os.path.relpath(path, folder)}  ({os.path.getsize(path)} bytes)")
+        print(f"\n$ head -3 {os.path.join(folder, 'manifest.jsonl')}")
+        with open(os.path.join(folder, "manifest.jsonl")) as m:
+            for line in m.readlines()[:3]:
+                print(line, end="")
+        print(f"\n$ lrsched verify {folder}")
+        print(lrsched(build, "verify", folder).stdout, end="")
     finally:
         env.stop()
     return 0

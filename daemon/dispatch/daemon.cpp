@@ -393,9 +393,14 @@ asio::awaitable<Result<evidence::ArtifactWriter::Stored>> Daemon::fetch(TenantRt
         evidence::ArtifactWriter* w = &*writer;
         net::BodySink sink = [w](std::string_view chunk) { return w->write(chunk); };
         auto got = co_await t->api->download(std::move(*link), std::move(sink), kMaxEvidenceFile);
-        // A GetFile result arrives as a ZIP holding the file: it is kept as
-        // delivered (evidence is never altered), named for what it is.
-        if (got) co_return w->commit(w->head() == std::string_view("PK\x03\x04", 4) ? ".zip" : "");
+        // Results are kept as delivered (evidence is never altered) and named
+        // for what they are: a GetFile result is a ZIP holding the file, a
+        // RunScript result the transcript JSON.
+        if (got) {
+            const bool zip = w->head() == std::string_view("PK\x03\x04", 4);
+            const bool json = item->type == "RunScript" && w->head().substr(0, 1) == "{";
+            co_return w->commit(zip ? ".zip" : json ? ".json" : "");
+        }
         if (got.error().code != make_error_code(Errc::permission_denied) || attempt >= 2)
             co_return std::move(got).error();
     }
