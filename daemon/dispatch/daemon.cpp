@@ -34,6 +34,7 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <set>
 
 namespace lrsched::dispatch {
 namespace {
@@ -410,12 +411,18 @@ asio::awaitable<Result<std::optional<std::int64_t>>> Daemon::collect(TenantRt* t
     const std::string run_dir =
         cfg_.state_dir + "/evidence/" + c.job + "/" + std::to_string(c.run_id);
     const std::string machine = evidence::machine_folder(c.computer_dns_name, c.machine_id);
-    evidence::remove_partials(run_dir, machine);
     // A restart after the manifest line but before the store row: the file
-    // is there and listed; record it rather than fetch it twice.
+    // is there and listed; record it rather than fetch it twice. Anything
+    // else a crash left (a .part, a renamed file never listed) goes.
     std::map<std::int64_t, evidence::ManifestEntry> listed;
-    for (auto& e : evidence::read_manifest(run_dir))
+    std::set<std::string> files;
+    for (auto& e : evidence::read_manifest(run_dir)) {
+        files.insert(e.file);
         if (e.action_id == c.action_id) listed[e.command_index] = std::move(e);
+    }
+    if (const auto n = evidence::remove_unrecorded(run_dir, machine, files); n > 0)
+        spdlog::warn("job={} run={} machine={} removed {} file(s) a cut-off collection left", c.job,
+                     c.run_id, machine, n);
     std::optional<std::int64_t> exit_code;
     for (const ResultItem& item : c.items) {
         evidence::ManifestEntry entry;

@@ -155,16 +155,21 @@ std::vector<ManifestEntry> read_manifest(const std::string& run_dir) {
     return out;
 }
 
-std::size_t remove_partials(const std::string& run_dir, const std::string& machine) {
+std::size_t remove_unrecorded(const std::string& run_dir,
+                              const std::string& machine,
+                              const std::set<std::string>& listed) {
     std::size_t removed = 0;
     const std::string dir = run_dir + "/" + machine;
     DIR* d = ::opendir(dir.c_str());
     if (!d) return 0;
     while (const dirent* e = ::readdir(d)) {
-        const std::string_view n = e->d_name;
-        if (n.size() > 6 && n.front() == '.' && n.substr(n.size() - 5) == kPartSuffix &&
-            ::unlinkat(::dirfd(d), e->d_name, 0) == 0)
-            ++removed;
+        const std::string name = e->d_name;
+        if (name == "." || name == "..") continue;
+        struct stat st {};
+        if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || S_ISDIR(st.st_mode))
+            continue;
+        if (listed.count(machine + "/" + name)) continue;
+        if (::unlinkat(::dirfd(d), e->d_name, 0) == 0) ++removed;
     }
     ::closedir(d);
     return removed;

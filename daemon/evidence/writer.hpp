@@ -13,6 +13,7 @@
 #include "evidence/manifest.hpp"
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -72,8 +73,12 @@ Result<void> append_manifest(const std::string& run_dir, const ManifestEntry& en
 // them). An absent manifest is an empty list.
 std::vector<ManifestEntry> read_manifest(const std::string& run_dir);
 
-// Removes `.*.part` files left in `<run_dir>/<machine>/` by a download that
-// was cut off (a crash, a reset); returns how many.
-std::size_t remove_partials(const std::string& run_dir, const std::string& machine);
+// Removes what a collection cut off by a crash left in `<run_dir>/<machine>/`:
+// `.*.part` files (before the rename) and files the manifest does not list
+// (renamed, but the manifest line never written). `listed` holds the
+// manifest's `file` values. Returns how many files went.
+std::size_t remove_unrecorded(const std::string& run_dir,
+                              const std::string& machine,
+                              const std::set<std::string>& listed);
 
 }  // namespace lrsched::evidence

@@ -11,6 +11,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 namespace fs = std::filesystem;
@@ -18,7 +19,7 @@ using lrsched::evidence::append_manifest;
 using lrsched::evidence::ArtifactWriter;
 using lrsched::evidence::ManifestEntry;
 using lrsched::evidence::read_manifest;
-using lrsched::evidence::remove_partials;
+using lrsched::evidence::remove_unrecorded;
 using lrsched::evidence::verify_run_folder;
 using lrsched::test::TempDir;
 using lrsched::test::unwrap;
@@ -109,17 +110,23 @@ TEST_CASE("a symbolic link planted as the machine folder is refused, nothing wri
     CHECK(fs::is_empty(dir.path() / "outside"));
 }
 
-TEST_CASE("leftovers of a crash mid-download are removed and the folder verifies again") {
+TEST_CASE("leftovers of a crash mid-collection are removed and the folder verifies again") {
     TempDir dir;
     const std::string run = (dir.path() / "run").string();
+    std::set<std::string> listed;
     {
         auto w = unwrap(ArtifactWriter::open(run, "m", "1-GetFile-x.log", 100));
         unwrap(w.write("kept"));
-        unwrap(append_manifest(run, manifest_entry(unwrap(w.commit()))));
+        const auto stored = unwrap(w.commit());
+        unwrap(append_manifest(run, manifest_entry(stored)));
+        listed.insert(stored.file);
     }
-    // What a crash before the rename leaves: a temporary file.
+    // A crash before the rename leaves a temporary file; one after the
+    // rename but before the manifest line, a final file nobody listed.
     std::ofstream(fs::path(run) / "m" / ".2-GetFile-y.log.part") << "half";
-    CHECK_FALSE(unwrap(verify_run_folder(run)).clean());
-    CHECK(remove_partials(run, "m") == 1);
+    std::ofstream(fs::path(run) / "m" / "3-GetFile-z.log") << "whole, unlisted";
+    CHECK(unwrap(verify_run_folder(run)).extra.size() == 2);
+    CHECK(remove_unrecorded(run, "m", listed) == 2);
     CHECK(unwrap(verify_run_folder(run)).clean());
+    CHECK(slurp(fs::path(run) / "m" / "1-GetFile-x.log") == "kept");  // listed: kept
 }
