@@ -98,13 +98,7 @@ Result<void> Dispatcher::add_run(const store::ActiveRun& active) {
         if (!rows) return std::move(rows).error();
         for (const auto& row : *rows) {
             Tracked t;
-            t.run_id = row.run_id;
-            t.machine_id = row.machine_id;
-            t.computer_dns_name = row.computer_dns_name.value_or("");
-            t.state = row.state;
-            t.looks_offline = row.looks_offline;
-            t.action_id = row.action_id.value_or("");
-            t.submissions = row.submissions;
+            t.take(row);
             t.submitted_at = row.updated_at;
             t.since = row.updated_at;
             // A submit whose answer never came back: find out before anything else.
@@ -376,13 +370,7 @@ void Dispatcher::after_move(const SessionRow& row, SessionState from, Millis now
     if (holds_tracking(row.state)) {
         Tracked& t = tracked_[row.id];
         if (t.state != row.state || t.since == 0) t.since = now;
-        t.run_id = row.run_id;
-        t.machine_id = row.machine_id;
-        t.computer_dns_name = row.computer_dns_name.value_or("");
-        t.state = row.state;
-        t.looks_offline = row.looks_offline;
-        t.action_id = row.action_id.value_or("");
-        t.submissions = row.submissions;
+        t.take(row);
         if (row.state == SessionState::submitting) t.submitted_at = now;
         t.lookup_at.reset();  // a new state: whatever was looked up is settled
         return;

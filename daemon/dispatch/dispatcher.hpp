@@ -194,6 +194,17 @@ class Dispatcher {
         std::optional<api::MachineAction> action;
         std::optional<Millis> collect_at;
         int collect_failures = 0;
+
+        // The session's stored fields (times and lookups are the caller's).
+        void take(const SessionRow& row) {
+            run_id = row.run_id;
+            machine_id = row.machine_id;
+            computer_dns_name = row.computer_dns_name.value_or("");
+            state = row.state;
+            looks_offline = row.looks_offline;
+            action_id = row.action_id.value_or("");
+            submissions = row.submissions;
+        }
     };
 
     const RunPlan* plan_of(std::int64_t run_id) const;
