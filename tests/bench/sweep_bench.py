@@ -214,6 +214,23 @@ def restart_with_rows(build, workdir, rows):
         env.stop()
 
 
+def big_file(build, workdir, size):
+    """One GetFile of `size` bytes: the daemon's peak RSS while it streams."""
+    env = SimTenant(os.path.join(workdir, "big-file"), build,
+                    quiet_fleet(1) + ["--getfile-size", str(size)],
+                    {"submit_rate": {"calls": 10, "per": "60s"}})
+    try:
+        env.add_job("sweep", JOB)
+        env.start_daemon()
+        env.wait_for("the download", env.run_finished, timeout=600)
+        rss, cpu = env.daemon_usage()
+        row = env.query("SELECT bytes FROM artifacts")
+        print(f"[big file] one GetFile of {size / 1e6:.0f} MB (stored {row[0][0] / 1e6:.0f} MB, "
+              f"a ZIP): daemon peak RSS {rss:.1f} MB, CPU {cpu:.2f}s")
+    finally:
+        env.stop()
+
+
 def main():
     if len(sys.argv) < 3:
         print(__doc__)
@@ -228,6 +245,7 @@ def main():
         reads_in_flight(build, workdir, n, quick)
     big_job(build, workdir, 10_000 if quick else 100_000)
     restart_with_rows(build, workdir, 100_000 if quick else 1_000_000)
+    big_file(build, workdir, 20_000_000 if quick else 200_000_000)
     return 0
 
 
