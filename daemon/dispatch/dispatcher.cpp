@@ -109,7 +109,8 @@ Result<void> Dispatcher::add_run(const store::ActiveRun& active) {
     }
     wake_ = true;
     // A run whose targets all turned out unknown has nothing to wait for.
-    auto finished = store_.finish_run_if_done(active.run.id, active.run.created_at);
+    auto finished = store_.finish_run_if_done(
+        active.run.id, active.run.resolved_at.value_or(active.run.created_at));
     if (!finished) return std::move(finished).error();
     if (*finished) runs_.erase(active.run.id);
     return ok();
