@@ -1,5 +1,7 @@
 #include "common/yaml_reader.hpp"
 
+#include "common/byte_size.hpp"
+
 #include <yaml-cpp/eventhandler.h>
 
 #include <algorithm>
@@ -305,6 +307,21 @@ std::optional<Duration> read_duration(const std::string& file,
     diags.error(
         location_of(file, value),
         field + ": expected a duration such as 250ms, 30s, 10m, 6h or 3d, found " + what_is(value));
+    return std::nullopt;
+}
+
+std::optional<std::uint64_t> read_byte_size(const std::string& file,
+                                            const YAML::Node& value,
+                                            const std::string& field,
+                                            Diagnostics& diags) {
+    if (value.IsScalar()) {
+        if (auto n = parse_byte_size(value.Scalar()); n && *n > 0) return n;
+    }
+    diags.error(location_of(file, value),
+                field +
+                    ": expected a size such as 500MB or 4GiB (B, KB, MB, GB, TB or KiB, "
+                    "MiB, GiB, TiB), found " +
+                    what_is(value));
     return std::nullopt;
 }
 

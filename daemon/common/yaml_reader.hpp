@@ -87,6 +87,11 @@ std::optional<Duration> read_duration(const std::string& file,
                                       const YAML::Node& value,
                                       const std::string& field,
                                       Diagnostics& diags);
+// A size such as 500MB or 4GiB (common/byte_size.hpp), more than zero.
+std::optional<std::uint64_t> read_byte_size(const std::string& file,
+                                            const YAML::Node& value,
+                                            const std::string& field,
+                                            Diagnostics& diags);
 
 struct LocatedString {
     std::string value;

@@ -20,6 +20,7 @@ namespace fs = std::filesystem;
 
 constexpr YamlLimits kConfigLimits{std::size_t{256} * 1024, 16, 20'000};
 constexpr std::size_t kMaxSecretBytes = std::size_t{64} * 1024;
+constexpr std::uint64_t kMaxFileSize = EvidenceConfig{}.max_file_size;
 
 // Resolves a path written in the configuration against the file's directory.
 std::string resolve(const fs::path& base_dir, const std::string& p) {
@@ -50,6 +51,7 @@ class Parser {
     void parse_log(const YAML::Node& n, LogConfig& log);
     void parse_control(const YAML::Node& n, ControlConfig& control);
     void parse_metrics(const YAML::Node& n, std::string& listen);
+    void parse_evidence(const YAML::Node& n, EvidenceConfig& evidence);
     std::optional<Rate> parse_rate(const YAML::Node& n, const std::string& name);
     void parse_limits(const YAML::Node& n, const std::string& name, Limits& limits);
     std::optional<Tenant> parse_tenant(const YAML::Node& n, const std::string& name);
@@ -134,6 +136,24 @@ void Parser::parse_metrics(const YAML::Node& n, std::string& listen) {
         else
             listen = *s;
     }
+}
+
+void Parser::parse_evidence(const YAML::Node& n, EvidenceConfig& evidence) {
+    const MapView m(file_, n, "evidence", {"max_file_size", "max_run_size"}, diags_);
+    if (!m.valid()) return;
+    if (auto v = m.get("max_file_size")) {
+        const auto size = read_byte_size(file_, *v, "evidence.max_file_size", diags_);
+        if (size && *size > kMaxFileSize)
+            diags_.error(location_of(file_, *v),
+                         "evidence.max_file_size: at most 4GB (a GetFile result is a ZIP "
+                         "without ZIP64), found " +
+                             quote_value(v->Scalar()));
+        else if (size)
+            evidence.max_file_size = *size;
+    }
+    if (auto v = m.get("max_run_size"))
+        if (auto size = read_byte_size(file_, *v, "evidence.max_run_size", diags_))
+            evidence.max_run_size = *size;
 }
 
 std::optional<Rate> Parser::parse_rate(const YAML::Node& n, const std::string& name) {
@@ -290,13 +310,15 @@ std::optional<Config> Parser::parse(const YAML::Node& root) {
     Config c;
     c.path = file_;
     const MapView m(file_, root, "configuration",
-                    {"state_dir", "jobs_dir", "log", "control", "metrics", "tenants"}, diags_);
+                    {"state_dir", "jobs_dir", "log", "control", "metrics", "evidence", "tenants"},
+                    diags_);
     if (!m.valid()) return std::nullopt;
     path_field(m, "state_dir", c.state_dir);
     path_field(m, "jobs_dir", c.jobs_dir);
     if (auto v = m.get("log")) parse_log(*v, c.log);
     if (auto v = m.get("control")) parse_control(*v, c.control);
     if (auto v = m.get("metrics")) parse_metrics(*v, c.metrics_listen);
+    if (auto v = m.get("evidence")) parse_evidence(*v, c.evidence);
     const auto tenants = m.get("tenants");
     if (!tenants) {
         diags_.error({file_, 1, 1},

@@ -70,6 +70,14 @@ struct ControlConfig {
     unsigned mode = 0660;
 };
 
+// Caps on what collection writes to disk (issue 5): a result over
+// max_file_size, or one that would take a run's evidence over max_run_size,
+// is not stored; its session ends failed, naming the cap.
+struct EvidenceConfig {
+    std::uint64_t max_file_size = 4'000'000'000;  // the largest GetFile result (no ZIP64)
+    std::optional<std::uint64_t> max_run_size;    // none: no cap
+};
+
 struct Config {
     std::string path;  // the file it came from
     std::string state_dir = "/var/lib/lrsched";
@@ -77,6 +85,7 @@ struct Config {
     LogConfig log;
     ControlConfig control;
     std::string metrics_listen;  // "host:port" or empty
+    EvidenceConfig evidence;
     std::vector<Tenant> tenants;
 
     const Tenant* find_tenant(std::string_view name) const;

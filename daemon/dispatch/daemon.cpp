@@ -9,6 +9,8 @@
 // Beast costs 20-30 s to compile (STYLE.md).
 #include "dispatch/daemon.hpp"
 
+#include "common/byte_size.hpp"
+#include "common/crash_point.hpp"
 #include "dispatch/api_client.hpp"
 #include "dispatch/dispatcher.hpp"
 #include "evidence/manifest.hpp"
@@ -45,8 +47,6 @@ using std::chrono::milliseconds;
 constexpr Millis kScanEvery = 2'000;     // job files (SPEC §2: "within a few seconds")
 constexpr Millis kErrorBackoff = 5'000;  // after a failed read or token request
 constexpr Millis kStopGrace = 4'000;     // SIGTERM: calls in flight get this long
-// The largest evidence file accepted (the simulator's GetFile limit is 4 GB).
-constexpr std::uint64_t kMaxEvidenceFile = std::uint64_t{4} * 1024 * 1024 * 1024;
 constexpr Millis kPruneEvery = 600'000;  // api_calls rows older than every window go
 constexpr Millis kClockSkew = 600'000;   // listings start this much before our oldest submit
 // A machine whose last full report is older than this looks offline.
@@ -131,12 +131,13 @@ class Daemon {
     asio::awaitable<void> dispatch_loop(TenantRt* t);
     asio::awaitable<void> track_loop(TenantRt* t);
     asio::awaitable<void> collect_loop(TenantRt* t);
-    asio::awaitable<Result<std::optional<std::int64_t>>> collect(TenantRt* t, Collection c);
+    asio::awaitable<Result<Collected>> collect(TenantRt* t, Collection c);
     asio::awaitable<Result<evidence::ArtifactWriter::Stored>> fetch(TenantRt* t,
                                                                     const Collection* c,
                                                                     const ResultItem* item,
                                                                     std::string run_dir,
-                                                                    std::string machine);
+                                                                    std::string machine,
+                                                                    std::uint64_t cap);
     asio::awaitable<void> jobs_loop();
     asio::awaitable<void> signal_loop();
     asio::awaitable<void> resolve(std::int64_t run_id);
@@ -383,17 +384,17 @@ asio::awaitable<Result<evidence::ArtifactWriter::Stored>> Daemon::fetch(TenantRt
                                                                         const Collection* c,
                                                                         const ResultItem* item,
                                                                         std::string run_dir,
-                                                                        std::string machine) {
+                                                                        std::string machine,
+                                                                        std::uint64_t cap) {
     // A link lives 30 minutes: an expired one (403) is asked for again.
     for (int attempt = 0;; ++attempt) {
         auto link = co_await t->api->result_link(c->action_id, item->index);
         if (!link) co_return std::move(link).error();
-        auto writer =
-            evidence::ArtifactWriter::open(run_dir, machine, item->name, kMaxEvidenceFile);
+        auto writer = evidence::ArtifactWriter::open(run_dir, machine, item->name, cap);
         if (!writer) co_return std::move(writer).error();
         evidence::ArtifactWriter* w = &*writer;
         net::BodySink sink = [w](std::string_view chunk) { return w->write(chunk); };
-        auto got = co_await t->api->download(std::move(*link), std::move(sink), kMaxEvidenceFile);
+        auto got = co_await t->api->download(std::move(*link), std::move(sink), cap);
         // Results are kept as delivered (evidence is never altered) and named
         // for what they are: a GetFile result is a ZIP holding the file, a
         // RunScript result the transcript JSON.
@@ -407,7 +408,7 @@ asio::awaitable<Result<evidence::ArtifactWriter::Stored>> Daemon::fetch(TenantRt
     }
 }
 
-asio::awaitable<Result<std::optional<std::int64_t>>> Daemon::collect(TenantRt* t, Collection c) {
+asio::awaitable<Result<Collected>> Daemon::collect(TenantRt* t, Collection c) {
     const std::string run_dir =
         cfg_.state_dir + "/evidence/" + c.job + "/" + std::to_string(c.run_id);
     const std::string machine = evidence::machine_folder(c.computer_dns_name, c.machine_id);
@@ -416,21 +417,45 @@ asio::awaitable<Result<std::optional<std::int64_t>>> Daemon::collect(TenantRt* t
     // else a crash left (a .part, a renamed file never listed) goes.
     std::map<std::int64_t, evidence::ManifestEntry> listed;
     std::set<std::string> files;
+    std::uint64_t run_bytes = 0;  // what the run's evidence holds, for max_run_size
     for (auto& e : evidence::read_manifest(run_dir)) {
         files.insert(e.file);
+        run_bytes += static_cast<std::uint64_t>(std::max<std::int64_t>(e.bytes, 0));
         if (e.action_id == c.action_id) listed[e.command_index] = std::move(e);
     }
     if (const auto n = evidence::remove_unrecorded(run_dir, machine, files); n > 0)
         spdlog::warn("job={} run={} machine={} removed {} file(s) a cut-off collection left", c.job,
                      c.run_id, machine, n);
-    std::optional<std::int64_t> exit_code;
+    Collected out;
+    const config::EvidenceConfig& caps = cfg_.evidence;
     for (const ResultItem& item : c.items) {
         evidence::ManifestEntry entry;
         if (const auto it = listed.find(item.index); it != listed.end()) {
             entry = it->second;
         } else {
-            auto stored = co_await fetch(t, &c, &item, run_dir, machine);
+            // The smaller of the file cap and what the run cap leaves.
+            std::uint64_t cap = caps.max_file_size;
+            std::string over =
+                "larger than evidence.max_file_size (" + format_byte_size(caps.max_file_size) + ")";
+            if (caps.max_run_size) {
+                const std::uint64_t left =
+                    *caps.max_run_size - std::min(run_bytes, *caps.max_run_size);
+                if (left < cap) {
+                    cap = left;
+                    over = "the run's evidence would exceed evidence.max_run_size (" +
+                           format_byte_size(*caps.max_run_size) + ")";
+                }
+            }
+            Result<evidence::ArtifactWriter::Stored> stored =
+                Error{Errc::limit_exceeded, "the run cap is reached"};
+            if (cap > 0) stored = co_await fetch(t, &c, &item, run_dir, machine, cap);
             if (stopping_) co_return Error{Errc::io_error, "stopping"};
+            if (!stored && stored.error().code == make_error_code(Errc::limit_exceeded)) {
+                spdlog::error("job={} run={} machine={} action={} file={} not stored: {}", c.job,
+                              c.run_id, machine, c.action_id, item.name, over);
+                out.not_stored.push_back(item.name + ": " + over);
+                continue;
+            }
             if (!stored) co_return std::move(stored).error();
             entry.job = c.job;
             entry.run = c.run_id;
@@ -446,6 +471,8 @@ asio::awaitable<Result<std::optional<std::int64_t>>> Daemon::collect(TenantRt* t
             entry.downloaded_at = iso8601(unix_now());
             entry.action_status = c.action_status;
             if (auto r = evidence::append_manifest(run_dir, entry); !r) co_return r.error();
+            crash_point("evidence.after_manifest");
+            run_bytes += stored->bytes;
         }
         store::ArtifactRow row{
             0,          c.session_id, c.action_id,  item.index, item.type,      item.remote,
@@ -454,9 +481,9 @@ asio::awaitable<Result<std::optional<std::int64_t>>> Daemon::collect(TenantRt* t
         spdlog::info("job={} run={} machine={} action={} file={} bytes={} sha256={}", c.job,
                      c.run_id, machine, c.action_id, entry.file, entry.bytes, entry.sha256);
         if (item.type == "RunScript")
-            if (auto code = transcript_exit_code(run_dir + "/" + entry.file)) exit_code = code;
+            if (auto code = transcript_exit_code(run_dir + "/" + entry.file)) out.exit_code = code;
     }
-    co_return exit_code;
+    co_return out;
 }
 
 // ---- job files, firings and runs ----

@@ -343,7 +343,8 @@ void Dispatcher::set_job_paused(const std::string& job, bool paused) {
 Result<SessionRow> Dispatcher::move(std::int64_t session_id,
                                     SessionState to,
                                     const store::TransitionDetail& detail,
-                                    Millis now) {
+                                    Millis now,
+                                    bool may_retry) {
     auto before = store_.find_session(session_id);
     if (!before) return std::move(before).error();
     if (!*before) return Error{Errc::not_found, "session " + std::to_string(session_id)};
@@ -356,11 +357,11 @@ Result<SessionRow> Dispatcher::move(std::int64_t session_id,
                   row.error());
         return row;
     }
-    after_move(*row, from, now);
+    after_move(*row, from, now, may_retry);
     return row;
 }
 
-void Dispatcher::after_move(const SessionRow& row, SessionState from, Millis now) {
+void Dispatcher::after_move(const SessionRow& row, SessionState from, Millis now, bool may_retry) {
     const SlotClass was = slot_class(from, row.looks_offline);
     const SlotClass is = slot_class(row.state, row.looks_offline);
     gate_.move(was, is);
@@ -380,7 +381,7 @@ void Dispatcher::after_move(const SessionRow& row, SessionState from, Millis now
     if (row.state == SessionState::queued) wake_ = true;
     if (!sessions::is_terminal(row.state) || !plan) return;
     const bool before_deadline = !plan->deadline_at || now < *plan->deadline_at;
-    if (before_deadline &&
+    if (before_deadline && may_retry &&
         sessions::should_retry(row.state, static_cast<int>(row.attempt), plan->retry)) {
         (void)move(row.id, SessionState::queued,
                    store::TransitionDetail::note("retry " + std::to_string(row.attempt + 1)), now);

@@ -94,6 +94,14 @@ struct Collection {
     std::vector<ResultItem> items;
 };
 
+// What collecting a session's results came to: every result stored, except
+// those `not_stored` names (over an evidence size cap; fetching them again
+// would not help).
+struct Collected {
+    std::optional<std::int64_t> exit_code;  // from the RunScript transcript
+    std::vector<std::string> not_stored;    // one reason per result left out
+};
+
 // An action the daemon gives up on (its own queue_expiry, the run's deadline):
 // cancel it on the server, best effort.
 struct Cancel {
@@ -147,8 +155,9 @@ class Dispatcher {
     // Sessions whose results are due to be fetched now (each handed out once
     // until collected() or collect_failed() is called for it).
     std::vector<Collection> collections_due(Millis now);
-    // Every result of the session is stored: it ends per its action's status.
-    void collected(std::int64_t session_id, std::optional<std::int64_t> exit_code, Millis now);
+    // Collection is over: the session ends per its action's status, or
+    // failed (and not retried) when results were left out.
+    void collected(std::int64_t session_id, const Collected& outcome, Millis now);
     // Fetching failed (link, network, disk full): tried again after a backoff;
     // the error is shown on the session meanwhile.
     void collect_failed(std::int64_t session_id, const std::string& error, Millis now);
@@ -209,11 +218,14 @@ class Dispatcher {
 
     const RunPlan* plan_of(std::int64_t run_id) const;
     std::optional<SessionRow> pick(Millis now, std::optional<Millis>& wake);
+    // `may_retry`: a failed or expired end is queued again per the job's
+    // retry policy (false when another attempt cannot help).
     Result<SessionRow> move(std::int64_t session_id,
                             SessionState to,
                             const store::TransitionDetail& detail,
-                            Millis now);
-    void after_move(const SessionRow& row, SessionState from, Millis now);
+                            Millis now,
+                            bool may_retry = true);
+    void after_move(const SessionRow& row, SessionState from, Millis now, bool may_retry = true);
     void adopt(std::int64_t session_id, const api::MachineAction& action, Millis now);
     void start_collecting(std::int64_t session_id, const api::MachineAction& action, Millis now);
     void handle_rejection(const RunPlan& plan, const api::SubmitResult& r);

@@ -85,16 +85,26 @@ std::vector<Collection> Dispatcher::collections_due(Millis now) {
     return out;
 }
 
-void Dispatcher::collected(std::int64_t session_id,
-                           std::optional<std::int64_t> exit_code,
-                           Millis now) {
+void Dispatcher::collected(std::int64_t session_id, const Collected& outcome, Millis now) {
     const auto it = tracked_.find(session_id);
     if (it == tracked_.end() || !it->second.action) return;
     const api::MachineAction action = *it->second.action;
-    const SessionState to = sessions::state_after_collecting(action);
+    SessionState to = sessions::state_after_collecting(action);
     auto d = store::TransitionDetail::note("action " + action.status_text + ", results stored");
-    d.exit_code = exit_code;
+    d.exit_code = outcome.exit_code;
     if (to == SessionState::failed) d.error = "action " + action.status_text;
+    if (!outcome.not_stored.empty()) {
+        // The server's work is done and would come out the same size again:
+        // the session fails for good, naming what was left out.
+        std::string why = "results not stored: ";
+        for (std::size_t i = 0; i < outcome.not_stored.size(); ++i)
+            why += (i ? "; " : "") + outcome.not_stored[i];
+        d.detail = "action " + action.status_text + ", " + why;
+        d.error = d.error ? *d.error + "; " + why : why;
+        if (to == SessionState::done) to = SessionState::failed;
+        (void)move(session_id, to, d, now, /*may_retry=*/false);
+        return;
+    }
     (void)move(session_id, to, d, now);
 }
 

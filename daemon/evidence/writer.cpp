@@ -1,7 +1,10 @@
 #include "evidence/writer.hpp"
 
+#include "common/crash_point.hpp"
 #include "evidence/naming.hpp"
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <dirent.h>
@@ -119,21 +122,47 @@ Result<ArtifactWriter::Stored> ArtifactWriter::commit(std::string_view suffix) {
         wanted =
             safe_component(name_.substr(0, kMaxComponent - suffix.size()) + std::string(suffix));
     const std::string final_name = unique_name(wanted, taken);
+    crash_point("evidence.before_rename");
     if (::renameat(dir_fd_, temp_.c_str(), dir_fd_, final_name.c_str()) != 0)
         return sys_error(where, errno);
     ::close(fd_);
     fd_ = -1;  // committed: the destructor leaves the file alone
     if (::fsync(dir_fd_) != 0) return sys_error(machine_, errno);
+    crash_point("evidence.after_rename");
     return Stored{machine_ + "/" + final_name, bytes_, hash_.hex_digest()};
+}
+
+// A last line without its newline was cut short by a crash (or a power cut)
+// before its fsync returned, so it was never acknowledged: it is cut off
+// before the next line goes on, or the two would fuse into one unreadable
+// line. Only the tail is read, and only when it is torn.
+Result<void> drop_torn_tail(int fd, const std::string& path) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) return sys_error(path, errno);
+    off_t pos = st.st_size;
+    char last = '\n';
+    if (pos == 0 || (::pread(fd, &last, 1, pos - 1) == 1 && last == '\n')) return ok();
+    std::array<char, 4096> buf{};
+    off_t keep = 0;
+    while (pos > 0 && keep == 0) {
+        const auto n = std::min<off_t>(pos, static_cast<off_t>(buf.size()));
+        pos -= n;
+        if (::pread(fd, buf.data(), static_cast<std::size_t>(n), pos) != n)
+            return sys_error(path, errno);
+        for (off_t i = n; i > 0 && keep == 0; --i)
+            if (buf[static_cast<std::size_t>(i - 1)] == '\n') keep = pos + i;
+    }
+    if (::ftruncate(fd, keep) != 0) return sys_error(path, errno);
+    return ok();
 }
 
 Result<void> append_manifest(const std::string& run_dir, const ManifestEntry& entry) {
     const std::string path = run_dir + "/" + kManifestFile;
     const bool existed = std::filesystem::exists(path);
-    const int fd =
-        ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
+    const int fd = ::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
     if (fd < 0) return sys_error(path, errno);
-    auto r = write_all(fd, to_line(entry), path);
+    auto r = drop_torn_tail(fd, path);
+    if (r) r = write_all(fd, to_line(entry), path);
     if (r && ::fsync(fd) != 0) r = sys_error(path, errno);
     ::close(fd);
     if (r && !existed) {

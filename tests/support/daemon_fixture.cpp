@@ -283,7 +283,8 @@ void DaemonE2e::write_daemon_files() {
       << "      queue_expiry: " << spec_.queue_expiry << "\n"
       << "      runscript_timeout: 10s\n"
       << "    poll_interval: " << spec_.poll_interval << "\n"
-      << "    listing_lag: " << spec_.listing_lag << "\n";
+      << "    listing_lag: " << spec_.listing_lag << "\n"
+      << spec_.config_extra;
     dir_.write("lrsched.yaml", c.str());
     dir_.write("jobs/sweep.yaml",
                "description: every machine\n"
@@ -295,15 +296,30 @@ void DaemonE2e::write_daemon_files() {
                    "retry: {busy_every: 1s}\n");
 }
 
-void DaemonE2e::start_daemon() {
+void DaemonE2e::start_daemon(const std::vector<std::string>& env) {
     REQUIRE_MESSAGE((!daemon_ || daemon_->exited()), "the daemon is already running");
     ++starts_;
     const auto log = dir_.path() / ("daemon-" + std::to_string(starts_) + ".log");
     daemon_ = std::make_unique<BackgroundProcess>(
         std::vector<std::string>{LRSCHED_BINARY, "daemon", "-c",
                                  (dir_.path() / "lrsched.yaml").string()},
-        log.string(), BackgroundProcess::LogOnly{});
+        log.string(), BackgroundProcess::LogOnly{}, env);
     daemon_running_ = true;
+}
+
+int DaemonE2e::daemon_pid() const {
+    REQUIRE(daemon_);
+    return daemon_->pid();
+}
+
+int DaemonE2e::wait_for_daemon_exit(std::chrono::seconds bound) {
+    REQUIRE(daemon_);
+    std::optional<int> status;
+    daemon_running_ = false;  // wait_until() must not fail on this exit
+    wait_until(
+        "the daemon to exit on its own", [&] { return (status = daemon_->exited()).has_value(); },
+        bound);
+    return *status;
 }
 
 int DaemonE2e::stop_daemon(int signal) {

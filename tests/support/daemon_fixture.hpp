@@ -50,6 +50,7 @@ struct SweepSpec {
     // the simulator's library: --library NAME in sim_flags).
     std::string commands = "  - GetFile: 'C:\\Windows\\Temp\\x.log'\n";
     std::vector<std::string> sim_flags;  // faults and any other lrsched-sim flag
+    std::string config_extra;            // top-level lines for lrsched.yaml (e.g. `evidence:`)
 };
 
 // SPEC §3's states a session ends in, as an SQL list.
@@ -95,13 +96,19 @@ class DaemonE2e {
     DaemonE2e(const DaemonE2e&) = delete;
     DaemonE2e& operator=(const DaemonE2e&) = delete;
 
-    // `lrsched daemon -c CONFIG`, logging to daemon-<n>.log (one per start).
-    void start_daemon();
+    // `lrsched daemon -c CONFIG`, logging to daemon-<n>.log (one per start);
+    // `env` ("K=V") is added to its environment.
+    void start_daemon(const std::vector<std::string>& env = {});
+    // Waits, at most `bound`, for the daemon to end on its own (a crash
+    // point): its exit status, or -signal. Fails the test if it does not.
+    int wait_for_daemon_exit(std::chrono::seconds bound = std::chrono::seconds(90));
     // Sends `signal` and waits for the exit, at most 10 s before SIGKILL:
     // the exit status, or -signal.
     int stop_daemon(int signal);
 
     const SweepSpec& spec() const noexcept { return spec_; }
+    // The running daemon's process id (for /proc/<pid>/status).
+    int daemon_pid() const;
     const nlohmann::json& ready() const noexcept { return ready_; }
     const std::filesystem::path& dir() const noexcept { return dir_.path(); }
 

@@ -147,7 +147,7 @@ struct DispatchFixture {
     std::size_t collect_all(dispatch::Millis now) {
         const auto due = d->collections_due(now);
         for (const auto& c : due)
-            d->collected(c.session_id, std::nullopt, now);
+            d->collected(c.session_id, {}, now);
         return due.size();
     }
 

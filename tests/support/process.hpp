@@ -29,9 +29,12 @@ class BackgroundProcess {
     BackgroundProcess(const std::vector<std::string>& argv, const std::string& stderr_file);
     // A process that prints no ready line (the daemon, which only logs):
     // started without waiting, its stdout and stderr both appended to
-    // `log_file`. ready_line() stays empty.
+    // `log_file`. ready_line() stays empty. `env` as for run_process.
     struct LogOnly {};
-    BackgroundProcess(const std::vector<std::string>& argv, const std::string& log_file, LogOnly);
+    BackgroundProcess(const std::vector<std::string>& argv,
+                      const std::string& log_file,
+                      LogOnly,
+                      const std::vector<std::string>& env = {});
     ~BackgroundProcess();
     BackgroundProcess(const BackgroundProcess&) = delete;
     BackgroundProcess& operator=(const BackgroundProcess&) = delete;

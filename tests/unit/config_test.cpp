@@ -41,6 +41,8 @@ TEST_CASE("a minimal configuration gets exactly SPEC's defaults") {
     CHECK(c->control.socket == "/run/lrsched/control.sock");
     CHECK(c->control.mode == 0660);
     CHECK(c->metrics_listen.empty());
+    CHECK(c->evidence.max_file_size == 4'000'000'000);
+    CHECK_FALSE(c->evidence.max_run_size.has_value());
     REQUIRE(c->tenants.size() == 1);
     const auto& t = c->tenants[0];
     CHECK(t.api_base == "https://api.securitycenter.microsoft.com");
@@ -74,6 +76,19 @@ TEST_CASE("the example configuration parses to the defaults it documents") {
     CHECK(a.limits.queue_expiry == b.limits.queue_expiry);
     CHECK(a.poll_interval == b.poll_interval);
     CHECK(c->control.mode == minimal->control.mode);
+    CHECK(c->evidence.max_file_size == minimal->evidence.max_file_size);
+    CHECK(c->evidence.max_run_size == minimal->evidence.max_run_size);
+}
+
+TEST_CASE("evidence caps parse in either family of units") {
+    Diagnostics diags;
+    auto c = parse_config(
+        "evidence: {max_file_size: 512MiB, max_run_size: 2TB}\n" + std::string(kMinimal),
+        "/etc/lrsched/lrsched.yaml", diags);
+    CAPTURE(diags.to_string());
+    REQUIRE(c.has_value());
+    CHECK(c->evidence.max_file_size == 512ULL * 1024 * 1024);
+    CHECK(c->evidence.max_run_size == 2'000'000'000'000ULL);
 }
 
 TEST_CASE("compressed limits for tests parse, relative paths resolve against the file") {
@@ -117,6 +132,12 @@ TEST_CASE("configuration errors name the file, line and column") {
         {"control: {mode: rw}\n" + tenant, "c.yaml:1:17: ", "expected an octal file mode"},
         {"metrics: {listen: 9464}\n" + tenant,
          "c.yaml:1:19: ", "metrics.listen: expected host:port"},
+        {"evidence: {max_file_size: 5GB}\n" + tenant,
+         "c.yaml:1:27: ", "evidence.max_file_size: at most 4GB"},
+        {"evidence: {max_run_size: 10 GB}\n" + tenant,
+         "c.yaml:1:26: ", "evidence.max_run_size: expected a size such as 500MB"},
+        {"evidence: {max_run_size: 0GB}\n" + tenant, "c.yaml:1:26: ", "expected a size"},
+        {"evidence: {max_file: 1GB}\n" + tenant, "c.yaml:1:12: ", "max_file"},
         {"state_dir: /x\n", "c.yaml:1:1: ", "missing required key `tenants`"},
         {"tenants: []\n", "c.yaml:1:10: ", "tenants: expected a non-empty list"},
         {tenant + "    api_base: http://api.example.com\n",

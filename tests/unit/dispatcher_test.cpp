@@ -266,10 +266,34 @@ TEST_CASE("an ended action's completed results are collected, and a failed fetch
     const auto again = f.d->next_collection();
     REQUIRE(again);
     CHECK(f.d->collections_due(*again).size() == 1);
-    f.d->collected(s.session_id, 3, *again);
+    f.d->collected(s.session_id, {3, {}}, *again);
     const auto row = unwrap(f.store.find_session(s.session_id));
     CHECK(row->state == SessionState::done);
     CHECK(row->exit_code == 3);
+}
+
+TEST_CASE("a result left out by an evidence cap fails the session for good, naming it") {
+    DispatchFixture f;
+    // retry.failed: 2 would queue a failed session again; a cap would refuse
+    // the same result again, so it must not.
+    const auto run = f.add_run(
+        "sweep",
+        "targets:\n  tags: [all]\ncommands:\n  - GetFile: 'C:\\x.log'\nretry: {failed: 2}\n",
+        {{1, false}}, 0);
+    const Submit s = f.submit(0);
+    f.created(s, 1);
+    f.d->on_listing({f.action(s, "Succeeded")}, 100);
+    REQUIRE(f.d->collections_due(100).size() == 1);
+    f.d->collected(s.session_id, {std::nullopt, {"0-GetFile-x.log: over max_file_size (4 GB)"}},
+                   100);
+    const auto row = unwrap(f.store.find_session(s.session_id));
+    CHECK(row->state == SessionState::failed);
+    CHECK(row->attempt == 1);
+    REQUIRE(row->last_error);
+    CHECK(row->last_error->find("results not stored: 0-GetFile-x.log: over max_file_size") !=
+          std::string::npos);
+    CHECK(unwrap(f.store.latest_run(unwrap(f.store.find_job("sweep"))->id))->finished_at);
+    CHECK(unwrap(f.store.count_by_state(run)).at(SessionState::failed) == 1);
 }
 
 TEST_CASE("withdrawing a job ends its queued sessions and leaves those on the server") {

@@ -130,3 +130,28 @@ TEST_CASE("leftovers of a crash mid-collection are removed and the folder verifi
     CHECK(unwrap(verify_run_folder(run)).clean());
     CHECK(slurp(fs::path(run) / "m" / "1-GetFile-x.log") == "kept");  // listed: kept
 }
+
+TEST_CASE("a manifest line torn by a crash is cut off before the next line is appended") {
+    TempDir dir;
+    const std::string run = (dir.path() / "run").string();
+    std::vector<ArtifactWriter::Stored> stored;
+    for (const char* name : {"1-GetFile-a.log", "2-GetFile-b.log"}) {
+        auto w = unwrap(ArtifactWriter::open(run, "m", name, 100));
+        unwrap(w.write(name));
+        stored.push_back(unwrap(w.commit()));
+    }
+    unwrap(append_manifest(run, manifest_entry(stored[0])));
+    const std::string whole = slurp(fs::path(run) / "manifest.jsonl");
+    // The second line was being written when the power went: half of it,
+    // no newline. Longer than one read block, to cross a block boundary.
+    const std::string torn = lrsched::evidence::to_line(manifest_entry(stored[1]));
+    {
+        std::ofstream out(fs::path(run) / "manifest.jsonl", std::ios::app | std::ios::binary);
+        out << std::string(5000, ' ') << torn.substr(0, torn.size() / 2);
+    }
+    REQUIRE(read_manifest(run).size() == 1);
+    unwrap(append_manifest(run, manifest_entry(stored[1])));
+    CHECK(slurp(fs::path(run) / "manifest.jsonl") == whole + torn);
+    CHECK(read_manifest(run).size() == 2);
+    CHECK(unwrap(verify_run_folder(run)).clean());
+}
