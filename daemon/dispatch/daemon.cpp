@@ -15,6 +15,7 @@
 #include "dispatch/dispatcher.hpp"
 #include "evidence/manifest.hpp"
 #include "evidence/naming.hpp"
+#include "evidence/recovery.hpp"
 #include "evidence/writer.hpp"
 #include "jobs/firing.hpp"
 #include "jobs/job_parser.hpp"
@@ -161,6 +162,9 @@ class Daemon {
     asio::signal_set signals_;
     std::vector<std::int64_t> unresolved_;          // runs whose targets are still to resolve
     std::map<std::int64_t, Millis> resolve_after_;  // run -> retry time after a failure
+    // Runs collected for since start-up: their folders squared with the
+    // store, and the bytes they hold. A few numbers per run.
+    std::map<std::int64_t, evidence::RunTally> run_tallies_;
     bool stopping_ = false;
     bool rescan_ = true;
     int loops_ = 0;
@@ -412,26 +416,32 @@ asio::awaitable<Result<Collected>> Daemon::collect(TenantRt* t, Collection c) {
     const std::string run_dir =
         cfg_.state_dir + "/evidence/" + c.job + "/" + std::to_string(c.run_id);
     const std::string machine = evidence::machine_folder(c.computer_dns_name, c.machine_id);
-    // A restart after the manifest line but before the store row: the file
-    // is there and listed; record it rather than fetch it twice. Anything
-    // else a crash left (a .part, a renamed file never listed) goes.
-    std::map<std::int64_t, evidence::ManifestEntry> listed;
-    std::set<std::string> files;
-    std::uint64_t run_bytes = 0;  // what the run's evidence holds, for max_run_size
-    for (auto& e : evidence::read_manifest(run_dir)) {
-        files.insert(e.file);
-        run_bytes += static_cast<std::uint64_t>(std::max<std::int64_t>(e.bytes, 0));
-        if (e.action_id == c.action_id) listed[e.command_index] = std::move(e);
+    // The first collection of a run in this process squares the folder with
+    // the store (what a crash left); from then on the store says what is stored.
+    auto tally_it = run_tallies_.find(c.run_id);
+    if (tally_it == run_tallies_.end()) {
+        auto tally = evidence::reconcile_run_folder(store_, c.run_id, run_dir, unix_now());
+        if (!tally) co_return std::move(tally).error();
+        if (tally->recorded + tally->removed > 0)
+            spdlog::warn(
+                "job={} run={} evidence after a crash: {} listed file(s) recorded, {} "
+                "leftover(s) removed",
+                c.job, c.run_id, tally->recorded, tally->removed);
+        tally_it = run_tallies_.emplace(c.run_id, *tally).first;
     }
-    if (const auto n = evidence::remove_unrecorded(run_dir, machine, files); n > 0)
-        spdlog::warn("job={} run={} machine={} removed {} file(s) a cut-off collection left", c.job,
-                     c.run_id, machine, n);
+    std::uint64_t& run_bytes = tally_it->second.bytes;
+    auto done = store_.artifacts_of_session(c.session_id);
+    if (!done) co_return std::move(done).error();
     Collected out;
     const config::EvidenceConfig& caps = cfg_.evidence;
     for (const ResultItem& item : c.items) {
-        evidence::ManifestEntry entry;
-        if (const auto it = listed.find(item.index); it != listed.end()) {
-            entry = it->second;
+        const auto stored_before =
+            std::find_if(done->begin(), done->end(), [&](const store::ArtifactRow& a) {
+                return a.action_id == c.action_id && a.command_index == item.index;
+            });
+        std::string file;
+        if (stored_before != done->end()) {
+            file = stored_before->file;
         } else {
             // The smaller of the file cap and what the run cap leaves.
             std::uint64_t cap = caps.max_file_size;
@@ -457,6 +467,7 @@ asio::awaitable<Result<Collected>> Daemon::collect(TenantRt* t, Collection c) {
                 continue;
             }
             if (!stored) co_return std::move(stored).error();
+            evidence::ManifestEntry entry;
             entry.job = c.job;
             entry.run = c.run_id;
             entry.machine_id = c.machine_id;
@@ -470,18 +481,28 @@ asio::awaitable<Result<Collected>> Daemon::collect(TenantRt* t, Collection c) {
             entry.sha256 = stored->sha256;
             entry.downloaded_at = iso8601(unix_now());
             entry.action_status = c.action_status;
-            if (auto r = evidence::append_manifest(run_dir, entry); !r) co_return r.error();
+            if (auto r = evidence::append_manifest(run_dir, entry); !r) {
+                // Unlisted, the file would be a leftover: it goes now, and
+                // the next attempt writes it again under the same name.
+                std::error_code ec;
+                std::filesystem::remove(run_dir + "/" + stored->file, ec);
+                co_return r.error();
+            }
             crash_point("evidence.after_manifest");
             run_bytes += stored->bytes;
+            const store::ArtifactRow row{
+                0,          c.session_id, c.action_id,  item.index, item.type,      item.remote,
+                entry.file, entry.bytes,  entry.sha256, unix_now(), c.action_status};
+            if (auto r = store_.add_artifact(row); !r) {
+                run_tallies_.erase(c.run_id);  // listed, not recorded: square it again
+                co_return r.error();
+            }
+            spdlog::info("job={} run={} machine={} action={} file={} bytes={} sha256={}", c.job,
+                         c.run_id, machine, c.action_id, entry.file, entry.bytes, entry.sha256);
+            file = entry.file;
         }
-        store::ArtifactRow row{
-            0,          c.session_id, c.action_id,  item.index, item.type,      item.remote,
-            entry.file, entry.bytes,  entry.sha256, unix_now(), c.action_status};
-        (void)store_.add_artifact(row);  // refused when already recorded: nothing to do
-        spdlog::info("job={} run={} machine={} action={} file={} bytes={} sha256={}", c.job,
-                     c.run_id, machine, c.action_id, entry.file, entry.bytes, entry.sha256);
         if (item.type == "RunScript")
-            if (auto code = transcript_exit_code(run_dir + "/" + entry.file)) out.exit_code = code;
+            if (auto code = transcript_exit_code(run_dir + "/" + file)) out.exit_code = code;
     }
     co_return out;
 }

@@ -307,4 +307,30 @@ Result<std::vector<ArtifactRow>> Store::artifacts_of_session(std::int64_t sessio
     }
 }
 
+Result<std::set<std::pair<std::string, std::int64_t>>> Store::artifact_keys_of_run(
+    std::int64_t run_id) {
+    auto s = db_->prepare(
+        "SELECT a.action_id, a.command_index FROM sessions s JOIN artifacts a ON a.session_id = "
+        "s.id WHERE s.run_id = ?1");
+    if (!s) return std::move(s).error();
+    s->bind_all(run_id);
+    std::set<std::pair<std::string, std::int64_t>> out;
+    for (;;) {
+        auto row = s->step();
+        if (!row) return std::move(row).error();
+        if (!*row) return out;
+        out.emplace(s->column_text(0), s->column_int64(1));
+    }
+}
+
+Result<std::optional<std::int64_t>> Store::session_of_action(std::string_view action_id) {
+    auto s = db_->prepare("SELECT id FROM sessions WHERE action_id = ?1");
+    if (!s) return std::move(s).error();
+    s->bind_all(action_id);
+    auto row = s->step();
+    if (!row) return std::move(row).error();
+    if (!*row) return std::optional<std::int64_t>{};
+    return std::optional<std::int64_t>{s->column_int64(0)};
+}
+
 }  // namespace lrsched::store

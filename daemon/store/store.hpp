@@ -14,8 +14,10 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace lrsched::store {
@@ -293,6 +295,13 @@ class Store {
     // command_index) is refused.
     Result<void> add_artifact(const ArtifactRow& artifact);
     Result<std::vector<ArtifactRow>> artifacts_of_session(std::int64_t session_id);
+    // (action_id, command_index) of every artifact of a run's sessions: to
+    // find manifest lines a crash kept out of the store. Read once per run
+    // and process; up to 2 x 10^5 pairs.
+    Result<std::set<std::pair<std::string, std::int64_t>>> artifact_keys_of_run(
+        std::int64_t run_id);
+    // The session whose current action is `action_id`, if any.
+    Result<std::optional<std::int64_t>> session_of_action(std::string_view action_id);
 
   private:
     Store(std::unique_ptr<Database> db, std::string install_id, int schema_version);
