@@ -296,14 +296,17 @@ void DaemonE2e::write_daemon_files() {
                    "retry: {busy_every: 1s}\n");
 }
 
-void DaemonE2e::start_daemon(const std::vector<std::string>& env) {
+void DaemonE2e::start_daemon(const std::vector<std::string>& env,
+                             const std::vector<std::string>& wrapper) {
     REQUIRE_MESSAGE((!daemon_ || daemon_->exited()), "the daemon is already running");
     ++starts_;
     const auto log = dir_.path() / ("daemon-" + std::to_string(starts_) + ".log");
-    daemon_ = std::make_unique<BackgroundProcess>(
-        std::vector<std::string>{LRSCHED_BINARY, "daemon", "-c",
-                                 (dir_.path() / "lrsched.yaml").string()},
-        log.string(), BackgroundProcess::LogOnly{}, env);
+    std::vector<std::string> argv = wrapper;
+    for (const std::string& a : {std::string(LRSCHED_BINARY), std::string("daemon"),
+                                 std::string("-c"), (dir_.path() / "lrsched.yaml").string()})
+        argv.push_back(a);
+    daemon_ =
+        std::make_unique<BackgroundProcess>(argv, log.string(), BackgroundProcess::LogOnly{}, env);
     daemon_running_ = true;
 }
 

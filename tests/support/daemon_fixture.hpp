@@ -97,8 +97,10 @@ class DaemonE2e {
     DaemonE2e& operator=(const DaemonE2e&) = delete;
 
     // `lrsched daemon -c CONFIG`, logging to daemon-<n>.log (one per start);
-    // `env` ("K=V") is added to its environment.
-    void start_daemon(const std::vector<std::string>& env = {});
+    // `env` ("K=V") is added to its environment; `wrapper` (a program and
+    // its arguments, e.g. `unshare ...`) runs it, and must exec it.
+    void start_daemon(const std::vector<std::string>& env = {},
+                      const std::vector<std::string>& wrapper = {});
     // Waits, at most `bound`, for the daemon to end on its own (a crash
     // point): its exit status, or -signal. Fails the test if it does not.
     int wait_for_daemon_exit(std::chrono::seconds bound = std::chrono::seconds(90));

@@ -63,13 +63,16 @@ std::string zip_entry_sha256(const fs::path& zip) {
 
 // Every GetFile artifact holds exactly the simulator's content for its
 // machine and path; every done session has both results; the folder verifies.
-void check_evidence(DaemonE2e& e2e, int results_per_session = 2) {
+// `where`: the run folder when not at its usual place in the test's view
+// (a daemon in its own mount namespace: /proc/<pid>/root/...).
+void check_evidence(DaemonE2e& e2e, int results_per_session = 2, fs::path where = {}) {
     ReadOnlyDb db(e2e.db_path());
     const auto rows = db.rows(
         "SELECT s.machine_id, a.command_type, a.remote, a.file, a.bytes, a.sha256 FROM artifacts "
         "a JOIN sessions s ON s.id = a.session_id");
     REQUIRE_FALSE(rows.empty());
-    const fs::path run_dir = e2e.dir() / "state" / "evidence" / "sweep" / "1";
+    const fs::path run_dir =
+        where.empty() ? e2e.dir() / "state" / "evidence" / "sweep" / "1" : where;
     int getfiles = 0;
     for (const auto& r : rows) {
         INFO("artifact " << *r[3]);
@@ -388,5 +391,42 @@ TEST_CASE("evidence e2e: a 200 MB GetFile streams to disk, hashed, with the daem
     MESSAGE("daemon peak RSS " << before_kb / 1024 << " MB before, " << peak_kb / 1024
                                << " MB after a " << kBig / 1'000'000 << " MB download");
     CHECK(peak_kb - before_kb < 32 * 1024);  // streamed: a buffered body would add 200 MB
+    CHECK(e2e.stop_daemon(SIGTERM) == 0);
+}
+
+TEST_CASE("evidence e2e: a full disk shows on the session, is retried, and dispatch goes on") {
+    SweepSpec spec = evidence_sweep();
+    spec.machines = 8;
+    spec.offline_fraction = "0";
+    spec.busy_fraction = "0";
+    spec.sim_flags.back() = "0";
+    DaemonE2e e2e(spec);
+    // The daemon runs in its own user and mount namespaces, where the
+    // evidence tree is a 4 MiB tmpfs filled by a ballast file but for some
+    // 100 kB (less than one 150 kB ZIP): the disk is really full (ENOSPC),
+    // no root needed.
+    const fs::path evidence = e2e.dir() / "state" / "evidence";
+    fs::create_directories(evidence);
+    e2e.start_daemon({}, {"/usr/bin/unshare", "-Urm", "/bin/sh", "-c",
+                          "mount -t tmpfs -o size=4m lrsched-test \"$0\" && "
+                          "head -c 4100000 /dev/zero > \"$0/ballast\" && exec \"$@\"",
+                          evidence.string()});
+    const fs::path inside = "/proc/" + std::to_string(e2e.daemon_pid()) + "/root";
+    e2e.wait_until("a collection to fail on the full disk", [&] {
+        return e2e.query(
+                   "SELECT count(*) FROM sessions WHERE state = 'collecting' AND "
+                   "last_error LIKE '%disk full%'") >= 1;
+    });
+    // The daemon keeps running and dispatching: every session leaves the queue.
+    e2e.wait_until("every session to be submitted while the disk is full", [&] {
+        return e2e.query("SELECT count(*) FROM sessions WHERE state = 'queued'") == 0;
+    });
+    CHECK(e2e.query("SELECT count(*) FROM sessions WHERE state IN ('done', 'failed')") == 0);
+    // Room again: the retries store everything.
+    fs::remove(inside / evidence.relative_path() / "ballast");
+    e2e.wait_for_sweep_end();
+    ReadOnlyDb db(e2e.db_path());
+    CHECK(db.scalar("SELECT count(*) FROM sessions WHERE state = 'done'") == 8);
+    check_evidence(e2e, 2, inside / (evidence / "sweep" / "1").relative_path());
     CHECK(e2e.stop_daemon(SIGTERM) == 0);
 }
