@@ -140,17 +140,21 @@ TEST_CASE("evidence e2e: every result is stored once, matches the simulator, and
     CHECK(e2e.stop_daemon(SIGTERM) == 0);
 }
 
-TEST_CASE("evidence e2e: cut-off downloads are fetched again and never stored under a final name") {
+TEST_CASE("evidence e2e: expired links, resets and cut bodies still end with correct files") {
     SweepSpec spec = evidence_sweep();
     spec.machines = 20;
-    spec.sim_flags.push_back("--fault-truncate-download");
-    spec.sim_flags.push_back("0.3");
+    for (const char* fault :
+         {"--fault-truncate-download", "--fault-reset-download", "--fault-expire-link"}) {
+        spec.sim_flags.emplace_back(fault);
+        spec.sim_flags.emplace_back("0.2");
+    }
     DaemonE2e e2e(spec);
     e2e.start_daemon();
     e2e.wait_for_sweep_end();
     const auto stats = e2e.stats();
     INFO(stats.dump());
-    REQUIRE(stats["faults_injected"]["truncate_download"].get<int>() > 0);
+    for (const char* fault : {"truncate_download", "reset_download", "expire_link"})
+        REQUIRE(stats["faults_injected"][fault].get<int>() > 0);
     check_evidence(e2e);
     CHECK(e2e.stop_daemon(SIGTERM) == 0);
 }

@@ -106,7 +106,14 @@ HttpResponse SimApi::blob(const std::string& id, std::string_view query, double 
     if (se == nullptr || sp == nullptr || sig == nullptr || *sp != "r" || *se != it->second.se ||
         *sig != hmac_sha256_hex(link_key_, id + "\n" + *se))
         return denied("Signature did not match.");
-    if (now >= it->second.expires)
+    // Each download draws its faults from its own number, one salt per kind.
+    const std::uint64_t n = ++blob_draws_;
+    const auto drawn = [&](std::uint64_t salt, double fraction) {
+        return fraction > 0 && unit_double(mix64(mix64(config_.seed ^ salt) + n)) < fraction;
+    };
+    const bool expire = drawn(0x7c08, config_.fault_expire_link);
+    if (expire) ++faults_["expire_link"];
+    if (expire || now >= it->second.expires)
         return denied("Signed expiry time [" + *se + "] must be after the current time [" +
                       iso_time_seconds(ticks(now)) + "]");
 
@@ -126,9 +133,10 @@ HttpResponse SimApi::blob(const std::string& id, std::string_view query, double 
             make_zip_stream(a.machine_id, *cmd.param("Path"), config_.getfile_size, ticks(cmd.end));
         size = r.stream->size();
     }
-    const std::uint64_t n = ++blob_draws_;
-    if (config_.fault_truncate_download > 0 &&
-        unit_double(mix64(mix64(config_.seed ^ 0x7c07) + n)) < config_.fault_truncate_download) {
+    if (drawn(0x7c09, config_.fault_reset_download)) {
+        ++faults_["reset_download"];
+        r.fault = Fault::reset_before_reply;
+    } else if (drawn(0x7c07, config_.fault_truncate_download)) {
         ++faults_["truncate_download"];
         r.fault = Fault::truncate_body;
         r.truncate_at = size / 2;

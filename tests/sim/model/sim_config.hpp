@@ -75,6 +75,8 @@ struct SimConfig {
     double foreign_retry_after = 10;
     double fault_created_but_lost = 0;
     double fault_truncate_download = 0;  // /_sim/blob downloads cut half-way
+    double fault_reset_download = 0;     // /_sim/blob downloads reset before any answer
+    double fault_expire_link = 0;        // /_sim/blob answers 403 as for an expired link
 
     // Observation.
     std::string tag_regex = "lrsched:[0-9a-f]+:[0-9]+:[0-9]+";
