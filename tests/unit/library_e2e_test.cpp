@@ -278,3 +278,35 @@ TEST_CASE(
     CHECK(last.at("tool.exe") == after.at("tool.exe"));
     check_every_session_done_or_expected(e2e);
 }
+
+TEST_CASE(
+    "library e2e: a library answering 503 delays the run's start, loses nothing, and the run "
+    "starts once the listing and the upload go through") {
+    const std::string script = "Write-Output 'from library_dir'\n";
+    SweepSpec spec = missing_script_sweep();
+    spec.machines = 8;
+    spec.poll_interval = "300ms";  // a failed start is tried again after 3 s
+    spec.library_files = {{"collect.ps1", script}};
+    // The first listing fails; then the first upload.
+    spec.sim_flags = {"--fault-library-unavailable", "1"};
+    DaemonE2e e2e(spec);
+    e2e.start_daemon();
+    e2e.wait_for_sweep_end();
+    CHECK(e2e.stop_daemon(SIGTERM) == 0);
+
+    const json stats = e2e.stats();
+    INFO("stats: " << stats["calls"].dump());
+    CHECK(stats["faults_injected"]["library_unavailable"] == 2);
+    CHECK(calls(stats, "libraryfiles_list", "503") == 1);
+    CHECK(calls(stats, "libraryfiles_upload", "503") == 1);
+    CHECK(calls(stats, "libraryfiles_upload", "200") == 1);
+    CHECK(sim_library(e2e).at("collect.ps1")["sha256"] == sha256_hex(script));
+    const std::string log = e2e.log();
+    CHECK(count_of(log,
+                   "job=sweep run=1 not started yet: the live response library was not "
+                   "checked: ") == 2);
+    CHECK(log.find("job=sweep paused") == std::string::npos);
+    CHECK(calls(stats, "runliveresponse", "400") == 0);
+    CHECK(scalar(e2e, "SELECT count(*) FROM sessions") == spec.machines);
+    check_every_session_done_or_expected(e2e);
+}

@@ -45,7 +45,8 @@ nlohmann::json SimApi::stats(double now) {
                              {"foreign_429", 0},
                              {"created_but_lost_500", 0},
                              {"created_but_lost_reset", 0},
-                             {"truncate_download", 0}};
+                             {"truncate_download", 0},
+                             {"library_unavailable", 0}};
     for (const auto& [kind, n] : faults_)
         faults[kind] = n;
 

@@ -88,6 +88,7 @@ const Setting kSettings[] = {
     {"foreign_retry_after", Kind::seconds, &SimConfig::foreign_retry_after, 0, kBig, "Retry-After of those (10s)"},
     {"fault_created_but_lost", Kind::fraction, &SimConfig::fault_created_but_lost, 0, 1, "runliveresponse creates the action, then answers 500 or resets"},
     {"fault_truncate_download", Kind::fraction, &SimConfig::fault_truncate_download, 0, 1, "result downloads cut half-way"},
+    {"fault_library_unavailable", Kind::integer, &SimConfig::fault_library_unavailable, 0, 1'000'000, "the first N library listings and the first N uploads answered 503"},
     {"tag_regex", Kind::string, &SimConfig::tag_regex, 0, 0, "correlation tag in a Comment (ECMAScript regex)"},
     {"ledger", Kind::string, &SimConfig::ledger, 0, 0, "JSON-lines ledger of actions and status changes"},
     {"library", Kind::list, &SimConfig::library, 0, 0, "library file preloaded (repeat the flag; YAML: a list)"},

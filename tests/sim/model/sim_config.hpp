@@ -75,6 +75,9 @@ struct SimConfig {
     double foreign_retry_after = 10;
     double fault_created_but_lost = 0;
     double fault_truncate_download = 0;  // /_sim/blob downloads cut half-way
+    // The first N library listings, and the first N uploads, answered 503
+    // (deterministic, unlike the fractions above).
+    int fault_library_unavailable = 0;
 
     // Observation.
     std::string tag_regex = "lrsched:[0-9a-f]+:[0-9]+:[0-9]+";
