@@ -17,6 +17,7 @@ constexpr std::uint64_t kSmallLimit = std::uint64_t{1024} * 1024;
 constexpr int kPage = 10'000;   // the API's largest $top
 constexpr int kMaxPages = 100;  // a million entries: a listing that never ends is a bug
 constexpr int kReadRetries = 3;
+constexpr const char* kLibraryDescription = "kept in the library by lrsched from its library_dir";
 
 std::vector<limits::WindowSpec> read_windows(const config::Tenant& t) {
     std::vector<limits::WindowSpec> out;
@@ -53,10 +54,13 @@ struct ApiClient::Impl {
     }
 
     net::asio::awaitable<void> wait_for_budget();
+    // A body is sent as `content_type`; `timeouts` are the API's unless given.
     net::asio::awaitable<Result<net::Response>> read(std::string method,
                                                      std::string target,
                                                      std::string body,
-                                                     std::uint64_t limit);
+                                                     std::uint64_t limit,
+                                                     std::string content_type = "application/json",
+                                                     net::Timeouts timeouts = api_timeouts());
 
     net::HttpsClient& http;
     api::TokenProvider& tokens;
@@ -115,7 +119,9 @@ net::asio::awaitable<void> ApiClient::Impl::wait_for_budget() {
 net::asio::awaitable<Result<net::Response>> ApiClient::Impl::read(std::string method,
                                                                   std::string target,
                                                                   std::string body,
-                                                                  std::uint64_t limit) {
+                                                                  std::uint64_t limit,
+                                                                  std::string content_type,
+                                                                  net::Timeouts timeouts) {
     std::optional<std::string> rejected;
     for (int attempt = 0;; ++attempt) {
         auto token = co_await tokens.token(rejected);
@@ -131,10 +137,10 @@ net::asio::awaitable<Result<net::Response>> ApiClient::Impl::read(std::string me
         req.url = tenant.api_base + target;
         req.headers.emplace_back("Authorization", "Bearer " + *token);
         req.headers.emplace_back("Accept", "application/json");
-        if (!body.empty()) req.headers.emplace_back("Content-Type", "application/json");
+        if (!body.empty()) req.headers.emplace_back("Content-Type", content_type);
         req.body = body;
         req.body_limit = limit;
-        req.timeouts = api_timeouts();
+        req.timeouts = timeouts;
         auto res = co_await http.request(std::move(req));
         const Millis end = call_end_now();
         reads.finish(id, end);
@@ -150,9 +156,12 @@ net::asio::awaitable<Result<net::Response>> ApiClient::Impl::read(std::string me
         }
         if (res->status == 401 || res->status == 403) {
             const auto e = api::parse_api_error(res->body);
-            co_return Error{
-                Errc::permission_denied,
-                what + ": HTTP " + std::to_string(res->status) + " " + e.code + " " + e.message};
+            // The library calls need their own permission; say which.
+            const bool library = target.rfind("/api/libraryfiles", 0) == 0;
+            co_return Error{Errc::permission_denied,
+                            what + ": HTTP " + std::to_string(res->status) + " " + e.code + " " +
+                                e.message +
+                                (library ? " (does the app have Library.Manage?)" : "")};
         }
         if (res->status == 429 && attempt < kReadRetries) {
             const auto until =
@@ -213,6 +222,30 @@ net::asio::awaitable<Result<std::vector<api::MachineAction>>> ApiClient::list_ac
         if (got < static_cast<std::size_t>(kPage)) break;
     }
     co_return all;
+}
+
+net::asio::awaitable<Result<std::vector<api::LibraryFile>>> ApiClient::list_library() {
+    auto res = co_await impl_->read("GET", "/api/libraryfiles", "", kSmallLimit * 16);
+    if (!res) co_return std::move(res).error();
+    if (res->status != 200)
+        co_return Error{Errc::invalid_input, "tenant " + impl_->tenant.name +
+                                                 ": listing the live response library: HTTP " +
+                                                 std::to_string(res->status) + " " +
+                                                 api::parse_api_error(res->body).message};
+    co_return api::parse_library_list(res->body);
+}
+
+net::asio::awaitable<Result<api::UploadResult>> ApiClient::upload_library(std::string name,
+                                                                          std::string content) {
+    auto form = api::library_upload_body(name, content, kLibraryDescription);
+    content = std::string();  // up to 20 MB: keep one copy, not two
+    // 20 MB at a slow 200 kB/s still fits; a stalled transfer does not.
+    const net::Timeouts timeouts{std::chrono::seconds(10), std::chrono::seconds(10),
+                                 std::chrono::seconds(60), std::chrono::minutes(10)};
+    auto res = co_await impl_->read("POST", "/api/libraryfiles", std::move(form.body), kSmallLimit,
+                                    std::move(form.content_type), timeouts);
+    if (!res) co_return std::move(res).error();
+    co_return api::classify_upload(res->status, res->body);
 }
 
 net::asio::awaitable<Result<void>> ApiClient::cancel(std::string action_id, std::string comment) {

@@ -1,8 +1,9 @@
 // ApiClient: the calls lrsched makes to one tenant's MDE API, with a bearer
 // token and within the tenant's read budget (SPEC §1: 100 a minute and 1500
 // an hour across machine listings, action listings, result links and
-// cancels). Every read is a durable row in api_calls, so the budget survives
-// a restart. Expected load: a few reads a minute per tenant; one
+// cancels; the live response library's listing and uploads too). Every
+// read is a durable row in api_calls, so the budget survives a restart.
+// Expected load: a few reads a minute per tenant; one
 // runliveresponse call at a time (the dispatcher sends them one by one).
 //
 // A 401 on a read gets one token refresh and one retry; a second one, or a
@@ -11,6 +12,7 @@
 // most three times. The token and the secret never appear in an error.
 #pragma once
 
+#include "api/library.hpp"
 #include "api/mde.hpp"
 #include "api/token_provider.hpp"
 #include "common/result.hpp"
@@ -59,6 +61,15 @@ class ApiClient {
     boost::asio::awaitable<Result<std::uint64_t>> download(std::string url,
                                                            net::BodySink sink,
                                                            std::uint64_t cap);
+    // GET /api/libraryfiles: the tenant's live response library (one read).
+    boost::asio::awaitable<Result<std::vector<api::LibraryFile>>> list_library();
+    // POST /api/libraryfiles with OverrideIfExists=true (one read call, the
+    // docs give the library the same budget). Precondition:
+    // api::is_library_name(name), content at most api::kMaxLibraryUpload.
+    // An HTTP answer, even a refusal, is a value; errors are the network's
+    // and Errc::permission_denied.
+    boost::asio::awaitable<Result<api::UploadResult>> upload_library(std::string name,
+                                                                     std::string content);
     // One runliveresponse call with `token`; never retried here.
     boost::asio::awaitable<SubmitAnswer> submit(std::string machine_id,
                                                 std::string body,

@@ -9,10 +9,14 @@
 // Beast costs 20-30 s to compile (STYLE.md).
 #include "dispatch/daemon.hpp"
 
+#include "api/library.hpp"
 #include "common/byte_size.hpp"
 #include "common/crash_point.hpp"
+#include "common/diagnostic.hpp"
+#include "common/sha256.hpp"
 #include "dispatch/api_client.hpp"
 #include "dispatch/dispatcher.hpp"
+#include "dispatch/library_dir.hpp"
 #include "evidence/manifest.hpp"
 #include "evidence/naming.hpp"
 #include "evidence/recovery.hpp"
@@ -45,9 +49,10 @@ namespace {
 namespace asio = net::asio;
 using std::chrono::milliseconds;
 
-constexpr Millis kScanEvery = 2'000;     // job files (SPEC §2: "within a few seconds")
-constexpr Millis kErrorBackoff = 5'000;  // after a failed read or token request
-constexpr Millis kStopGrace = 4'000;     // SIGTERM: calls in flight get this long
+constexpr Millis kScanEvery = 2'000;      // job files (SPEC §2: "within a few seconds")
+constexpr Millis kErrorBackoff = 5'000;   // after a failed read or token request
+constexpr Millis kResolveRetry = 30'000;  // a run whose start failed (listing, store) tries again
+constexpr Millis kStopGrace = 4'000;      // SIGTERM: calls in flight get this long
 constexpr Millis kPruneEvery = 600'000;  // api_calls rows older than every window go
 constexpr Millis kClockSkew = 600'000;   // listings start this much before our oldest submit
 // A machine whose last full report is older than this looks offline.
@@ -91,6 +96,14 @@ Millis to_ms(jobs::TimePoint t) {
     return std::chrono::duration_cast<milliseconds>(t.time_since_epoch()).count();
 }
 
+// How often a job paused for a missing library file looks again: ten polls
+// (5 min at the default 30 s; seconds under a test's compressed limits), one
+// read call and the library_dir's uploads each time, whatever the number of
+// jobs waiting.
+Millis library_recheck_every(const config::Tenant& c) {
+    return std::clamp<Millis>(10 * c.poll_interval.count(), 1'000, 300'000);
+}
+
 struct TenantRt {
     TenantRt(asio::io_context& io, const config::Tenant& c)
         : cfg(c), dispatch(io), track(io), collect(io) {}
@@ -99,6 +112,10 @@ struct TenantRt {
     std::unique_ptr<api::TokenProvider> tokens;
     std::unique_ptr<ApiClient> api;
     std::unique_ptr<Dispatcher> dispatcher;
+    std::unique_ptr<LibraryDir> library_dir;   // when library_dir is configured
+    std::optional<Millis> library_recheck_at;  // jobs waiting for the library look again then
+    std::set<std::string> library_noted;       // library messages logged once, not per check
+    std::set<std::string> library_refused;     // "name sha256" the library refused: not re-sent
     Event dispatch;
     Event track;
     Event collect;
@@ -142,6 +159,12 @@ class Daemon {
     asio::awaitable<void> jobs_loop();
     asio::awaitable<void> signal_loop();
     asio::awaitable<void> resolve(std::int64_t run_id);
+    asio::awaitable<Result<std::vector<api::LibraryFile>>> sync_library(TenantRt* t);
+    asio::awaitable<void> recheck_library(TenantRt* t);
+    void apply_library(TenantRt* t,
+                       const std::string& job,
+                       const std::vector<api::LibraryFile>& library,
+                       Millis now);
     void scan_jobs(Millis now);
     void prune_api_calls(Millis now);
     std::optional<Millis> fire_jobs(Millis now, bool at_startup);
@@ -187,8 +210,16 @@ Result<void> Daemon::set_up() {
         if (auto r = rt->api->load(now); !r) return r;
         rt->dispatcher = std::make_unique<Dispatcher>(store_, c);
         if (auto r = rt->dispatcher->load(now); !r) return r;
+        if (!c.library_dir.empty()) rt->library_dir = std::make_unique<LibraryDir>(c.library_dir);
         tenants_.push_back(std::move(rt));
     }
+    // Jobs that were waiting for the library before a restart look again now.
+    auto jobs = store_.list_jobs();
+    if (!jobs) return std::move(jobs).error();
+    for (const auto& j : *jobs)
+        if (TenantRt* t = tenant(j.tenant);
+            t && j.paused && api::is_library_pause(j.paused_reason.value_or("")))
+            t->library_recheck_at = now;
     auto runs = store_.unfinished_runs();
     if (!runs) return std::move(runs).error();
     for (const auto& r : *runs)
@@ -535,6 +566,14 @@ asio::awaitable<void> Daemon::jobs_loop() {
             co_await resolve(run);
             if (stopping_) co_return;
         }
+        for (const auto& t : tenants_) {
+            if (t->library_recheck_at && *t->library_recheck_at <= unix_now()) {
+                co_await recheck_library(t.get());
+                if (stopping_) co_return;
+            }
+            if (t->library_recheck_at)
+                wake = std::min(wake.value_or(*t->library_recheck_at), *t->library_recheck_at);
+        }
         wake = std::min(wake.value_or(next_scan), next_scan);
         co_await jobs_event_.wait(wake);
     }
@@ -584,10 +623,18 @@ void Daemon::scan_jobs(Millis now) {
             continue;
         }
         (void)store_.set_job_error(name, std::nullopt, now);
-        // A job paused for repeated rejections resumes once its file is edited.
+        // A job paused for repeated rejections resumes once its file is
+        // edited. One waiting for the library looks at it again at once, and
+        // resumes only if the files are there: unpaused blindly, its
+        // sessions would be rejected.
         if (known && (*existing)->paused) {
-            (void)store_.set_job_paused(name, false, "");
-            if (TenantRt* t = tenant(lj->job.tenant)) t->dispatcher->set_job_paused(name, false);
+            if (api::is_library_pause((*existing)->paused_reason.value_or(""))) {
+                if (TenantRt* t = tenant(lj->job.tenant)) t->library_recheck_at = now;
+            } else {
+                (void)store_.set_job_paused(name, false, "");
+                if (TenantRt* t = tenant(lj->job.tenant))
+                    t->dispatcher->set_job_paused(name, false);
+            }
         }
         spdlog::info("job={} loaded from {}", name, lj->job.source_path);
     }
@@ -693,6 +740,36 @@ asio::awaitable<void> Daemon::resolve(std::int64_t run_id) {
         resolve_after_[run_id] = unix_now() + 60'000;
         co_return;
     }
+    // The library first: a run that cannot be checked (network, 5xx, 429
+    // after the client's retries) is not queued yet, and is tried again
+    // like a failed machine listing: its row keeps the firing, nothing is
+    // lost, and no session is sent to be rejected meanwhile. Sooner under
+    // compressed test limits (ten polls). Without library_dir and without
+    // PutFile or RunScript there is nothing to check.
+    std::optional<std::vector<api::LibraryFile>> library;
+    if (t->library_dir || api::uses_library(plan->commands)) {
+        auto listed = co_await sync_library(t);
+        if (stopping_) co_return;
+        if (listed) {
+            library = std::move(*listed);
+        } else if (listed.error().code == make_error_code(Errc::permission_denied)) {
+            // An app without Library.Manage may still run live responses:
+            // the run starts unchecked (a missing script then pauses the job
+            // after repeated rejections). Bad credentials stop the machine
+            // listing below and pause the tenant there.
+            if (t->library_noted.insert("permission").second)
+                spdlog::warn("tenant={} runs start without the library check: {}", t->cfg.name,
+                             listed.error().message);
+        } else {
+            spdlog::warn(
+                "job={} run={} not started yet: the live response library was not "
+                "checked: {}",
+                active.job_name, run_id, listed.error().message);
+            resolve_after_[run_id] =
+                unix_now() + std::min(kResolveRetry, library_recheck_every(t->cfg));
+            co_return;
+        }
+    }
     const Millis asked = unix_now();
     auto fleet = co_await t->api->list_machines();
     if (stopping_) co_return;
@@ -702,7 +779,7 @@ asio::awaitable<void> Daemon::resolve(std::int64_t run_id) {
             t->dispatcher->token_refused(fleet.error().message);
         spdlog::warn("job={} run={} targets not resolved yet: {}", active.job_name, run_id,
                      fleet.error().message);
-        resolve_after_[run_id] = now + 30'000;
+        resolve_after_[run_id] = now + kResolveRetry;
         co_return;
     }
     const jobs::Resolution res = jobs::resolve_targets(plan->targets, std::move(*fleet));
@@ -726,7 +803,7 @@ asio::awaitable<void> Daemon::resolve(std::int64_t run_id) {
     if (!queued) {
         spdlog::error("job={} run={} sessions not queued: {}", active.job_name, run_id,
                       queued.error().message);
-        resolve_after_[run_id] = now + 30'000;
+        resolve_after_[run_id] = now + kResolveRetry;
         co_return;
     }
     spdlog::info(
@@ -735,11 +812,154 @@ asio::awaitable<void> Daemon::resolve(std::int64_t run_id) {
         active.job_name, run_id, res.machines.size(), offline, res.excluded,
         res.unknown_ids.size() + res.unknown_hostnames.size(), now - asked, unix_now() - now);
     active.run.resolved_at = now;
+    // Paused (or resumed) before the dispatcher sees the run's sessions.
+    if (library) apply_library(t, active.job_name, *library, now);
     if (auto r = t->dispatcher->add_run(active); !r)
         spdlog::error("job={} run={}: {}", active.job_name, run_id, r.error().message);
     drop();
     t->dispatch.notify();
     t->track.notify();
+}
+
+// ---- the live response library ----
+
+asio::awaitable<Result<std::vector<api::LibraryFile>>> Daemon::sync_library(TenantRt* t) {
+    const std::string& tn = t->cfg.name;
+    const auto note_once = [t](spdlog::level::level_enum level, const std::string& line) {
+        if (t->library_noted.insert(line).second) spdlog::log(level, "{}", line);
+    };
+    std::vector<api::LocalFile> local;
+    if (t->library_dir) {
+        auto scan = t->library_dir->scan();
+        if (!scan) {
+            // Not fatal: the library may hold the files already.
+            note_once(spdlog::level::warn,
+                      "tenant=" + tn + " library_dir: " + scan.error().message);
+        } else {
+            for (const auto& s : scan->skipped)
+                note_once(spdlog::level::warn, "tenant=" + tn + " library_dir file=" +
+                                                   quote_value(s.name) + " skipped: " + s.why);
+            local = std::move(scan->files);
+        }
+    }
+    auto library = co_await t->api->list_library();
+    if (!library) co_return std::move(library).error();
+    for (const std::size_t i : api::uploads_needed(local, *library)) {
+        const api::LocalFile& f = local[i];
+        if (t->library_refused.count(f.name + " " + f.sha256)) continue;
+        auto content = t->library_dir->read(f);
+        if (!content) {
+            note_once(spdlog::level::warn, "tenant=" + tn + " library_dir file=" + f.name +
+                                               " not uploaded: " + content.error().message);
+            continue;
+        }
+        const std::string sha = sha256_hex(*content);
+        const std::size_t bytes = content->size();
+        auto up = co_await t->api->upload_library(f.name, std::move(*content));
+        if (stopping_) co_return Error{Errc::io_error, "stopping"};
+        if (!up) co_return std::move(up).error();
+        if (up->outcome == api::UploadOutcome::retry_later)
+            co_return Error{Errc::io_error, "tenant " + tn + ": uploading " + f.name +
+                                                " to the live response library: " + up->message};
+        if (up->outcome == api::UploadOutcome::refused) {
+            t->library_refused.insert(f.name + " " + sha);
+            spdlog::error(
+                "tenant={} file={} bytes={} sha256={} refused by the live response "
+                "library: {}",
+                tn, f.name, bytes, sha, up->message);
+            continue;
+        }
+        spdlog::info("tenant={} file={} bytes={} sha256={} uploaded to the live response library",
+                     tn, f.name, bytes, sha);
+        if (!up->entity.sha256.empty() && up->entity.sha256 != sha)
+            spdlog::warn("tenant={} file={} the library reports sha256={} for it", tn, f.name,
+                         up->entity.sha256);
+        api::record_upload(*library, {f.name, sha});
+    }
+    co_return library;
+}
+
+void Daemon::apply_library(TenantRt* t,
+                           const std::string& job,
+                           const std::vector<api::LibraryFile>& library,
+                           Millis now) {
+    // What the job's unfinished runs will send: their frozen commands, not
+    // the job file's current ones.
+    auto runs = store_.unfinished_runs();
+    auto row = store_.find_job(job);
+    if (!runs || !row || !*row) {
+        spdlog::error("job={} library check: {}", job,
+                      !runs  ? runs.error().message
+                      : !row ? row.error().message
+                             : std::string("job not stored"));
+        return;
+    }
+    std::vector<jobs::Command> commands;
+    for (const auto& r : *runs) {
+        if (r.job_name != job || r.tenant != t->cfg.name) continue;
+        if (auto plan = plan_from_definition(r.run.id, r.run.definition))
+            commands.insert(commands.end(), plan->commands.begin(), plan->commands.end());
+    }
+    const auto missing = api::missing_from_library(commands, library);
+    const std::string reason = (*row)->paused_reason.value_or("");
+    const bool ours = (*row)->paused && api::is_library_pause(reason);
+    if (missing.empty()) {
+        if (!ours) return;
+        (void)store_.set_job_paused(job, false, "");
+        t->dispatcher->set_job_paused(job, false);
+        wake_dispatch_if_needed(t);
+        spdlog::info(
+            "job={} resumed: the live response library of tenant {} holds every file "
+            "it names",
+            job, t->cfg.name);
+        return;
+    }
+    const std::string why = api::library_pause_reason(t->cfg.name, missing);
+    if ((*row)->paused && !ours) {
+        // Someone else's pause (the operator's, repeated rejections): left alone.
+        if (t->library_noted.insert(job + " " + why).second)
+            spdlog::warn("job={} stays paused ({}); besides, {}", job, reason, why);
+        return;
+    }
+    const Millis every = library_recheck_every(t->cfg);
+    if (reason != why) {
+        if (auto r = store_.set_job_paused(job, true, why); !r)
+            spdlog::error("job={} pausing: {}", job, r.error().message);
+        t->dispatcher->set_job_paused(job, true);
+        spdlog::warn(
+            "job={} paused: {}; its sessions stay queued; looked at again every {} ms "
+            "and when the job file changes",
+            job, why, every);
+    }
+    t->library_recheck_at = std::min(t->library_recheck_at.value_or(now + every), now + every);
+}
+
+asio::awaitable<void> Daemon::recheck_library(TenantRt* t) {
+    t->library_recheck_at.reset();
+    auto jobs = store_.list_jobs();
+    if (!jobs) {
+        spdlog::error("tenant={} library check: {}", t->cfg.name, jobs.error().message);
+        t->library_recheck_at = unix_now() + library_recheck_every(t->cfg);
+        co_return;
+    }
+    std::vector<std::string> waiting;
+    for (const auto& j : *jobs)
+        if (j.tenant == t->cfg.name && !j.deleted_at && j.paused &&
+            api::is_library_pause(j.paused_reason.value_or("")))
+            waiting.push_back(j.name);
+    if (waiting.empty()) co_return;  // nothing waits: no call
+    auto library = co_await sync_library(t);
+    if (stopping_) co_return;
+    if (!library) {
+        spdlog::warn(
+            "tenant={} the live response library was not checked: {}; {} job(s) stay "
+            "paused",
+            t->cfg.name, library.error().message, waiting.size());
+        t->library_recheck_at = unix_now() + library_recheck_every(t->cfg);
+        co_return;
+    }
+    for (const auto& job : waiting)
+        apply_library(t, job, *library, unix_now());
 }
 
 bool set_up_logging(const config::LogConfig& log) {

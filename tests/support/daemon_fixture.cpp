@@ -283,8 +283,13 @@ void DaemonE2e::write_daemon_files() {
       << "      queue_expiry: " << spec_.queue_expiry << "\n"
       << "      runscript_timeout: 10s\n"
       << "    poll_interval: " << spec_.poll_interval << "\n"
-      << "    listing_lag: " << spec_.listing_lag << "\n"
-      << spec_.config_extra;
+      << "    listing_lag: " << spec_.listing_lag << "\n";
+    if (!spec_.library_files.empty()) {
+        for (const auto& [name, content] : spec_.library_files)
+            dir_.write("library/" + name, content);
+        c << "    library_dir: " << library_dir().string() << "\n";
+    }
+    c << spec_.config_extra;
     dir_.write("lrsched.yaml", c.str());
     dir_.write("jobs/sweep.yaml",
                "description: every machine\n"
@@ -342,6 +347,46 @@ nlohmann::json DaemonE2e::stats() {
     if (!res) FAIL("GET /_sim/stats: " << res.error().message);
     REQUIRE(res->status == 200);
     return nlohmann::json::parse(res->body);
+}
+
+DaemonE2e::ApiAnswer DaemonE2e::sim_api(const std::string& method,
+                                        const std::string& target,
+                                        const std::string& body,
+                                        const std::string& content_type) {
+    REQUIRE_FALSE(spec_.wrong_host);
+    const std::string base = ready_["base"].get<std::string>();
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        if (sim_token_.empty()) {
+            net::Request t;
+            t.method = "POST";
+            t.url = base + "/" + ready_["tenant"].get<std::string>() + "/oauth2/v2.0/token";
+            t.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
+            t.body = std::string("grant_type=client_credentials&client_id=") + kClientId +
+                     "&client_secret=" + kSecret +
+                     "&scope=https%3A%2F%2Fapi.securitycenter.microsoft.com%2F.default";
+            t.body_limit = 1u << 20;
+            auto res = client_->call(std::move(t));
+            if (!res) FAIL("token for sim_api: " << res.error().message);
+            REQUIRE(res->status == 200);
+            sim_token_ = nlohmann::json::parse(res->body)["access_token"].get<std::string>();
+        }
+        net::Request r;
+        r.method = method;
+        r.url = base + target;
+        r.headers.emplace_back("Authorization", "Bearer " + sim_token_);
+        if (!content_type.empty()) r.headers.emplace_back("Content-Type", content_type);
+        r.body = body;
+        r.body_limit = 64u << 20;
+        auto res = client_->call(std::move(r));
+        if (!res) FAIL(method << " " << target << ": " << res.error().message);
+        if (res->status == 401) {  // expired: one new token
+            sim_token_.clear();
+            continue;
+        }
+        return {res->status, std::move(res->body)};
+    }
+    FAIL(method << " " << target << ": 401 twice");
+    return {};
 }
 
 std::vector<nlohmann::json> DaemonE2e::created_actions() const {

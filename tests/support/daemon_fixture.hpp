@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -51,6 +52,9 @@ struct SweepSpec {
     std::string commands = "  - GetFile: 'C:\\Windows\\Temp\\x.log'\n";
     std::vector<std::string> sim_flags;  // faults and any other lrsched-sim flag
     std::string config_extra;            // top-level lines for lrsched.yaml (e.g. `evidence:`)
+    // Files (name -> content) written to <dir>/library, which becomes the
+    // tenant's library_dir; empty: the tenant has no library_dir.
+    std::map<std::string, std::string> library_files;
 };
 
 // SPEC §3's states a session ends in, as an SQL list.
@@ -117,6 +121,19 @@ class DaemonE2e {
     // GET /_sim/stats, verified against the simulator's CA (under
     // wrong_host, with the host name its certificate does name).
     nlohmann::json stats();
+    // One /api call to the simulator as another client of the tenant would
+    // make it (its own token, the same client id): counted in the read
+    // window like the daemon's calls. Not under wrong_host.
+    struct ApiAnswer {
+        int status = 0;
+        std::string body;
+    };
+    ApiAnswer sim_api(const std::string& method,
+                      const std::string& target,
+                      const std::string& body = "",
+                      const std::string& content_type = "");
+    // <dir>/library: the tenant's library_dir when spec().library_files is not empty.
+    std::filesystem::path library_dir() const { return dir_.path() / "library"; }
     // The ledger's `created` lines: one per action, with its tag.
     std::vector<nlohmann::json> created_actions() const;
     // Every start's log, in order.
@@ -146,6 +163,7 @@ class DaemonE2e {
     nlohmann::json ready_;
     std::unique_ptr<SyncHttpsClient> client_;
     std::unique_ptr<BackgroundProcess> daemon_;
+    std::string sim_token_;        // sim_api()'s bearer token
     bool daemon_running_ = false;  // started and not stopped by the test
     int starts_ = 0;
 };

@@ -175,6 +175,33 @@ TEST_CASE("sim library: list, upload (multipart), override rule, delete") {
     CHECK(h.submit(h.machine(1), script_body(), 5).status == 400);
 }
 
+TEST_CASE("sim faults: the first N library listings and the first N uploads answer 503") {
+    auto c = quiet_sim_config();
+    c.fault_library_unavailable = 2;
+    SimHarness h(c);
+    h.login(0);
+    const std::string b = "b0undary";
+    const std::string upload =
+        "--" + b +
+        "\r\nContent-Disposition: form-data; name=\"File\"; filename=\"a.ps1\""
+        "\r\n\r\nx\r\n--" +
+        b + "--\r\n";
+    const auto post = [&](double now) {
+        return h
+            .call("POST", "/api/libraryfiles", upload, now, "multipart/form-data; boundary=" + b)
+            .status;
+    };
+    CHECK(h.get("/api/libraryfiles", 1).status == 503);
+    CHECK(post(2) == 503);
+    CHECK(h.get("/api/machines", 3).status == 200);  // other endpoints are not affected
+    CHECK(h.get("/api/libraryfiles", 4).status == 503);
+    CHECK(h.get("/api/libraryfiles", 5).status == 200);
+    CHECK(post(6) == 503);
+    CHECK(post(7) == 200);
+    CHECK(h.get("/api/libraryfiles", 8).status == 200);
+    CHECK(h.api.stats(9)["faults_injected"]["library_unavailable"] == 4);
+}
+
 TEST_CASE("sim stats: calls, busiest window, duplicate tags, actions per machine") {
     auto c = quiet_sim_config();
     c.submit_calls = 100;

@@ -251,6 +251,14 @@ HttpResponse SimApi::api_call(const Route& r,
                             "Rate limit of read calls exceeded");
     }
 
+    if (r.endpoint == Endpoint::library_list || r.endpoint == Endpoint::library_upload) {
+        int& failed = library_unavailable_[r.endpoint == Endpoint::library_list ? 0 : 1];
+        if (failed < config_.fault_library_unavailable) {
+            ++failed;
+            ++faults_["library_unavailable"];
+            return error(503, "ServiceUnavailable", "The service is unavailable (injected)");
+        }
+    }
     // Faults: independent draws per kind from (seed, call number, kind).
     const std::uint64_t n = ++fault_draws_;
     auto draw = [&](std::uint64_t kind, double fraction) {

@@ -201,6 +201,7 @@ class SimApi final : public Handler {
     std::uint64_t fault_draws_ = 0;
     std::uint64_t lost_ = 0;
     std::uint64_t blob_draws_ = 0;
+    int library_unavailable_[2] = {0, 0};  // listings, uploads answered 503 so far
 };
 
 }  // namespace lrsched::sim

@@ -47,7 +47,8 @@ nlohmann::json SimApi::stats(double now) {
                              {"created_but_lost_reset", 0},
                              {"truncate_download", 0},
                              {"reset_download", 0},
-                             {"expire_link", 0}};
+                             {"expire_link", 0},
+                             {"library_unavailable", 0}};
     for (const auto& [kind, n] : faults_)
         faults[kind] = n;
 

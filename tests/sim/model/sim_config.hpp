@@ -77,6 +77,9 @@ struct SimConfig {
     double fault_truncate_download = 0;  // /_sim/blob downloads cut half-way
     double fault_reset_download = 0;     // /_sim/blob downloads reset before any answer
     double fault_expire_link = 0;        // /_sim/blob answers 403 as for an expired link
+    // The first N library listings, and the first N uploads, answered 503
+    // (deterministic, unlike the fractions above).
+    int fault_library_unavailable = 0;
 
     // Observation.
     std::string tag_regex = "lrsched:[0-9a-f]+:[0-9]+:[0-9]+";

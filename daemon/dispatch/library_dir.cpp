@@ -1,0 +1,157 @@
+#include "dispatch/library_dir.hpp"
+
+#include "common/sha256.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <dirent.h>
+#include <fcntl.h>
+#include <memory>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace lrsched::dispatch {
+namespace {
+
+struct DirCloser {
+    void operator()(DIR* d) const noexcept { ::closedir(d); }
+};
+
+struct Fd {
+    explicit Fd(int f) : fd(f) {}
+    ~Fd() {
+        if (fd >= 0) ::close(fd);
+    }
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    int fd;
+};
+
+Error io_error(const std::string& path, const char* what) {
+    return Error{Errc::io_error, path + ": " + what + ": " + std::strerror(errno)};
+}
+
+// Reads at most `cap` bytes of `fd`, handing each piece to `f`; an error
+// when the file holds more.
+template <typename F>
+Result<void> read_capped(int fd, const std::string& path, std::uint64_t cap, F&& f) {
+    char buf[64 * 1024];
+    std::uint64_t total = 0;
+    for (;;) {
+        const ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return io_error(path, "read");
+        }
+        if (n == 0) return ok();
+        total += static_cast<std::uint64_t>(n);
+        if (total > cap)
+            return Error{Errc::limit_exceeded,
+                         path + ": grew past " + std::to_string(cap) + " bytes while read"};
+        f(std::string_view(buf, static_cast<std::size_t>(n)));
+    }
+}
+
+// Opens a regular file without following a link.
+Result<std::unique_ptr<Fd>> open_regular(const std::string& path, struct stat& st) {
+    auto fd = std::make_unique<Fd>(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (fd->fd < 0) return io_error(path, "open");
+    if (::fstat(fd->fd, &st) != 0) return io_error(path, "stat");
+    if (!S_ISREG(st.st_mode)) return Error{Errc::io_error, path + ": not a regular file"};
+    return fd;
+}
+
+}  // namespace
+
+Result<LibraryScan> LibraryDir::scan() {
+    const std::unique_ptr<DIR, DirCloser> dir(::opendir(dir_.c_str()));
+    if (!dir) return io_error(dir_, "cannot list the library folder");
+    LibraryScan out;
+    std::map<std::string, Seen> seen;
+    for (;;) {
+        errno = 0;
+        const dirent* e = ::readdir(dir.get());
+        if (e == nullptr) {
+            if (errno != 0) return io_error(dir_, "cannot list the library folder");
+            break;
+        }
+        const std::string name = e->d_name;
+        if (name.empty() || name.front() == '.') continue;  // ., .., dot-files
+        struct stat st {};
+        if (::fstatat(::dirfd(dir.get()), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            out.skipped.push_back({name, std::string("cannot stat: ") + std::strerror(errno)});
+            continue;
+        }
+        if (S_ISDIR(st.st_mode)) continue;
+        if (S_ISLNK(st.st_mode)) {
+            out.skipped.push_back({name, "a symbolic link (links are not followed)"});
+            continue;
+        }
+        if (!S_ISREG(st.st_mode)) {
+            out.skipped.push_back({name, "not a regular file"});
+            continue;
+        }
+        if (!api::is_library_name(name)) {
+            out.skipped.push_back(
+                {name, "the library takes only letters, digits, '-', '_' and '.' in a name"});
+            continue;
+        }
+        const auto bytes = static_cast<std::uint64_t>(st.st_size);
+        if (bytes > max_bytes_) {
+            out.skipped.push_back({name, std::to_string(bytes) + " bytes, over the " +
+                                             std::to_string(max_bytes_) +
+                                             " bytes the API takes in an upload"});
+            continue;
+        }
+        const std::string path = dir_ + "/" + name;
+        Seen now{bytes,
+                 std::int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec,
+                 static_cast<std::uint64_t>(st.st_ino),
+                 {}};
+        const auto cached = seen_.find(name);
+        if (cached != seen_.end() && cached->second.bytes == now.bytes &&
+            cached->second.mtime_ns == now.mtime_ns && cached->second.inode == now.inode) {
+            now.sha256 = cached->second.sha256;
+        } else {
+            struct stat opened {};
+            auto fd = open_regular(path, opened);
+            if (!fd) {
+                out.skipped.push_back({name, fd.error().message});
+                continue;
+            }
+            Sha256 h;
+            auto r = read_capped((*fd)->fd, path, max_bytes_,
+                                 [&h](std::string_view piece) { h.update(piece); });
+            if (!r) {
+                out.skipped.push_back({name, r.error().message});
+                continue;
+            }
+            now.sha256 = h.hex_digest();
+        }
+        out.files.push_back({name, path, bytes, now.sha256});
+        seen.emplace(name, std::move(now));
+    }
+    seen_ = std::move(seen);
+    std::sort(out.files.begin(), out.files.end(),
+              [](const api::LocalFile& a, const api::LocalFile& b) { return a.name < b.name; });
+    return out;
+}
+
+Result<std::string> LibraryDir::read(const api::LocalFile& file) const {
+    struct stat st {};
+    auto fd = open_regular(file.path, st);
+    if (!fd) return std::move(fd).error();
+    if (static_cast<std::uint64_t>(st.st_size) > max_bytes_)
+        return Error{Errc::limit_exceeded, file.path + ": " + std::to_string(st.st_size) +
+                                               " bytes, over the " + std::to_string(max_bytes_) +
+                                               " bytes the API takes in an upload"};
+    std::string content;
+    content.reserve(static_cast<std::size_t>(st.st_size));
+    auto r = read_capped((*fd)->fd, file.path, max_bytes_,
+                         [&content](std::string_view piece) { content += piece; });
+    if (!r) return std::move(r).error();
+    return content;
+}
+
+}  // namespace lrsched::dispatch
