@@ -53,8 +53,8 @@ constexpr Millis kScanEvery = 2'000;      // job files (SPEC §2: "within a few 
 constexpr Millis kErrorBackoff = 5'000;   // after a failed read or token request
 constexpr Millis kResolveRetry = 30'000;  // a run whose start failed (listing, store) tries again
 constexpr Millis kStopGrace = 4'000;      // SIGTERM: calls in flight get this long
-constexpr Millis kPruneEvery = 600'000;  // api_calls rows older than every window go
-constexpr Millis kClockSkew = 600'000;   // listings start this much before our oldest submit
+constexpr Millis kPruneEvery = 600'000;   // api_calls rows older than every window go
+constexpr Millis kClockSkew = 600'000;    // listings start this much before our oldest submit
 // A machine whose last full report is older than this looks offline.
 constexpr Millis kStaleAfter = 25LL * 3600 * 1000;
 
