@@ -4,31 +4,18 @@
 // work or until another loop has news for it; none polls on a fixed tick
 // except the job-file scan (a few stat calls every two seconds).
 //
-// Longer than most files on purpose: every coroutine that awaits the network
-// lives here or in api_client.cpp, because each file that includes Asio and
+// Every coroutine that awaits the network lives here, in
+// daemon_evidence.cpp, daemon_library.cpp (the Daemon class is in
+// daemon_shell.hpp) or api_client.cpp: each file that includes Asio and
 // Beast costs 20-30 s to compile (STYLE.md).
 #include "dispatch/daemon.hpp"
 
-#include "api/library.hpp"
-#include "common/byte_size.hpp"
-#include "common/crash_point.hpp"
-#include "common/diagnostic.hpp"
-#include "common/sha256.hpp"
-#include "dispatch/api_client.hpp"
-#include "dispatch/dispatcher.hpp"
-#include "dispatch/library_dir.hpp"
-#include "evidence/manifest.hpp"
-#include "evidence/naming.hpp"
-#include "evidence/recovery.hpp"
-#include "evidence/writer.hpp"
+#include "dispatch/daemon_shell.hpp"
 #include "jobs/firing.hpp"
 #include "jobs/job_parser.hpp"
-#include "jobs/registry.hpp"
 #include "jobs/targets.hpp"
-#include "net/net.hpp"
 #include "store/database_path.hpp"
 
-#include <boost/asio/signal_set.hpp>
 #include <nlohmann/json.hpp>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -37,11 +24,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
-#include <map>
-#include <set>
 
 namespace lrsched::dispatch {
 namespace {
@@ -58,141 +40,13 @@ constexpr Millis kClockSkew = 600'000;    // listings start this much before our
 // A machine whose last full report is older than this looks offline.
 constexpr Millis kStaleAfter = 25LL * 3600 * 1000;
 
-// Timer as event: wait() returns at `deadline` or as soon as notify() is
-// called, including a notify() that came while nobody was waiting.
-class Event {
-  public:
-    explicit Event(asio::io_context& io) : timer_(io) {}
-    void notify() {
-        pending_ = true;
-        timer_.cancel();
-    }
-    asio::awaitable<void> wait(std::optional<Millis> deadline) {
-        if (!pending_) {
-            if (deadline)
-                timer_.expires_after(milliseconds(std::max<Millis>(0, *deadline - unix_now())));
-            else
-                timer_.expires_at(asio::steady_timer::time_point::max());
-            co_await timer_.async_wait(net::kUseTuple);
-        }
-        pending_ = false;
-    }
-
-  private:
-    asio::steady_timer timer_;
-    bool pending_ = false;
-};
-
-std::string iso8601(Millis ms) {
-    const std::time_t t = ms / 1000;
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
 Millis to_ms(jobs::TimePoint t) {
     return std::chrono::duration_cast<milliseconds>(t.time_since_epoch()).count();
 }
 
-// How often a job paused for a missing library file looks again: ten polls
-// (5 min at the default 30 s; seconds under a test's compressed limits), one
-// read call and the library_dir's uploads each time, whatever the number of
-// jobs waiting.
-Millis library_recheck_every(const config::Tenant& c) {
-    return std::clamp<Millis>(10 * c.poll_interval.count(), 1'000, 300'000);
-}
+}  // namespace
 
-struct TenantRt {
-    TenantRt(asio::io_context& io, const config::Tenant& c)
-        : cfg(c), dispatch(io), track(io), collect(io) {}
-    const config::Tenant& cfg;
-    std::unique_ptr<net::HttpsClient> http;
-    std::unique_ptr<api::TokenProvider> tokens;
-    std::unique_ptr<ApiClient> api;
-    std::unique_ptr<Dispatcher> dispatcher;
-    std::unique_ptr<LibraryDir> library_dir;   // when library_dir is configured
-    std::optional<Millis> library_recheck_at;  // jobs waiting for the library look again then
-    std::set<std::string> library_noted;       // library messages logged once, not per check
-    std::set<std::string> library_refused;     // "name sha256" the library refused: not re-sent
-    Event dispatch;
-    Event track;
-    Event collect;
-};
-
-class Daemon {
-  public:
-    Daemon(config::Config cfg, store::Store store)
-        : cfg_(std::move(cfg)),
-          store_(std::move(store)),
-          registry_(jobs::JobContext{cfg_.jobs_dir, tenant_names(cfg_)}),
-          jobs_event_(io_),
-          signals_(io_, SIGTERM, SIGINT, SIGHUP) {}
-
-    Result<void> set_up();
-    int run();
-
-  private:
-    static std::vector<std::string> tenant_names(const config::Config& c) {
-        std::vector<std::string> out;
-        for (const auto& t : c.tenants)
-            out.push_back(t.name);
-        return out;
-    }
-    TenantRt* tenant(std::string_view name) {
-        for (auto& t : tenants_)
-            if (t->cfg.name == name) return t.get();
-        return nullptr;
-    }
-    void spawn(asio::awaitable<void> loop, std::string name);
-    asio::awaitable<void> dispatch_loop(TenantRt* t);
-    asio::awaitable<void> track_loop(TenantRt* t);
-    asio::awaitable<void> collect_loop(TenantRt* t);
-    asio::awaitable<Result<Collected>> collect(TenantRt* t, Collection c);
-    asio::awaitable<Result<evidence::ArtifactWriter::Stored>> fetch(TenantRt* t,
-                                                                    const Collection* c,
-                                                                    const ResultItem* item,
-                                                                    std::string run_dir,
-                                                                    std::string machine,
-                                                                    std::uint64_t cap);
-    asio::awaitable<void> jobs_loop();
-    asio::awaitable<void> signal_loop();
-    asio::awaitable<void> resolve(std::int64_t run_id);
-    asio::awaitable<Result<std::vector<api::LibraryFile>>> sync_library(TenantRt* t);
-    asio::awaitable<void> recheck_library(TenantRt* t);
-    void apply_library(TenantRt* t,
-                       const std::string& job,
-                       const std::vector<api::LibraryFile>& library,
-                       Millis now);
-    void scan_jobs(Millis now);
-    void prune_api_calls(Millis now);
-    std::optional<Millis> fire_jobs(Millis now, bool at_startup);
-    void start_run(const jobs::LoadedJob& job,
-                   std::int64_t job_id,
-                   store::RunTrigger trigger,
-                   std::optional<Millis> scheduled_for,
-                   Millis now);
-    void stop();
-    void wake_dispatch_if_needed(TenantRt* t);
-
-    asio::io_context io_;  // first: destroyed last, after everything that uses it
-    config::Config cfg_;
-    store::Store store_;
-    jobs::JobRegistry registry_;
-    std::vector<std::unique_ptr<TenantRt>> tenants_;
-    Event jobs_event_;
-    asio::signal_set signals_;
-    std::vector<std::int64_t> unresolved_;          // runs whose targets are still to resolve
-    std::map<std::int64_t, Millis> resolve_after_;  // run -> retry time after a failure
-    // Runs collected for since start-up: their folders squared with the
-    // store, and the bytes they hold. A few numbers per run.
-    std::map<std::int64_t, evidence::RunTally> run_tallies_;
-    bool stopping_ = false;
-    bool rescan_ = true;
-    int loops_ = 0;
-    int exit_code_ = 0;
-};
+namespace shell {
 
 Result<void> Daemon::set_up() {
     const Millis now = unix_now();
@@ -379,163 +233,6 @@ asio::awaitable<void> Daemon::track_loop(TenantRt* t) {
         if (backoff) wake = std::max(wake.value_or(*backoff), *backoff);
         co_await t->track.wait(wake);
     }
-}
-
-// ---- results (evidence) ----
-
-asio::awaitable<void> Daemon::collect_loop(TenantRt* t) {
-    Dispatcher& d = *t->dispatcher;
-    while (!stopping_) {
-        for (Collection& c : d.collections_due(unix_now())) {
-            const std::int64_t id = c.session_id;
-            auto r = co_await collect(t, std::move(c));
-            if (stopping_) co_return;  // the session stays collecting: done again at start-up
-            if (r)
-                d.collected(id, *r, unix_now());
-            else
-                d.collect_failed(id, r.error().message, unix_now());
-        }
-        wake_dispatch_if_needed(t);
-        co_await t->collect.wait(d.next_collection());
-    }
-}
-
-// The exit code in a RunScript transcript ({"script_name", "exit_code",
-// "script_output", "script_errors"}); raw NUL bytes are tolerated.
-std::optional<std::int64_t> transcript_exit_code(const std::string& path) {
-    constexpr std::uintmax_t kMaxTranscript = std::uintmax_t{16} * 1024 * 1024;
-    std::error_code ec;
-    if (std::filesystem::file_size(path, ec) > kMaxTranscript || ec) return std::nullopt;
-    std::ifstream in(path, std::ios::binary);
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    std::replace(text.begin(), text.end(), '\0', ' ');
-    const auto j = nlohmann::json::parse(text, nullptr, false);
-    if (!j.is_object() || !j.contains("exit_code") || !j["exit_code"].is_number_integer())
-        return std::nullopt;
-    return j["exit_code"].get<std::int64_t>();
-}
-
-asio::awaitable<Result<evidence::ArtifactWriter::Stored>> Daemon::fetch(TenantRt* t,
-                                                                        const Collection* c,
-                                                                        const ResultItem* item,
-                                                                        std::string run_dir,
-                                                                        std::string machine,
-                                                                        std::uint64_t cap) {
-    // A link lives 30 minutes: an expired one (403) is asked for again.
-    for (int attempt = 0;; ++attempt) {
-        auto link = co_await t->api->result_link(c->action_id, item->index);
-        if (!link) co_return std::move(link).error();
-        auto writer = evidence::ArtifactWriter::open(run_dir, machine, item->name, cap);
-        if (!writer) co_return std::move(writer).error();
-        evidence::ArtifactWriter* w = &*writer;
-        net::BodySink sink = [w](std::string_view chunk) { return w->write(chunk); };
-        auto got = co_await t->api->download(std::move(*link), std::move(sink), cap);
-        // Results are kept as delivered (evidence is never altered) and named
-        // for what they are: a GetFile result is a ZIP holding the file, a
-        // RunScript result the transcript JSON.
-        if (got) {
-            const bool zip = w->head() == std::string_view("PK\x03\x04", 4);
-            const bool json = item->type == "RunScript" && w->head().substr(0, 1) == "{";
-            co_return w->commit(zip ? ".zip" : json ? ".json" : "");
-        }
-        if (got.error().code != make_error_code(Errc::permission_denied) || attempt >= 2)
-            co_return std::move(got).error();
-    }
-}
-
-asio::awaitable<Result<Collected>> Daemon::collect(TenantRt* t, Collection c) {
-    const std::string run_dir =
-        cfg_.state_dir + "/evidence/" + c.job + "/" + std::to_string(c.run_id);
-    const std::string machine = evidence::machine_folder(c.computer_dns_name, c.machine_id);
-    // The first collection of a run in this process squares the folder with
-    // the store (what a crash left); from then on the store says what is stored.
-    auto tally_it = run_tallies_.find(c.run_id);
-    if (tally_it == run_tallies_.end()) {
-        auto tally = evidence::reconcile_run_folder(store_, c.run_id, run_dir, unix_now());
-        if (!tally) co_return std::move(tally).error();
-        if (tally->recorded + tally->removed > 0)
-            spdlog::warn(
-                "job={} run={} evidence after a crash: {} listed file(s) recorded, {} "
-                "leftover(s) removed",
-                c.job, c.run_id, tally->recorded, tally->removed);
-        tally_it = run_tallies_.emplace(c.run_id, *tally).first;
-    }
-    std::uint64_t& run_bytes = tally_it->second.bytes;
-    auto done = store_.artifacts_of_session(c.session_id);
-    if (!done) co_return std::move(done).error();
-    Collected out;
-    const config::EvidenceConfig& caps = cfg_.evidence;
-    for (const ResultItem& item : c.items) {
-        const auto stored_before =
-            std::find_if(done->begin(), done->end(), [&](const store::ArtifactRow& a) {
-                return a.action_id == c.action_id && a.command_index == item.index;
-            });
-        std::string file;
-        if (stored_before != done->end()) {
-            file = stored_before->file;
-        } else {
-            // The smaller of the file cap and what the run cap leaves.
-            std::uint64_t cap = caps.max_file_size;
-            std::string over =
-                "larger than evidence.max_file_size (" + format_byte_size(caps.max_file_size) + ")";
-            if (caps.max_run_size) {
-                const std::uint64_t left =
-                    *caps.max_run_size - std::min(run_bytes, *caps.max_run_size);
-                if (left < cap) {
-                    cap = left;
-                    over = "the run's evidence would exceed evidence.max_run_size (" +
-                           format_byte_size(*caps.max_run_size) + ")";
-                }
-            }
-            Result<evidence::ArtifactWriter::Stored> stored =
-                Error{Errc::limit_exceeded, "the run cap is reached"};
-            if (cap > 0) stored = co_await fetch(t, &c, &item, run_dir, machine, cap);
-            if (stopping_) co_return Error{Errc::io_error, "stopping"};
-            if (!stored && stored.error().code == make_error_code(Errc::limit_exceeded)) {
-                spdlog::error("job={} run={} machine={} action={} file={} not stored: {}", c.job,
-                              c.run_id, machine, c.action_id, item.name, over);
-                out.not_stored.push_back(item.name + ": " + over);
-                continue;
-            }
-            if (!stored) co_return std::move(stored).error();
-            evidence::ManifestEntry entry;
-            entry.job = c.job;
-            entry.run = c.run_id;
-            entry.machine_id = c.machine_id;
-            entry.computer_dns_name = c.computer_dns_name;
-            entry.action_id = c.action_id;
-            entry.command_index = item.index;
-            entry.command_type = item.type;
-            entry.remote = item.remote;
-            entry.file = stored->file;
-            entry.bytes = static_cast<std::int64_t>(stored->bytes);
-            entry.sha256 = stored->sha256;
-            entry.downloaded_at = iso8601(unix_now());
-            entry.action_status = c.action_status;
-            if (auto r = evidence::append_manifest(run_dir, entry); !r) {
-                // Unlisted, the file would be a leftover: it goes now, and
-                // the next attempt writes it again under the same name.
-                std::error_code ec;
-                std::filesystem::remove(run_dir + "/" + stored->file, ec);
-                co_return r.error();
-            }
-            crash_point("evidence.after_manifest");
-            run_bytes += stored->bytes;
-            const store::ArtifactRow row{
-                0,          c.session_id, c.action_id,  item.index, item.type,      item.remote,
-                entry.file, entry.bytes,  entry.sha256, unix_now(), c.action_status};
-            if (auto r = store_.add_artifact(row); !r) {
-                run_tallies_.erase(c.run_id);  // listed, not recorded: square it again
-                co_return r.error();
-            }
-            spdlog::info("job={} run={} machine={} action={} file={} bytes={} sha256={}", c.job,
-                         c.run_id, machine, c.action_id, entry.file, entry.bytes, entry.sha256);
-            file = entry.file;
-        }
-        if (item.type == "RunScript")
-            if (auto code = transcript_exit_code(run_dir + "/" + file)) out.exit_code = code;
-    }
-    co_return out;
 }
 
 // ---- job files, firings and runs ----
@@ -821,146 +518,9 @@ asio::awaitable<void> Daemon::resolve(std::int64_t run_id) {
     t->track.notify();
 }
 
-// ---- the live response library ----
+}  // namespace shell
 
-asio::awaitable<Result<std::vector<api::LibraryFile>>> Daemon::sync_library(TenantRt* t) {
-    const std::string& tn = t->cfg.name;
-    const auto note_once = [t](spdlog::level::level_enum level, const std::string& line) {
-        if (t->library_noted.insert(line).second) spdlog::log(level, "{}", line);
-    };
-    std::vector<api::LocalFile> local;
-    if (t->library_dir) {
-        auto scan = t->library_dir->scan();
-        if (!scan) {
-            // Not fatal: the library may hold the files already.
-            note_once(spdlog::level::warn,
-                      "tenant=" + tn + " library_dir: " + scan.error().message);
-        } else {
-            for (const auto& s : scan->skipped)
-                note_once(spdlog::level::warn, "tenant=" + tn + " library_dir file=" +
-                                                   quote_value(s.name) + " skipped: " + s.why);
-            local = std::move(scan->files);
-        }
-    }
-    auto library = co_await t->api->list_library();
-    if (!library) co_return std::move(library).error();
-    for (const std::size_t i : api::uploads_needed(local, *library)) {
-        const api::LocalFile& f = local[i];
-        if (t->library_refused.count(f.name + " " + f.sha256)) continue;
-        auto content = t->library_dir->read(f);
-        if (!content) {
-            note_once(spdlog::level::warn, "tenant=" + tn + " library_dir file=" + f.name +
-                                               " not uploaded: " + content.error().message);
-            continue;
-        }
-        const std::string sha = sha256_hex(*content);
-        const std::size_t bytes = content->size();
-        auto up = co_await t->api->upload_library(f.name, std::move(*content));
-        if (stopping_) co_return Error{Errc::io_error, "stopping"};
-        if (!up) co_return std::move(up).error();
-        if (up->outcome == api::UploadOutcome::retry_later)
-            co_return Error{Errc::io_error, "tenant " + tn + ": uploading " + f.name +
-                                                " to the live response library: " + up->message};
-        if (up->outcome == api::UploadOutcome::refused) {
-            t->library_refused.insert(f.name + " " + sha);
-            spdlog::error(
-                "tenant={} file={} bytes={} sha256={} refused by the live response "
-                "library: {}",
-                tn, f.name, bytes, sha, up->message);
-            continue;
-        }
-        spdlog::info("tenant={} file={} bytes={} sha256={} uploaded to the live response library",
-                     tn, f.name, bytes, sha);
-        if (!up->entity.sha256.empty() && up->entity.sha256 != sha)
-            spdlog::warn("tenant={} file={} the library reports sha256={} for it", tn, f.name,
-                         up->entity.sha256);
-        api::record_upload(*library, {f.name, sha});
-    }
-    co_return library;
-}
-
-void Daemon::apply_library(TenantRt* t,
-                           const std::string& job,
-                           const std::vector<api::LibraryFile>& library,
-                           Millis now) {
-    // What the job's unfinished runs will send: their frozen commands, not
-    // the job file's current ones.
-    auto runs = store_.unfinished_runs();
-    auto row = store_.find_job(job);
-    if (!runs || !row || !*row) {
-        spdlog::error("job={} library check: {}", job,
-                      !runs  ? runs.error().message
-                      : !row ? row.error().message
-                             : std::string("job not stored"));
-        return;
-    }
-    std::vector<jobs::Command> commands;
-    for (const auto& r : *runs) {
-        if (r.job_name != job || r.tenant != t->cfg.name) continue;
-        if (auto plan = plan_from_definition(r.run.id, r.run.definition))
-            commands.insert(commands.end(), plan->commands.begin(), plan->commands.end());
-    }
-    const auto missing = api::missing_from_library(commands, library);
-    const std::string reason = (*row)->paused_reason.value_or("");
-    const bool ours = (*row)->paused && api::is_library_pause(reason);
-    if (missing.empty()) {
-        if (!ours) return;
-        (void)store_.set_job_paused(job, false, "");
-        t->dispatcher->set_job_paused(job, false);
-        wake_dispatch_if_needed(t);
-        spdlog::info(
-            "job={} resumed: the live response library of tenant {} holds every file "
-            "it names",
-            job, t->cfg.name);
-        return;
-    }
-    const std::string why = api::library_pause_reason(t->cfg.name, missing);
-    if ((*row)->paused && !ours) {
-        // Someone else's pause (the operator's, repeated rejections): left alone.
-        if (t->library_noted.insert(job + " " + why).second)
-            spdlog::warn("job={} stays paused ({}); besides, {}", job, reason, why);
-        return;
-    }
-    const Millis every = library_recheck_every(t->cfg);
-    if (reason != why) {
-        if (auto r = store_.set_job_paused(job, true, why); !r)
-            spdlog::error("job={} pausing: {}", job, r.error().message);
-        t->dispatcher->set_job_paused(job, true);
-        spdlog::warn(
-            "job={} paused: {}; its sessions stay queued; looked at again every {} ms "
-            "and when the job file changes",
-            job, why, every);
-    }
-    t->library_recheck_at = std::min(t->library_recheck_at.value_or(now + every), now + every);
-}
-
-asio::awaitable<void> Daemon::recheck_library(TenantRt* t) {
-    t->library_recheck_at.reset();
-    auto jobs = store_.list_jobs();
-    if (!jobs) {
-        spdlog::error("tenant={} library check: {}", t->cfg.name, jobs.error().message);
-        t->library_recheck_at = unix_now() + library_recheck_every(t->cfg);
-        co_return;
-    }
-    std::vector<std::string> waiting;
-    for (const auto& j : *jobs)
-        if (j.tenant == t->cfg.name && !j.deleted_at && j.paused &&
-            api::is_library_pause(j.paused_reason.value_or("")))
-            waiting.push_back(j.name);
-    if (waiting.empty()) co_return;  // nothing waits: no call
-    auto library = co_await sync_library(t);
-    if (stopping_) co_return;
-    if (!library) {
-        spdlog::warn(
-            "tenant={} the live response library was not checked: {}; {} job(s) stay "
-            "paused",
-            t->cfg.name, library.error().message, waiting.size());
-        t->library_recheck_at = unix_now() + library_recheck_every(t->cfg);
-        co_return;
-    }
-    for (const auto& job : waiting)
-        apply_library(t, job, *library, unix_now());
-}
+namespace {
 
 bool set_up_logging(const config::LogConfig& log) {
     std::shared_ptr<spdlog::logger> logger;
@@ -1132,7 +692,7 @@ int run_daemon(const std::string& config_path) {
         spdlog::critical("{}", st.error().message);
         return 1;
     }
-    auto daemon = std::make_unique<Daemon>(std::move(*cfg), std::move(*st));
+    auto daemon = std::make_unique<shell::Daemon>(std::move(*cfg), std::move(*st));
     if (auto r = daemon->set_up(); !r) {
         spdlog::critical("{}", r.error().message);
         return 1;

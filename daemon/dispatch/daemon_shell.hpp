@@ -1,0 +1,169 @@
+// The daemon's shell, shared by the three files that hold its coroutines:
+// daemon.cpp (start-up, the dispatch and tracking loops, job files,
+// firings, target resolution), daemon_evidence.cpp (collecting results)
+// and daemon_library.cpp (the live response library). Private to them:
+// nothing else includes this header. Each of those files includes Asio and
+// costs 20-30 s to compile (STYLE.md), hence three and not more.
+#pragma once
+
+#include "api/library.hpp"
+#include "config/config.hpp"
+#include "dispatch/api_client.hpp"
+#include "dispatch/dispatcher.hpp"
+#include "dispatch/library_dir.hpp"
+#include "evidence/recovery.hpp"
+#include "evidence/writer.hpp"
+#include "jobs/registry.hpp"
+#include "net/net.hpp"
+#include "store/store.hpp"
+
+#include <boost/asio/signal_set.hpp>
+
+#include <algorithm>
+#include <ctime>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace lrsched::dispatch::shell {
+
+namespace asio = net::asio;
+using std::chrono::milliseconds;
+
+// Timer as event: wait() returns at `deadline` or as soon as notify() is
+// called, including a notify() that came while nobody was waiting.
+class Event {
+  public:
+    explicit Event(asio::io_context& io) : timer_(io) {}
+    void notify() {
+        pending_ = true;
+        timer_.cancel();
+    }
+    asio::awaitable<void> wait(std::optional<Millis> deadline) {
+        if (!pending_) {
+            if (deadline)
+                timer_.expires_after(milliseconds(std::max<Millis>(0, *deadline - unix_now())));
+            else
+                timer_.expires_at(asio::steady_timer::time_point::max());
+            co_await timer_.async_wait(net::kUseTuple);
+        }
+        pending_ = false;
+    }
+
+  private:
+    asio::steady_timer timer_;
+    bool pending_ = false;
+};
+
+inline std::string iso8601(Millis ms) {
+    const std::time_t t = ms / 1000;
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+// How often a job paused for a missing library file looks again: ten polls
+// (5 min at the default 30 s; seconds under a test's compressed limits), one
+// read call and the library_dir's uploads each time, whatever the number of
+// jobs waiting.
+inline Millis library_recheck_every(const config::Tenant& c) {
+    return std::clamp<Millis>(10 * c.poll_interval.count(), 1'000, 300'000);
+}
+
+struct TenantRt {
+    TenantRt(asio::io_context& io, const config::Tenant& c)
+        : cfg(c), dispatch(io), track(io), collect(io) {}
+    const config::Tenant& cfg;
+    std::unique_ptr<net::HttpsClient> http;
+    std::unique_ptr<api::TokenProvider> tokens;
+    std::unique_ptr<ApiClient> api;
+    std::unique_ptr<Dispatcher> dispatcher;
+    std::unique_ptr<LibraryDir> library_dir;   // when library_dir is configured
+    std::optional<Millis> library_recheck_at;  // jobs waiting for the library look again then
+    std::set<std::string> library_noted;       // library messages logged once, not per check
+    std::set<std::string> library_refused;     // "name sha256" the library refused: not re-sent
+    Event dispatch;
+    Event track;
+    Event collect;
+};
+
+class Daemon {
+  public:
+    Daemon(config::Config cfg, store::Store store)
+        : cfg_(std::move(cfg)),
+          store_(std::move(store)),
+          registry_(jobs::JobContext{cfg_.jobs_dir, tenant_names(cfg_)}),
+          jobs_event_(io_),
+          signals_(io_, SIGTERM, SIGINT, SIGHUP) {}
+
+    Result<void> set_up();
+    int run();
+
+  private:
+    static std::vector<std::string> tenant_names(const config::Config& c) {
+        std::vector<std::string> out;
+        for (const auto& t : c.tenants)
+            out.push_back(t.name);
+        return out;
+    }
+    TenantRt* tenant(std::string_view name) {
+        for (auto& t : tenants_)
+            if (t->cfg.name == name) return t.get();
+        return nullptr;
+    }
+    void spawn(asio::awaitable<void> loop, std::string name);
+    asio::awaitable<void> dispatch_loop(TenantRt* t);
+    asio::awaitable<void> track_loop(TenantRt* t);
+    asio::awaitable<void> collect_loop(TenantRt* t);
+    asio::awaitable<Result<Collected>> collect(TenantRt* t, Collection c);
+    asio::awaitable<Result<evidence::ArtifactWriter::Stored>> fetch(TenantRt* t,
+                                                                    const Collection* c,
+                                                                    const ResultItem* item,
+                                                                    std::string run_dir,
+                                                                    std::string machine,
+                                                                    std::uint64_t cap);
+    asio::awaitable<void> jobs_loop();
+    asio::awaitable<void> signal_loop();
+    asio::awaitable<void> resolve(std::int64_t run_id);
+    asio::awaitable<Result<std::vector<api::LibraryFile>>> sync_library(TenantRt* t);
+    asio::awaitable<void> recheck_library(TenantRt* t);
+    void apply_library(TenantRt* t,
+                       const std::string& job,
+                       const std::vector<api::LibraryFile>& library,
+                       Millis now);
+    void scan_jobs(Millis now);
+    void prune_api_calls(Millis now);
+    std::optional<Millis> fire_jobs(Millis now, bool at_startup);
+    void start_run(const jobs::LoadedJob& job,
+                   std::int64_t job_id,
+                   store::RunTrigger trigger,
+                   std::optional<Millis> scheduled_for,
+                   Millis now);
+    void stop();
+    void wake_dispatch_if_needed(TenantRt* t);
+
+    asio::io_context io_;  // first: destroyed last, after everything that uses it
+    config::Config cfg_;
+    store::Store store_;
+    jobs::JobRegistry registry_;
+    std::vector<std::unique_ptr<TenantRt>> tenants_;
+    Event jobs_event_;
+    asio::signal_set signals_;
+    std::vector<std::int64_t> unresolved_;          // runs whose targets are still to resolve
+    std::map<std::int64_t, Millis> resolve_after_;  // run -> retry time after a failure
+    // Runs collected for since start-up: their folders squared with the
+    // store, and the bytes they hold. A few numbers per run.
+    std::map<std::int64_t, evidence::RunTally> run_tallies_;
+    bool stopping_ = false;
+    bool rescan_ = true;
+    int loops_ = 0;
+    int exit_code_ = 0;
+};
+
+}  // namespace lrsched::dispatch::shell
