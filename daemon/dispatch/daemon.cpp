@@ -10,6 +10,7 @@
 // Beast costs 20-30 s to compile (STYLE.md).
 #include "dispatch/daemon.hpp"
 
+#include "common/diagnostic.hpp"
 #include "dispatch/daemon_shell.hpp"
 #include "jobs/firing.hpp"
 #include "jobs/job_parser.hpp"
@@ -585,6 +586,39 @@ void print_estimate(const config::Tenant& t, std::size_t online, std::size_t off
                     human_ms(t.limits.queue_expiry.count()).c_str());
 }
 
+// What the run would find in the live response library, counting what
+// library_dir would upload at its start (without uploading anything).
+asio::awaitable<void> plan_library(ApiClient* api, const config::Tenant* t, const jobs::Job* job) {
+    auto library = co_await api->list_library();
+    if (!library) {
+        std::printf("library: not checked: %s\n", library.error().message.c_str());
+        co_return;
+    }
+    if (!t->library_dir.empty()) {
+        LibraryDir dir(t->library_dir);
+        if (auto scan = dir.scan()) {
+            const auto uploads = api::uploads_needed(scan->files, *library);
+            for (const std::size_t i : uploads) {
+                const api::LocalFile& f = scan->files[i];
+                std::printf("library: %s from library_dir would be uploaded at the run's start\n",
+                            f.name.c_str());
+                api::record_upload(*library, {f.name, f.sha256});
+            }
+            for (const auto& skipped : scan->skipped)
+                std::printf("library: %s in library_dir is skipped: %s\n",
+                            quote_value(skipped.name).c_str(), skipped.why.c_str());
+        } else {
+            std::printf("library: library_dir not read: %s\n", scan.error().message.c_str());
+        }
+    }
+    const auto missing = api::missing_from_library(job->commands, *library);
+    if (missing.empty())
+        std::printf("library: every PutFile and RunScript file is there\n");
+    else
+        std::printf("library: %s; the job would be paused until they are there\n",
+                    api::library_pause_reason(t->name, missing).c_str());
+}
+
 struct PlanOutcome {
     int status = 1;
 };
@@ -613,6 +647,8 @@ asio::awaitable<void> plan_run(ApiClient* api,
     for (const auto& h : res.unknown_hostnames)
         std::printf("unknown host name: %s\n", quote_value(h).c_str());
     print_estimate(*t, res.machines.size() - offline, offline);
+    if (api::uses_library(job->commands) || !t->library_dir.empty())
+        co_await plan_library(api, t, job);
     out->status = 0;
 }
 
