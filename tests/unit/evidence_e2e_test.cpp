@@ -43,6 +43,17 @@ SweepSpec evidence_sweep() {
     return spec;
 }
 
+// A small sweep with every machine online and free and every RunScript
+// succeeding: each session brings home exactly its two results.
+SweepSpec quiet_sweep(int machines) {
+    SweepSpec spec = evidence_sweep();
+    spec.machines = machines;
+    spec.offline_fraction = "0";
+    spec.busy_fraction = "0";
+    spec.sim_flags.back() = "0";  // --runscript-fail-fraction
+    return spec;
+}
+
 std::uint32_t le(const std::string& b, std::size_t at, int n) {
     std::uint32_t v = 0;
     for (int i = n - 1; i >= 0; --i)
@@ -183,10 +194,7 @@ bool is_part(const std::string& f) {
 // exactly that moment, restarts the daemon and checks that the collection
 // completes with every file stored once and the folder verifying.
 void crash_and_recover(const std::string& point) {
-    SweepSpec spec = evidence_sweep();
-    spec.machines = 8;
-    spec.offline_fraction = "0";
-    spec.busy_fraction = "0";
+    SweepSpec spec = quiet_sweep(8);
     DaemonE2e e2e(spec);
     e2e.start_daemon({"LRSCHED_CRASH_AT=" + point + ":3"});
     CHECK(e2e.wait_for_daemon_exit() == -SIGKILL);
@@ -250,11 +258,7 @@ TEST_CASE("evidence e2e: killed after the manifest line, the file is recorded, n
 }
 
 TEST_CASE("evidence e2e: a result over max_file_size is not stored and fails its session once") {
-    SweepSpec spec = evidence_sweep();
-    spec.machines = 8;
-    spec.offline_fraction = "0";
-    spec.busy_fraction = "0";
-    spec.sim_flags.back() = "0";  // no RunScript fails: every session reaches its GetFile
+    SweepSpec spec = quiet_sweep(8);
     spec.config_extra = "evidence: {max_file_size: 100KB}\n";  // the ZIPs hold 150 kB
     DaemonE2e e2e(spec);
     e2e.start_daemon();
@@ -278,11 +282,7 @@ TEST_CASE("evidence e2e: a result over max_file_size is not stored and fails its
 }
 
 TEST_CASE("evidence e2e: a run's evidence stops at max_run_size and the rest is reported") {
-    SweepSpec spec = evidence_sweep();
-    spec.machines = 8;
-    spec.offline_fraction = "0";
-    spec.busy_fraction = "0";
-    spec.sim_flags.back() = "0";
+    SweepSpec spec = quiet_sweep(8);
     constexpr std::uint64_t kRunCap = 500'000;  // room for three 150 kB ZIPs and transcripts
     spec.config_extra = "evidence: {max_run_size: 500KB}\n";
     DaemonE2e e2e(spec);
@@ -309,11 +309,7 @@ TEST_CASE("evidence e2e: a run's evidence stops at max_run_size and the rest is 
 }
 
 TEST_CASE("evidence e2e: hostile remote paths land inside the run folder, named safely") {
-    SweepSpec spec = evidence_sweep();
-    spec.machines = 4;
-    spec.offline_fraction = "0";
-    spec.busy_fraction = "0";
-    spec.sim_flags.back() = "0";
+    SweepSpec spec = quiet_sweep(4);
     const std::vector<std::string> remotes = {"..\\..\\..\\..\\x",
                                               "/etc/passwd",
                                               "C:",
@@ -399,11 +395,7 @@ TEST_CASE("evidence e2e: a 200 MB GetFile streams to disk, hashed, with the daem
 }
 
 TEST_CASE("evidence e2e: a full disk shows on the session, is retried, and dispatch goes on") {
-    SweepSpec spec = evidence_sweep();
-    spec.machines = 8;
-    spec.offline_fraction = "0";
-    spec.busy_fraction = "0";
-    spec.sim_flags.back() = "0";
+    SweepSpec spec = quiet_sweep(8);
     DaemonE2e e2e(spec);
     // The daemon runs in its own user and mount namespaces, where the
     // evidence tree is a 4 MiB tmpfs filled by a ballast file but for some
