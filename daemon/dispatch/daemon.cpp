@@ -480,15 +480,18 @@ asio::awaitable<void> Daemon::resolve(std::int64_t run_id) {
         resolve_after_[run_id] = now + kResolveRetry;
         co_return;
     }
-    const jobs::Resolution res = jobs::resolve_targets(plan->targets, std::move(*fleet));
+    jobs::Resolution res = jobs::resolve_targets(plan->targets, std::move(*fleet));
+    // The machines' strings move into the sessions, and the machines go
+    // before the store's inserts: a 10^5-target run holds one copy.
     std::vector<store::NewSession> sessions;
     sessions.reserve(res.machines.size());
     std::size_t offline = 0;
-    for (const auto& m : res.machines) {
+    for (auto& m : res.machines) {
         const bool off = jobs::looks_offline(m, now, kStaleAfter);
         offline += off ? 1 : 0;
-        sessions.push_back({m.id, m.computer_dns_name, off});
+        sessions.push_back({std::move(m.id), std::move(m.computer_dns_name), off});
     }
+    res.machines = {};
     std::optional<std::string> unresolved;
     if (!res.unknown_ids.empty() || !res.unknown_hostnames.empty())
         unresolved =
@@ -507,7 +510,7 @@ asio::awaitable<void> Daemon::resolve(std::int64_t run_id) {
     spdlog::info(
         "job={} run={} state=resolved targets={} looks_offline={} excluded={} unknown={} "
         "listing_ms={} queueing_ms={}",
-        active.job_name, run_id, res.machines.size(), offline, res.excluded,
+        active.job_name, run_id, sessions.size(), offline, res.excluded,
         res.unknown_ids.size() + res.unknown_hostnames.size(), now - asked, unix_now() - now);
     active.run.resolved_at = now;
     // Paused (or resumed) before the dispatcher sees the run's sessions.

@@ -59,10 +59,15 @@ Resolution resolve_targets(const Targets& targets, std::vector<api::Machine> fle
         }
         if (taken.insert(m.id).second) chosen.push_back(i);
     }
-    taken.clear();
-    r.machines.reserve(chosen.size());
-    for (const std::size_t i : chosen)
-        r.machines.push_back(std::move(fleet[i]));
+    taken.clear();  // its views die with the moves below
+    // Compacted in place and handed over: no second array of 10^5 machines.
+    std::size_t kept = 0;
+    for (const std::size_t i : chosen) {
+        if (i != kept) fleet[kept] = std::move(fleet[i]);
+        ++kept;
+    }
+    fleet.resize(kept);
+    r.machines = std::move(fleet);
     for (const auto& id : targets.include.machines)
         if (missing_ids.count(id)) r.unknown_ids.push_back(id);
     for (const auto& h : targets.include.hostnames)
