@@ -167,6 +167,9 @@ TEST_CASE("evidence e2e: expired links, resets and cut bodies still end with cor
     for (const char* fault : {"truncate_download", "reset_download", "expire_link"})
         REQUIRE(stats["faults_injected"][fault].get<int>() > 0);
     check_evidence(e2e);
+    // A result fetched again never runs its commands again.
+    CHECK(stats["duplicate_tags"] == 0);
+    CHECK(stats["actions_created"] == 20);
     CHECK(e2e.stop_daemon(SIGTERM) == 0);
 }
 
@@ -244,6 +247,39 @@ void crash_and_recover(const std::string& point) {
 }
 
 }  // namespace
+
+TEST_CASE("evidence e2e: killed again and again while collecting, every result is stored once") {
+    DaemonE2e e2e(quiet_sweep(30));
+    const auto count = [&](const std::string& sql) { return e2e.query(sql).value_or(0); };
+    std::int64_t stored = 0;
+    int kills = 0;
+    for (; kills < 6; ++kills) {
+        e2e.start_daemon();
+        // A few more results in: the daemon is in the middle of collecting
+        // (and of submitting and polling) when the kill comes.
+        e2e.wait_until("three more results stored", [&] {
+            return count("SELECT count(*) FROM artifacts") >= stored + 3 ||
+                   count("SELECT count(*) FROM runs WHERE finished_at IS NOT NULL") == 1;
+        });
+        if (count("SELECT count(*) FROM runs WHERE finished_at IS NOT NULL") == 1) break;
+        CHECK(e2e.stop_daemon(SIGKILL) == -SIGKILL);
+        stored = count("SELECT count(*) FROM artifacts");
+    }
+    MESSAGE("killed " << kills << " times with " << stored << " results stored");
+    CHECK(kills >= 3);
+    e2e.start_daemon();
+    e2e.wait_for_sweep_end();
+    check_evidence(e2e);
+    const fs::path run_dir = e2e.dir() / kRunDir;
+    for (const auto& f : files_in(run_dir))
+        CHECK_MESSAGE(!is_part(f), f);
+    // Each session's commands ran once, whatever the kills interrupted.
+    const auto stats = e2e.stats();
+    CHECK(stats["duplicate_tags"] == 0);
+    CHECK(stats["actions_created"] == 30);
+    CHECK(count("SELECT count(*) FROM sessions WHERE state = 'done'") == 30);
+    CHECK(e2e.stop_daemon(SIGTERM) == 0);
+}
 
 TEST_CASE("evidence e2e: killed before a rename, the daemon drops the .part and fetches again") {
     crash_and_recover("evidence.before_rename");
