@@ -68,8 +68,9 @@ def main():
         example_jobs(env)
         print(f"simulated tenant at {env.ready['base']} (200 machines); daemon log: "
               f"{os.path.join(workdir, 'daemon.err')}")
-        print("$ lrsched plan servers-sweep")
-        print(lrsched(build, "plan", "servers-sweep", "-c", cfg).stdout, end="")
+        for job in ("servers-sweep", "nightly-autoruns"):
+            print(f"$ lrsched plan {job}")
+            print(lrsched(build, "plan", job, "-c", cfg).stdout, end="")
         env.start_daemon()
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
