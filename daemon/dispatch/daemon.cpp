@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <sys/stat.h>
 
 namespace lrsched::dispatch {
 namespace {
@@ -715,6 +716,11 @@ int run_plan(const std::string& config_path, const std::string& job_ref) {
 }
 
 int run_daemon(const std::string& config_path) {
+    // Evidence is what responders took off machines under investigation,
+    // and the store names every target: nothing the daemon creates (state
+    // folder, database, evidence, log file) is open to other local users,
+    // whatever umask it was started with.
+    ::umask(::umask(0) | 027);
     Diagnostics diags;
     auto cfg = config::load_config(config_path, diags);
     std::fputs(diags.to_string().c_str(), stderr);

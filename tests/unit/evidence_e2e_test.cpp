@@ -134,6 +134,15 @@ TEST_CASE("evidence e2e: every result is stored once, matches the simulator, and
     CHECK(db.scalar("SELECT count(*) FROM artifacts a JOIN sessions s ON s.id = a.session_id "
                     "WHERE s.state = 'failed' AND a.command_type = 'GetFile'") == 0);
 
+    // Nothing the daemon created is open to other local users: the state
+    // folder, the database and every evidence folder and file.
+    for (const auto& e : fs::recursive_directory_iterator(e2e.dir() / "state")) {
+        INFO(e.path().string());
+        CHECK((e.symlink_status().permissions() & fs::perms::others_all) == fs::perms::none);
+    }
+    CHECK((fs::status(e2e.dir() / "state").permissions() & fs::perms::others_all) ==
+          fs::perms::none);
+
     // One altered byte is caught.
     const fs::path run_dir = e2e.dir() / "state" / "evidence" / "sweep" / "1";
     const auto file =
