@@ -11,17 +11,6 @@
 namespace lrsched::store {
 namespace {
 
-Result<int> user_version(Database& db) {
-    auto text = db.pragma("user_version");
-    if (!text) return std::move(text).error();
-    int version = 0;
-    const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), version);
-    if (ec != std::errc{} || end != text->data() + text->size()) {
-        return Error{Errc::database_error, "unreadable user_version '" + *text + "'"};
-    }
-    return version;
-}
-
 Result<void> check_numbering(const std::vector<Migration>& migrations) {
     for (std::size_t i = 0; i < migrations.size(); ++i) {
         const auto expected = static_cast<int>(i) + 1;
@@ -64,6 +53,17 @@ Result<void> apply_one(Database& db, const Migration& m) {
 }
 
 }  // namespace
+
+Result<int> user_version(Database& db) {
+    auto text = db.pragma("user_version");
+    if (!text) return std::move(text).error();
+    int version = 0;
+    const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), version);
+    if (ec != std::errc{} || end != text->data() + text->size()) {
+        return Error{Errc::database_error, "unreadable user_version '" + *text + "'"};
+    }
+    return version;
+}
 
 Result<int> apply_migrations(Database& db, const std::vector<Migration>& migrations) {
     if (auto r = check_numbering(migrations); !r) return std::move(r).error();

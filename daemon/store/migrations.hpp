@@ -20,6 +20,9 @@ struct Migration {
 // The migrations compiled into this binary, in order.
 const std::vector<Migration>& embedded_migrations();
 
+// The database's PRAGMA user_version (its schema version; 0 when new).
+Result<int> user_version(Database& db);
+
 // Brings `db` up to the newest of `migrations` and returns the resulting
 // schema version. Each migration whose version is above the database's
 // user_version runs in its own BEGIN IMMEDIATE transaction that also sets

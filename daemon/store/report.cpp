@@ -9,7 +9,6 @@
 #include "store/migrations.hpp"
 #include "store/sqlite.hpp"
 
-#include <charconv>
 #include <filesystem>
 #include <set>
 #include <type_traits>
@@ -37,13 +36,9 @@ std::invoke_result_t<F&> in_read_transaction(Database& db, F&& body) {
 }
 
 Result<void> check_schema(Database& db) {
-    auto text = db.pragma("user_version");
-    if (!text) return std::move(text).error();
-    int version = 0;
-    const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), version);
-    if (ec != std::errc{} || end != text->data() + text->size()) {
-        return Error{Errc::database_error, "unreadable user_version '" + *text + "'"};
-    }
+    auto current = user_version(db);
+    if (!current) return std::move(current).error();
+    const int version = *current;
     const int newest = static_cast<int>(embedded_migrations().size());
     if (version > newest) {
         return Error{Errc::schema_mismatch,

@@ -28,7 +28,7 @@ Database open_db(const TempDir& dir) {
     return unwrap(Database::open((dir.path() / "m.db").string(), OpenMode::create_if_missing));
 }
 
-std::string user_version(Database& db) {
+std::string raw_user_version(Database& db) {
     return unwrap(db.pragma("user_version"));
 }
 
@@ -54,7 +54,7 @@ TEST_CASE("the embedded migrations are numbered from 1 and bring a fresh file to
     TempDir dir;
     Database db = open_db(dir);
     CHECK(unwrap(apply_migrations(db, embedded)) == static_cast<int>(embedded.size()));
-    CHECK(user_version(db) == std::to_string(embedded.size()));
+    CHECK(raw_user_version(db) == std::to_string(embedded.size()));
     for (const char* table : {"meta", "jobs", "runs", "sessions", "session_events", "artifacts"}) {
         CAPTURE(table);
         CHECK(has_table(db, table));
@@ -70,7 +70,7 @@ TEST_CASE("migrations are applied once: a second start runs none of them again")
     Database db = open_db(dir);
     // Running kFirst again would fail (table a exists) or add a second row.
     CHECK(unwrap(apply_migrations(db, {kFirst, kSecond})) == 2);
-    CHECK(user_version(db) == "2");
+    CHECK(raw_user_version(db) == "2");
     CHECK(rows_in_a(db) == 1);
 }
 
@@ -93,7 +93,7 @@ TEST_CASE("a database newer than every known migration is refused and left alone
     CHECK(r.error().code == Errc::schema_mismatch);
     CHECK(r.error().message.find("schema version 7") != std::string::npos);
     CHECK(r.error().message.find("(2)") != std::string::npos);
-    CHECK(user_version(db) == "7");
+    CHECK(raw_user_version(db) == "7");
     CHECK_FALSE(has_table(db, "a"));
 }
 
@@ -111,7 +111,7 @@ TEST_CASE("a migration list not numbered 1, 2, 3 is refused before anything runs
         REQUIRE_FALSE(r.ok());
         CHECK(r.error().code == Errc::invalid_input);
         CHECK(r.error().message.find("numbered 1, 2, 3") != std::string::npos);
-        CHECK(user_version(db) == "0");
+        CHECK(raw_user_version(db) == "0");
         CHECK_FALSE(has_table(db, "a"));
     }
 }
@@ -124,7 +124,7 @@ TEST_CASE("a failing migration is rolled back and leaves user_version before it"
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().code == Errc::database_error);
     CHECK(r.error().message.find("002_broken.sql") != std::string::npos);
-    CHECK(user_version(db) == "1");
+    CHECK(raw_user_version(db) == "1");
     CHECK(has_table(db, "a"));
     CHECK_FALSE(has_table(db, "b"));  // its first statement was rolled back too
     // Fixed, the same list then completes from where it stopped.
