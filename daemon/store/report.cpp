@@ -156,7 +156,15 @@ void add_tenant(TenantMap& tenants, const std::string& name) {
 // Pause and throttle state; with `add`, tenants known only from this table
 // join the report.
 Result<void> read_tenant_rows(Database& db, TenantMap& tenants, bool add) {
-    auto s = db.prepare("SELECT name, paused, paused_reason, throttled_until FROM tenants");
+    // Migration 5 added the connection error; a store the daemon has not
+    // brought up to date yet has none to show.
+    auto version = user_version(db);
+    if (!version) return std::move(version).error();
+    auto s = db.prepare(*version >= 5
+                            ? "SELECT name, paused, paused_reason, throttled_until, last_error, "
+                              "last_error_since FROM tenants"
+                            : "SELECT name, paused, paused_reason, throttled_until, NULL, NULL "
+                              "FROM tenants");
     if (!s) return std::move(s).error();
     for (;;) {
         auto row = s->step();
@@ -169,6 +177,8 @@ Result<void> read_tenant_rows(Database& db, TenantMap& tenants, bool add) {
         it->second.paused = s->column_int64(1) != 0;
         it->second.paused_reason = s->column_optional_text(2);
         it->second.throttled_until = s->column_optional_int64(3);
+        it->second.last_error = s->column_optional_text(4);
+        it->second.last_error_since = s->column_optional_int64(5);
     }
 }
 
@@ -339,7 +349,7 @@ Result<StatusReport> Report::status(const std::vector<std::string>& configured_t
         std::set<std::string> names;
         if (!job) names.insert(configured_tenants.begin(), configured_tenants.end());
         for (const JobReport& j : report.jobs)
-            names.insert(j.tenant);
+            if (!j.tenant.empty()) names.insert(j.tenant);  // empty: a file never loaded
         auto tenants = read_tenants(*db_, names, !job, now_ms);
         if (!tenants) return std::move(tenants).error();
         report.tenants = std::move(*tenants);

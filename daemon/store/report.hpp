@@ -64,6 +64,10 @@ struct TenantReport {
     bool paused = false;
     std::optional<std::string> paused_reason;
     std::optional<std::int64_t> throttled_until;
+    // Calls get no answer (refused, TLS, timeouts): the last error, and
+    // since when.
+    std::optional<std::string> last_error;
+    std::optional<std::int64_t> last_error_since;
 };
 
 struct StatusReport {

@@ -186,8 +186,38 @@ Result<std::vector<JobRow>> Store::list_jobs() {
 
 // ---- runs ----
 
-Result<std::int64_t> Store::create_run(const NewRun& run) {
-    return in_transaction(*db_, [&]() -> Result<std::int64_t> {
+Result<std::optional<std::string>> Store::job_of_run(std::int64_t run_id) {
+    auto s = db_->prepare(
+        "SELECT jobs.name FROM runs JOIN jobs ON jobs.id = runs.job_id "
+        "WHERE runs.id = ?1");
+    if (!s) return std::move(s).error();
+    s->bind_all(run_id);
+    auto row = s->step();
+    if (!row) return std::move(row).error();
+    if (!*row) return std::optional<std::string>{};
+    return std::optional<std::string>{s->column_text(0)};
+}
+
+Result<std::optional<std::int64_t>> Store::create_run(const NewRun& run) {
+    return in_transaction(*db_, [&]() -> Result<std::optional<std::int64_t>> {
+        if (run.mark_fired) {
+            auto s = db_->prepare("UPDATE jobs SET last_fired_at = ?2 WHERE id = ?1");
+            if (!s) return std::move(s).error();
+            s->bind_all(run.job_id, *run.mark_fired);
+            if (auto r = s->run(); !r) return std::move(r).error();
+            if (db_->changes() == 0)
+                return Error{Errc::not_found, "job " + std::to_string(run.job_id) + " not found"};
+        }
+        if (run.scheduled_for) {
+            // The unique index would refuse it too; asking first keeps the
+            // firing's record and says what happened.
+            auto s = db_->prepare("SELECT 1 FROM runs WHERE job_id = ?1 AND scheduled_for = ?2");
+            if (!s) return std::move(s).error();
+            s->bind_all(run.job_id, *run.scheduled_for);
+            auto row = s->step();
+            if (!row) return std::move(row).error();
+            if (*row) return std::optional<std::int64_t>{};
+        }
         auto s = db_->prepare(
             "INSERT INTO runs (job_id, definition, \"trigger\", scheduled_for, created_at, "
             "deadline_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
@@ -195,7 +225,7 @@ Result<std::int64_t> Store::create_run(const NewRun& run) {
         s->bind_all(run.job_id, run.definition, to_string(run.trigger), run.scheduled_for,
                     run.created_at, run.deadline_at);
         if (auto r = s->run(); !r) return std::move(r).error();
-        return db_->last_insert_rowid();
+        return std::optional<std::int64_t>{db_->last_insert_rowid()};
     });
 }
 

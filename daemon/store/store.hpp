@@ -52,6 +52,10 @@ struct NewRun {
     std::optional<std::int64_t> scheduled_for;
     std::int64_t created_at = 0;
     std::optional<std::int64_t> deadline_at;
+    // A cron firing: jobs.last_fired_at is set to this in the same
+    // transaction, so a crash never leaves the run without its record (or
+    // the record without its run).
+    std::optional<std::int64_t> mark_fired;
 };
 
 struct RunRow {
@@ -94,6 +98,9 @@ struct SessionRow {
     std::int64_t created_at = 0;
     std::int64_t updated_at = 0;
     std::optional<std::string> last_error;
+    // When the current (or last) submission began: its action, if any, was
+    // created after this instant (our clock).
+    std::optional<std::int64_t> submitted_at;
 };
 
 // What a state change records besides the new state. How each field is kept:
@@ -160,6 +167,10 @@ struct TenantRow {
     bool paused = false;
     std::optional<std::string> paused_reason;
     std::optional<std::int64_t> throttled_until;
+    // The API (or its token endpoint) could not be reached: why, and since
+    // when without an answer.
+    std::optional<std::string> last_error;
+    std::optional<std::int64_t> last_error_since;
 };
 
 class Store {
@@ -193,8 +204,12 @@ class Store {
     Result<std::vector<JobRow>> list_jobs();  // by name, deleted ones included
 
     // ---- runs ----
-    Result<std::int64_t> create_run(const NewRun& run);
-    Result<std::optional<RunRow>> latest_run(std::int64_t job_id);  // the last created
+    // Creates the run (and records its firing, see NewRun::mark_fired) and
+    // returns its id; nullopt, with only the firing recorded, when the job
+    // already has a run for the same scheduled instant.
+    Result<std::optional<std::int64_t>> create_run(const NewRun& run);
+    Result<std::optional<RunRow>> latest_run(std::int64_t job_id);       // the last created
+    Result<std::optional<std::string>> job_of_run(std::int64_t run_id);  // the job's name
     // Runs without finished_at, oldest first (schema/004's partial index).
     Result<std::vector<ActiveRun>> unfinished_runs();
     // The run's targets are resolved and its sessions queued; `unresolved_json`
@@ -233,6 +248,10 @@ class Store {
     // Every one of the 14 states is a key, zeros included.
     Result<std::map<SessionState, std::int64_t>> count_by_state(std::int64_t run_id);
     Result<std::vector<EventRow>> events_of(std::int64_t session_id);  // oldest first
+    // When the session entered its current state (its last event), or
+    // nullopt for an unknown session. For sessions followed after a restart:
+    // updated_at also moves when an error is recorded.
+    Result<std::optional<std::int64_t>> entered_state_at(std::int64_t session_id);
 
     // ---- the dispatcher's queue (schema/003_queue_order.sql) ----
     // Runs that have at least one queued session, oldest first.
@@ -289,6 +308,11 @@ class Store {
     Result<void> set_tenant_paused(std::string_view tenant, bool paused, std::string reason);
     Result<void> set_tenant_throttled_until(std::string_view tenant,
                                             std::optional<std::int64_t> until_ms);
+    // Records a connection error (last_error_since keeps the first failure's
+    // time while errors follow each other), or clears both on nullopt.
+    Result<void> set_tenant_error(std::string_view tenant,
+                                  std::optional<std::string> error,
+                                  std::int64_t now_ms);
 
     // ---- artifacts ----
     // Records one downloaded file; a second row for the same (action_id,

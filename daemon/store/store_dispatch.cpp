@@ -83,8 +83,9 @@ Result<Store::SubmitStart> Store::begin_submit(std::int64_t session_id,
 }
 
 Result<TenantRow> Store::tenant_state(std::string_view tenant) {
-    auto s =
-        db_->prepare("SELECT paused, paused_reason, throttled_until FROM tenants WHERE name = ?1");
+    auto s = db_->prepare(
+        "SELECT paused, paused_reason, throttled_until, last_error, last_error_since FROM tenants "
+        "WHERE name = ?1");
     if (!s) return std::move(s).error();
     s->bind_all(tenant);
     auto row = s->step();
@@ -95,8 +96,26 @@ Result<TenantRow> Store::tenant_state(std::string_view tenant) {
         t.paused = s->column_int64(0) != 0;
         t.paused_reason = s->column_optional_text(1);
         t.throttled_until = s->column_optional_int64(2);
+        t.last_error = s->column_optional_text(3);
+        t.last_error_since = s->column_optional_int64(4);
     }
     return t;
+}
+
+Result<void> Store::set_tenant_error(std::string_view tenant,
+                                     std::optional<std::string> error,
+                                     std::int64_t now_ms) {
+    return in_transaction(*db_, [&]() -> Result<void> {
+        auto s = db_->prepare(
+            "INSERT INTO tenants (name, last_error, last_error_since) VALUES (?1, ?2, ?3) "
+            "ON CONFLICT (name) DO UPDATE SET last_error = excluded.last_error, "
+            "last_error_since = CASE WHEN excluded.last_error IS NULL THEN NULL "
+            "ELSE coalesce(tenants.last_error_since, excluded.last_error_since) END");
+        if (!s) return std::move(s).error();
+        const std::optional<std::int64_t> since = error ? std::optional{now_ms} : std::nullopt;
+        s->bind_all(tenant, error, since);
+        return s->run();
+    });
 }
 
 Result<void> Store::set_tenant_paused(std::string_view tenant, bool paused, std::string reason) {

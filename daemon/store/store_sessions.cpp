@@ -18,8 +18,8 @@ using sessions::transition_allowed;
 
 constexpr std::string_view kSelectSession =
     "SELECT id, run_id, machine_id, computer_dns_name, looks_offline, state, attempt, "
-    "submissions, action_id, not_before, exit_code, created_at, updated_at, last_error "
-    "FROM sessions";
+    "submissions, action_id, not_before, exit_code, created_at, updated_at, last_error, "
+    "submitted_at FROM sessions";
 
 constexpr std::string_view kInsertEvent =
     "INSERT INTO session_events (session_id, at, from_state, to_state, attempt, action_id, "
@@ -50,6 +50,7 @@ Result<SessionRow> read_session(const Statement& s) {
     r.created_at = s.column_int64(11);
     r.updated_at = s.column_int64(12);
     r.last_error = s.column_optional_text(13);
+    r.submitted_at = s.column_optional_int64(14);
     return r;
 }
 
@@ -82,7 +83,10 @@ SessionRow apply(const SessionRow& current,
     SessionRow next = current;
     next.state = to;
     next.updated_at = now_ms;
-    if (to == SessionState::submitting) ++next.submissions;
+    if (to == SessionState::submitting) {
+        ++next.submissions;
+        next.submitted_at = now_ms;
+    }
     if (to == SessionState::queued) {
         const bool retry =
             current.state == SessionState::failed || current.state == SessionState::expired;
@@ -176,11 +180,12 @@ Result<SessionRow> Store::transition_locked(std::int64_t session_id,
 
         auto update = db_->prepare(
             "UPDATE sessions SET state = ?2, attempt = ?3, submissions = ?4, action_id = ?5, "
-            "not_before = ?6, exit_code = ?7, last_error = ?8, updated_at = ?9 WHERE id = ?1");
+            "not_before = ?6, exit_code = ?7, last_error = ?8, updated_at = ?9, "
+            "submitted_at = ?10 WHERE id = ?1");
         if (!update) return std::move(update).error();
         update->bind_all(next.id, to_string(next.state), next.attempt, next.submissions,
                          next.action_id, next.not_before, next.exit_code, next.last_error,
-                         next.updated_at);
+                         next.updated_at, next.submitted_at);
         if (auto r = update->run(); !r) return std::move(r).error();
 
         auto event = db_->prepare(kInsertEvent);
@@ -232,6 +237,18 @@ Result<std::map<SessionState, std::int64_t>> Store::count_by_state(std::int64_t 
         if (!state) return std::move(state).error();
         counts[*state] = s->column_int64(1);
     }
+}
+
+Result<std::optional<std::int64_t>> Store::entered_state_at(std::int64_t session_id) {
+    auto s = db_->prepare(
+        "SELECT max(e.at) FROM sessions s JOIN session_events e ON e.session_id = s.id "
+        "AND e.to_state = s.state WHERE s.id = ?1");
+    if (!s) return std::move(s).error();
+    s->bind_all(session_id);
+    auto row = s->step();
+    if (!row) return std::move(row).error();
+    if (!*row) return std::optional<std::int64_t>{};
+    return s->column_optional_int64(0);
 }
 
 Result<std::vector<EventRow>> Store::events_of(std::int64_t session_id) {

@@ -84,7 +84,7 @@ struct DispatchFixture {
         run.definition = row.definition;
         run.created_at = now;
         if (job->deadline) run.deadline_at = now + job->deadline->count();
-        const std::int64_t run_id = unwrap(store.create_run(run));
+        const std::int64_t run_id = unwrap(store.create_run(run)).value();
         std::vector<store::NewSession> sessions;
         for (const auto& [i, offline] : machines)
             sessions.push_back({machine_id(i), "m" + std::to_string(i), offline});

@@ -29,7 +29,7 @@ inline std::int64_t make_run(store::Store& s, const std::string& job_name = "swe
     run.definition = R"({"frozen":true})";
     run.trigger = store::RunTrigger::manual;
     run.created_at = 2'000;
-    return unwrap(s.create_run(run));
+    return unwrap(s.create_run(run)).value();
 }
 
 }  // namespace lrsched::test

@@ -68,7 +68,7 @@ std::int64_t make_job_run(Store& s, const std::string& name, const std::string& 
     run.job_id = unwrap(s.upsert_job(job));
     run.definition = "{}";
     run.created_at = kNow - 5'000;
-    return unwrap(s.create_run(run));
+    return unwrap(s.create_run(run)).value();
 }
 
 }  // namespace

@@ -182,11 +182,11 @@ TEST_CASE("latest_run is the last run created for the job, with its fields") {
     Store store = unwrap(Store::open(db_path(dir)));
     const std::int64_t job_id = unwrap(store.upsert_job(sample_job("nightly")));
     CHECK_FALSE(unwrap(store.latest_run(job_id)).has_value());
-    NewRun run{job_id, R"({"v":1})", RunTrigger::cron, 60'000, 61'000, 3'600'000};
-    unwrap(store.create_run(run));
+    NewRun run{job_id, R"({"v":1})", RunTrigger::cron, 60'000, 61'000, 3'600'000, {}};
+    unwrap(store.create_run(run)).value();
     run.trigger = RunTrigger::catch_up;
     run.scheduled_for = 120'000;
-    const std::int64_t second = unwrap(store.create_run(run));
+    const std::int64_t second = unwrap(store.create_run(run)).value();
     const auto latest = unwrap(store.latest_run(job_id));
     REQUIRE(latest.has_value());
     CHECK(latest->id == second);
