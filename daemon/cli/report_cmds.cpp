@@ -185,7 +185,9 @@ json tenant_json(const TenantReport& t) {
             {"submitting", t.submitting},
             {"paused", t.paused},
             {"paused_reason", json_opt(t.paused_reason)},
-            {"throttled_until", json_time(t.throttled_until)}};
+            {"throttled_until", json_time(t.throttled_until)},
+            {"last_error", json_opt(t.last_error)},
+            {"last_error_since", json_time(t.last_error_since)}};
 }
 
 json status_json(const store::StatusReport& r) {
@@ -254,7 +256,9 @@ void print_job(const JobReport& job, const config::Config& cfg, bool tenant_paus
     const std::string error = job.last_error ? iso_utc(job.last_error_at.value_or(0), false) + " " +
                                                    one_line(*job.last_error, kErrorWidth)
                                              : "none";
-    std::printf("job %s (tenant %s)%s\n", job.name.c_str(), job.tenant.c_str(), deleted.c_str());
+    const std::string tenant =
+        job.tenant.empty() ? "tenant unknown: never loaded" : "tenant " + job.tenant;
+    std::printf("job %s (%s)%s\n", job.name.c_str(), tenant.c_str(), deleted.c_str());
     std::printf("  paused: %s\n  last error: %s\n", paused.c_str(), error.c_str());
     if (!job.latest_run) {
         std::puts("  latest run: none yet");
@@ -293,6 +297,10 @@ void print_tenant(const TenantReport& t, const config::Config& cfg, std::int64_t
     if (t.throttled_until && *t.throttled_until > now) {
         std::printf("; throttled until %s", iso_utc(*t.throttled_until, false).c_str());
     }
+    if (t.last_error)
+        std::printf("; no answer since %s: %s",
+                    iso_utc(t.last_error_since.value_or(now), false).c_str(),
+                    one_line(*t.last_error, kErrorWidth).c_str());
     std::puts("");
 }
 

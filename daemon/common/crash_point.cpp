@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <stdexcept>
 #include <string>
 
 namespace lrsched {
@@ -30,6 +31,18 @@ void crash_point(std::string_view point) {
     if (armed.point.empty() || armed.point != point) return;
     if (--armed.remaining > 0) return;
     std::raise(SIGKILL);
+}
+
+void fail_point(std::string_view point, std::string_view subject) {
+    static const std::string armed = [] {
+        const char* v = std::getenv("LRSCHED_FAIL_AT");
+        return std::string(v ? v : "");
+    }();
+    if (armed.empty() || armed.size() != point.size() + 1 + subject.size()) return;
+    if (armed.compare(0, point.size(), point) != 0 || armed[point.size()] != '/' ||
+        armed.compare(point.size() + 1, std::string::npos, subject) != 0)
+        return;
+    throw std::runtime_error("injected failure at " + std::string(point) + " (LRSCHED_FAIL_AT)");
 }
 
 }  // namespace lrsched

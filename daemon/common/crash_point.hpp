@@ -14,4 +14,11 @@ namespace lrsched {
 
 void crash_point(std::string_view point);
 
+// Named failure points for the tests of "a failure while handling one job
+// stays with that job": with LRSCHED_FAIL_AT=<point>/<subject> in the
+// environment, fail_point(point, subject) throws std::runtime_error every
+// time it is reached with that subject (a job's name). Unset, it costs one
+// comparison.
+void fail_point(std::string_view point, std::string_view subject);
+
 }  // namespace lrsched

@@ -178,7 +178,7 @@ std::optional<Rate> Parser::parse_rate(const YAML::Node& n, const std::string& n
 void Parser::parse_limits(const YAML::Node& n, const std::string& name, Limits& limits) {
     const MapView m(file_, n, name,
                     {"submit_rate", "read_rate", "concurrent_sessions", "pending_counts_as_running",
-                     "offline_slots", "queue_expiry", "runscript_timeout"},
+                     "offline_slots", "queue_expiry", "runscript_timeout", "collect_timeout"},
                     diags_);
     if (!m.valid()) return;
     if (auto v = m.get("submit_rate"))
@@ -211,6 +211,9 @@ void Parser::parse_limits(const YAML::Node& n, const std::string& name, Limits& 
     if (auto v = m.get("runscript_timeout"))
         if (auto d = read_duration(file_, *v, m.field("runscript_timeout"), diags_))
             limits.runscript_timeout = *d;
+    if (auto v = m.get("collect_timeout"))
+        if (auto d = read_duration(file_, *v, m.field("collect_timeout"), diags_))
+            limits.collect_timeout = *d;
     if (limits.offline_slots > limits.concurrent_sessions)
         diags_.error(location_of(file_, n), name + ": offline_slots (" +
                                                 std::to_string(limits.offline_slots) +
@@ -232,11 +235,11 @@ void Parser::url_field(const MapView& m, std::string_view key, std::string& out)
 }
 
 std::optional<Tenant> Parser::parse_tenant(const YAML::Node& n, const std::string& name) {
-    const MapView m(
-        file_, n, name,
-        {"name", "tenant_id", "client_id", "client_secret_file", "api_base", "login_base", "scope",
-         "ca_file", "limits", "poll_interval", "listing_lag", "library_dir"},
-        diags_);
+    const MapView m(file_, n, name,
+                    {"name", "tenant_id", "client_id", "client_secret_file", "api_base",
+                     "login_base", "scope", "ca_file", "limits", "poll_interval", "listing_lag",
+                     "clock_skew", "offline_after", "library_dir"},
+                    diags_);
     if (!m.valid()) return std::nullopt;
     Tenant t;
     t.where = location_of(file_, n);
@@ -302,6 +305,11 @@ std::optional<Tenant> Parser::parse_tenant(const YAML::Node& n, const std::strin
         }
     if (auto v = m.get("listing_lag"))
         if (auto d = read_duration(file_, *v, m.field("listing_lag"), diags_)) t.listing_lag = *d;
+    if (auto v = m.get("clock_skew"))
+        if (auto d = read_duration(file_, *v, m.field("clock_skew"), diags_)) t.clock_skew = *d;
+    if (auto v = m.get("offline_after"))
+        if (auto d = read_duration(file_, *v, m.field("offline_after"), diags_))
+            t.offline_after = *d;
     if (diags_.error_count() != errors_before) return std::nullopt;
     return t;
 }

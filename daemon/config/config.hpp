@@ -35,6 +35,10 @@ struct Limits {
     int offline_slots = 5;
     Duration queue_expiry{72h};
     Duration runscript_timeout{10min};
+    // A session whose results are still not all stored this long after its
+    // action ended fails, naming what was left (a listing that never shows
+    // the action again, a disk that stays full).
+    Duration collect_timeout{24h};
 };
 
 struct Tenant {
@@ -53,6 +57,11 @@ struct Tenant {
     // whose answer was lost is proved never created only by a listing taken
     // this long after it; until then it holds its slot and is not resent.
     Duration listing_lag{2min};
+    // How far the server's clock may be behind ours: listings of actions
+    // start this long before the oldest submission still followed.
+    Duration clock_skew{10min};
+    // A machine whose last report is older than this looks offline.
+    Duration offline_after{25h};
     std::string library_dir;  // absolute after loading, or empty
     Location where;           // of the tenant's entry, for later messages
 };

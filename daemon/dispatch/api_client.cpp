@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <random>
 
 namespace lrsched::dispatch {
 
@@ -49,9 +50,20 @@ struct ApiClient::Impl {
          api::TokenProvider& t,
          const config::Tenant& c,
          store::Store& s)
-        : http(h), tokens(t), tenant(c), store(s), reads(read_windows(c)), read_done(io) {
+        : http(h),
+          tokens(t),
+          tenant(c),
+          store(s),
+          reads(read_windows(c)),
+          read_done(io),
+          reach(c.poll_interval.count()),
+          rng(std::random_device{}()) {
         read_done.expires_at(net::asio::steady_timer::time_point::max());
     }
+
+    // Every call's outcome goes through here: see Reachability.
+    void no_answer(const Error& e);
+    void answered();
 
     net::asio::awaitable<void> wait_for_budget();
     // A body is sent as `content_type`; `timeouts` are the API's unless given.
@@ -70,7 +82,42 @@ struct ApiClient::Impl {
     // Timer as event: readers waiting for a call in flight to end park here.
     net::asio::steady_timer read_done;
     std::uint64_t made = 0;
+    Reachability reach;
+    std::mt19937_64 rng;  // the backoff's jitter
 };
+
+void ApiClient::Impl::no_answer(const Error& e) {
+    const Millis now = unix_now();
+    const bool changed = e.message != reach.last_error();
+    const auto f =
+        reach.failed(e.message, now, std::uniform_real_distribution<double>(0.0, 1.0)(rng));
+    if (f.first)
+        spdlog::warn(
+            "tenant={} the API cannot be reached: {}; trying again with a backoff of up "
+            "to {} s (shown by status until it answers)",
+            tenant.name, e.message, Reachability::kCap / 1000);
+    else
+        spdlog::debug("tenant={} still unreachable, next try in {} ms: {}", tenant.name,
+                      f.retry_at - now, e.message);
+    if (f.first || changed) (void)store.set_tenant_error(tenant.name, e.message, now);
+}
+
+void ApiClient::Impl::answered() {
+    const auto outage = reach.answered();
+    if (!outage) return;
+    const Millis now = unix_now();
+    spdlog::info("tenant={} the API answers again, after {} failed call(s) over {} ms", tenant.name,
+                 outage->failures, now - outage->since);
+    (void)store.set_tenant_error(tenant.name, std::nullopt, now);
+}
+
+const Reachability& ApiClient::reachability() const noexcept {
+    return impl_->reach;
+}
+
+void ApiClient::token_failed(const Error& e) {
+    if (e.code != make_error_code(Errc::permission_denied)) impl_->no_answer(e);
+}
 
 ApiClient::ApiClient(boost::asio::io_context& io,
                      net::HttpsClient& http,
@@ -125,7 +172,11 @@ net::asio::awaitable<Result<net::Response>> ApiClient::Impl::read(std::string me
     std::optional<std::string> rejected;
     for (int attempt = 0;; ++attempt) {
         auto token = co_await tokens.token(rejected);
-        if (!token) co_return std::move(token).error();
+        if (!token) {
+            if (token.error().code != make_error_code(Errc::permission_denied))
+                no_answer(token.error());
+            co_return std::move(token).error();
+        }
         co_await wait_for_budget();
         const Millis start = unix_now();
         auto row = store.begin_api_call(tenant.name, store::ApiCallKind::read, start);
@@ -147,7 +198,11 @@ net::asio::awaitable<Result<net::Response>> ApiClient::Impl::read(std::string me
         (void)store.end_api_call(*row, end);
         read_done.cancel();
         read_done.expires_at(net::asio::steady_timer::time_point::max());
-        if (!res) co_return std::move(res).error();
+        if (!res) {
+            if (is_unreachable(res.error().code)) no_answer(res.error());
+            co_return std::move(res).error();
+        }
+        answered();
         const std::string what =
             "tenant " + tenant.name + ": " + method + " " + target.substr(0, target.find('?'));
         if (res->status == 401 && !rejected) {
@@ -313,6 +368,10 @@ net::asio::awaitable<SubmitAnswer> ApiClient::submit(std::string machine_id,
     req.timeouts = api_timeouts();
     auto res = co_await impl_->http.request(std::move(req));
     SubmitAnswer a;
+    if (res)
+        impl_->answered();
+    else if (is_unreachable(res.error().code))
+        impl_->no_answer(res.error());
     if (!res) {
         const auto code = res.error().code;
         a.request_sent = code != make_error_code(Errc::connect_failed) &&

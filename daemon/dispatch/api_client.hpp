@@ -18,6 +18,7 @@
 #include "common/result.hpp"
 #include "config/config.hpp"
 #include "dispatch/dispatcher.hpp"
+#include "dispatch/reachability.hpp"
 #include "limits/rate_limiter.hpp"
 #include "net/https_client.hpp"
 #include "store/store.hpp"
@@ -76,6 +77,13 @@ class ApiClient {
                                                 std::string token);
 
     std::uint64_t reads() const noexcept;  // read calls made, for metrics and tests
+
+    // Whether the tenant's API answers at all (every call but downloads
+    // counts); while it does not, callers wait until retry_at().
+    const Reachability& reachability() const noexcept;
+    // A token the dispatch loop could not get (other than refused
+    // credentials) counts as no answer.
+    void token_failed(const Error& e);
 
     struct Impl;
 

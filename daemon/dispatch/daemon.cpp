@@ -10,7 +10,9 @@
 // Beast costs 20-30 s to compile (STYLE.md).
 #include "dispatch/daemon.hpp"
 
+#include "common/crash_point.hpp"
 #include "common/diagnostic.hpp"
+#include "common/text.hpp"
 #include "dispatch/daemon_shell.hpp"
 #include "jobs/firing.hpp"
 #include "jobs/job_parser.hpp"
@@ -38,9 +40,6 @@ constexpr Millis kErrorBackoff = 5'000;   // after a failed read or token reques
 constexpr Millis kResolveRetry = 30'000;  // a run whose start failed (listing, store) tries again
 constexpr Millis kStopGrace = 4'000;      // SIGTERM: calls in flight get this long
 constexpr Millis kPruneEvery = 600'000;   // api_calls rows older than every window go
-constexpr Millis kClockSkew = 600'000;    // listings start this much before our oldest submit
-// A machine whose last full report is older than this looks offline.
-constexpr Millis kStaleAfter = 25LL * 3600 * 1000;
 
 Millis to_ms(jobs::TimePoint t) {
     return std::chrono::duration_cast<milliseconds>(t.time_since_epoch()).count();
@@ -80,25 +79,46 @@ Result<void> Daemon::set_up() {
     if (!runs) return std::move(runs).error();
     for (const auto& r : *runs)
         if (!r.run.resolved_at) unresolved_.push_back(r.run.id);
+    // Job files before any loop starts: a job deleted while the daemon was
+    // down has its queued sessions withdrawn before one could be submitted,
+    // and a pause stays unless the file changed.
+    scan_jobs(now);
     return ok();
 }
 
-void Daemon::spawn(asio::awaitable<void> loop, std::string name) {
+void Daemon::spawn(std::function<asio::awaitable<void>()> make, std::string name) {
     ++loops_;
-    asio::co_spawn(io_, std::move(loop),
-                   [this, name = std::move(name)](const std::exception_ptr& e) {
-                       --loops_;
-                       if (e) {
-                           try {
-                               std::rethrow_exception(e);
-                           } catch (const std::exception& ex) {
-                               spdlog::critical("loop {} died: {}", name, ex.what());
-                           }
-                           exit_code_ = 1;
-                           stop();
-                       }
-                       if (loops_ == 0) io_.stop();
-                   });
+    auto loop = make();
+    asio::co_spawn(
+        io_, std::move(loop),
+        [this, make = std::move(make), name = std::move(name)](const std::exception_ptr& e) {
+            --loops_;
+            if (e && !stopping_) {
+                // A loop never ends on an error: what one job or session did
+                // to it is logged (once per message) and the loop starts
+                // again after a pause; its state lives in the store and the
+                // dispatchers, not in the coroutine.
+                std::string what = "unknown exception";
+                try {
+                    std::rethrow_exception(e);
+                } catch (const std::exception& ex) {
+                    what = ex.what();
+                } catch (...) {
+                }
+                if (loop_failures_[name] != what)
+                    spdlog::error("loop {} failed, restarting in {} ms: {}", name, kErrorBackoff,
+                                  quote_value(what, 400));
+                loop_failures_[name] = what;
+                auto timer = std::make_shared<asio::steady_timer>(io_, milliseconds(kErrorBackoff));
+                ++loops_;
+                timer->async_wait([this, timer, make, name](boost::system::error_code) {
+                    --loops_;
+                    if (!stopping_) spawn(make, name);
+                    if (loops_ == 0) io_.stop();
+                });
+            }
+            if (loops_ == 0) io_.stop();
+        });
 }
 
 void Daemon::stop() {
@@ -119,18 +139,19 @@ void Daemon::stop() {
 }
 
 int Daemon::run() {
-    spawn(signal_loop(), "signals");
-    spawn(jobs_loop(), "jobs");
+    spawn([this] { return signal_loop(); }, "signals");
+    spawn([this] { return jobs_loop(); }, "jobs");
     for (auto& t : tenants_) {
-        spawn(dispatch_loop(t.get()), "dispatch " + t->cfg.name);
-        spawn(track_loop(t.get()), "track " + t->cfg.name);
-        spawn(collect_loop(t.get()), "collect " + t->cfg.name);
+        TenantRt* rt = t.get();
+        spawn([this, rt] { return dispatch_loop(rt); }, "dispatch " + t->cfg.name);
+        spawn([this, rt] { return track_loop(rt); }, "track " + t->cfg.name);
+        spawn([this, rt] { return collect_loop(rt); }, "collect " + t->cfg.name);
     }
     spdlog::info("lrsched daemon started: {} tenant(s), jobs in {}, store {}", tenants_.size(),
                  cfg_.jobs_dir, cfg_.state_dir);
     io_.run();
     spdlog::info("lrsched daemon stopped");
-    return exit_code_;
+    return 0;
 }
 
 asio::awaitable<void> Daemon::signal_loop() {
@@ -154,18 +175,23 @@ void Daemon::wake_dispatch_if_needed(TenantRt* t) {
 
 asio::awaitable<void> Daemon::dispatch_loop(TenantRt* t) {
     Dispatcher& d = *t->dispatcher;
+    const Reachability& reach = t->api->reachability();
     while (!stopping_) {
+        // While the API gives no answer, nothing leaves before the backoff
+        // has passed, whoever wakes this loop.
+        if (reach.failing() && unix_now() < reach.retry_at()) {
+            co_await t->dispatch.wait(reach.retry_at());
+            continue;
+        }
         std::string token;
         if (!d.paused()) {
             auto tok = co_await t->tokens->token();
             if (stopping_) break;
             if (!tok) {
-                if (tok.error().code == make_error_code(Errc::permission_denied)) {
+                if (tok.error().code == make_error_code(Errc::permission_denied))
                     d.token_refused(tok.error().message);
-                } else {
-                    spdlog::warn("tenant={} {}", t->cfg.name, tok.error().message);
-                    co_await t->dispatch.wait(unix_now() + kErrorBackoff);
-                }
+                else
+                    t->api->token_failed(tok.error());
                 continue;
             }
             token = std::move(*tok);
@@ -191,11 +217,20 @@ asio::awaitable<void> Daemon::track_loop(TenantRt* t) {
     Dispatcher& d = *t->dispatcher;
     const Millis interval = t->cfg.poll_interval.count();
     Millis last_poll = 0;
+    const Reachability& reach = t->api->reachability();
+    std::string last_error;  // logged once while it repeats
     while (!stopping_) {
+        if (reach.failing() && unix_now() < reach.retry_at()) {
+            co_await t->track.wait(reach.retry_at());
+            continue;
+        }
         std::optional<Millis> backoff;
         const auto failed = [&](const Error& e) {
             if (e.code == make_error_code(Errc::permission_denied)) d.token_refused(e.message);
-            spdlog::warn("tenant={} {}", t->cfg.name, e.message);
+            // An outage is logged by the client, at its start and its end.
+            if (!reach.failing() && e.message != last_error)
+                spdlog::warn("tenant={} {}", t->cfg.name, e.message);
+            last_error = e.message;
             backoff = unix_now() + std::min(interval, kErrorBackoff);
         };
         for (const Lookup& l : d.lookups_due(unix_now())) {
@@ -212,14 +247,16 @@ asio::awaitable<void> Daemon::track_loop(TenantRt* t) {
         const auto since = d.poll_since();
         if (since && !backoff && unix_now() >= last_poll + d.poll_every()) {
             const Millis sent = unix_now();
-            auto actions = co_await t->api->list_actions("creationDateTimeUtc ge " +
-                                                         iso8601(*since - kClockSkew));
+            auto actions = co_await t->api->list_actions(
+                "creationDateTimeUtc ge " + iso8601(*since - t->cfg.clock_skew.count()));
             if (stopping_) co_return;
             last_poll = sent;
-            if (actions)
+            if (actions) {
                 d.on_listing(*actions, sent);
-            else
+                last_error.clear();
+            } else {
                 failed(actions.error());
+            }
         }
         for (const Cancel& c : d.sweep(unix_now())) {
             auto r = co_await t->api->cancel(c.action_id, "lrsched: " + c.reason);
@@ -240,7 +277,6 @@ asio::awaitable<void> Daemon::track_loop(TenantRt* t) {
 // ---- job files, firings and runs ----
 
 asio::awaitable<void> Daemon::jobs_loop() {
-    bool at_startup = true;
     Millis next_scan = 0;
     Millis next_prune = 0;
     while (!stopping_) {
@@ -254,15 +290,15 @@ asio::awaitable<void> Daemon::jobs_loop() {
             prune_api_calls(now);
             next_prune = now + kPruneEvery;
         }
-        std::optional<Millis> wake = fire_jobs(now, at_startup);
-        at_startup = false;
+        std::optional<Millis> wake = fire_jobs(now, first_firing_);
+        first_firing_ = false;
         for (const std::int64_t run : std::vector<std::int64_t>(unresolved_)) {
             const auto after = resolve_after_.find(run);
             if (after != resolve_after_.end() && after->second > unix_now()) {
                 wake = std::min(wake.value_or(after->second), after->second);
                 continue;
             }
-            co_await resolve(run);
+            co_await resolve_guarded(run);
             if (stopping_) co_return;
         }
         for (const auto& t : tenants_) {
@@ -293,119 +329,212 @@ void Daemon::prune_api_calls(Millis now) {
         spdlog::debug("pruned {} api_calls rows", *n);
 }
 
-void Daemon::scan_jobs(Millis now) {
-    const jobs::ScanReport report = registry_.scan();
-    for (const auto& [name, text] : report.refused) {
-        spdlog::error("job={} refused, its last valid version stays in force:\n{}", name, text);
-        (void)store_.set_job_error(name, text, now);  // not_found: never loaded; nothing to mark
+// A job's row as the store keeps it when no version of its file was ever
+// valid: the name shows in `status` with the file's error, nothing fires.
+// JSON null in `definition` says "never loaded".
+constexpr std::string_view kNeverLoaded = "null";
+
+void Daemon::job_failed(const std::string& job, const std::string& what, Millis now) {
+    const std::string error = "internal error while handling the job: " + what;
+    if (job_failures_[job] != error) {
+        spdlog::error("job={} {}; the other jobs go on", job, error);
+        job_failures_[job] = error;
     }
-    for (const auto& w : report.warnings)
-        spdlog::warn("{}", w);
-    for (const auto& name : report.changed) {
-        const jobs::LoadedJob* lj = registry_.find(name);
-        if (!lj) continue;
-        auto existing = store_.find_job(name);
-        if (!existing) {
-            spdlog::error("job={} cannot be stored: {}", name, existing.error().message);
-            continue;
-        }
-        const bool known = *existing && !(*existing)->deleted_at;
+    show_job_error(job, error, now);
+}
+
+void Daemon::show_job_error(const std::string& name, const std::string& error, Millis now) {
+    // A job never loaded still gets a row, so that `status` shows why its
+    // file does not run; a row with a valid definition keeps it (its runs,
+    // its last firing).
+    auto existing = store_.find_job(name);
+    if (!existing) {
+        spdlog::error("job={} cannot be read from the store: {}", name, existing.error().message);
+        return;
+    }
+    if ((!*existing || (*existing)->deleted_at) && is_name(name)) {
         store::JobRow row;
         row.name = name;
-        row.tenant = lj->job.tenant;
-        row.definition = jobs::to_json(lj->job).dump();
-        row.source_path = lj->job.source_path;
-        row.source_sha256 = lj->sha256;
-        row.loaded_at = known ? (*existing)->loaded_at : now;  // the first load, for firings
+        row.definition = std::string(kNeverLoaded);
+        row.loaded_at = now;
         if (auto r = store_.upsert_job(row); !r) {
             spdlog::error("job={} cannot be stored: {}", name, r.error().message);
-            continue;
+            return;
         }
-        (void)store_.set_job_error(name, std::nullopt, now);
-        // A job paused for repeated rejections resumes once its file is
-        // edited. One waiting for the library looks at it again at once, and
-        // resumes only if the files are there: unpaused blindly, its
-        // sessions would be rejected.
-        if (known && (*existing)->paused) {
-            if (api::is_library_pause((*existing)->paused_reason.value_or(""))) {
-                if (TenantRt* t = tenant(lj->job.tenant)) t->library_recheck_at = now;
-            } else {
-                (void)store_.set_job_paused(name, false, "");
-                if (TenantRt* t = tenant(lj->job.tenant))
-                    t->dispatcher->set_job_paused(name, false);
+    }
+    (void)store_.set_job_error(name, error, now);  // not_found: a path, not a job name
+}
+
+void Daemon::scan_jobs(Millis now) {
+    const jobs::ScanReport report = registry_.scan();
+    for (const auto& [name, text] : report.refused)
+        for_job(name, now, [&] { job_refused(name, text, now); });
+    for (const auto& w : report.warnings)
+        spdlog::warn("{}", w);
+    for (const auto& name : report.changed)
+        for_job(name, now, [&] { job_changed(name, now); });
+    if (!report.listed) return;  // an unreadable jobs_dir removes nothing
+    // The store's jobs squared with jobs_dir: this also catches what was
+    // deleted while the daemon was down (the registry starts empty).
+    auto stored = store_.list_jobs();
+    if (!stored) {
+        spdlog::error("jobs cannot be read from the store: {}", stored.error().message);
+        return;
+    }
+    for (const auto& row : *stored)
+        if (!row.deleted_at && !report.present.contains(row.name))
+            for_job(row.name, now, [&] { job_removed(row, now); });
+}
+
+void Daemon::job_refused(const std::string& name, const std::string& text, Millis now) {
+    // The registry reports a file once per change of it; a clash of two
+    // files for one name comes back every scan, hence the memory.
+    const bool fresh = refused_logged_[name] != text;
+    refused_logged_[name] = text;
+    const bool in_force = registry_.find(name) != nullptr;
+    if (fresh)
+        spdlog::error("job={} refused ({}): {}", name,
+                      in_force ? "its last valid version stays in force" : "not loaded", text);
+    show_job_error(name, text, now);
+}
+
+void Daemon::job_changed(const std::string& name, Millis now) {
+    const jobs::LoadedJob* lj = registry_.find(name);
+    if (!lj) return;
+    refused_logged_.erase(name);
+    job_failures_.erase(name);
+    auto existing = store_.find_job(name);
+    if (!existing) {
+        spdlog::error("job={} cannot be stored: {}", name, existing.error().message);
+        return;
+    }
+    const store::JobRow* before =
+        *existing && !(*existing)->deleted_at && (*existing)->definition != kNeverLoaded
+            ? &**existing
+            : nullptr;
+    store::JobRow row;
+    row.name = name;
+    row.tenant = lj->job.tenant;
+    row.definition = jobs::to_json(lj->job).dump();
+    row.source_path = lj->job.source_path;
+    row.source_sha256 = lj->sha256;
+    row.loaded_at = before ? before->loaded_at : now;  // the first load, for firings
+    if (auto r = store_.upsert_job(row); !r) {
+        spdlog::error("job={} cannot be stored: {}", name, r.error().message);
+        return;
+    }
+    (void)store_.set_job_error(name, std::nullopt, now);
+    // A restart reads every file again: only a file whose content changed
+    // lifts a pause (the operator's edit is the answer to it). One waiting
+    // for the library looks at it again at once, and resumes only if the
+    // files are there: unpaused blindly, its sessions would be rejected.
+    const bool edited = !before || before->source_sha256 != lj->sha256;
+    if (before && before->paused && edited) {
+        TenantRt* t = tenant(lj->job.tenant);
+        if (api::is_library_pause(before->paused_reason.value_or(""))) {
+            if (t) t->library_recheck_at = now;
+        } else {
+            (void)store_.set_job_paused(name, false, "");
+            spdlog::info("job={} resumed: its file changed", name);
+            if (t) {
+                t->dispatcher->set_job_paused(name, false);
+                wake_dispatch_if_needed(t);
             }
         }
-        spdlog::info("job={} loaded from {}", name, lj->job.source_path);
     }
-    for (const auto& name : report.removed) {
-        auto existing = store_.find_job(name);
-        if (!existing || !*existing || (*existing)->deleted_at) continue;
-        store::JobRow row = **existing;
-        row.deleted_at = now;
-        (void)store_.upsert_job(row);
-        if (TenantRt* t = tenant(row.tenant)) {
-            t->dispatcher->withdraw_job(name, now);
-            wake_dispatch_if_needed(t);
-        }
-        spdlog::info("job={} file deleted: queued sessions withdrawn", name);
+    if (edited) spdlog::info("job={} loaded from {}", name, quote_value(lj->job.source_path));
+}
+
+void Daemon::job_removed(const store::JobRow& job, Millis now) {
+    refused_logged_.erase(job.name);
+    job_failures_.erase(job.name);
+    store::JobRow row = job;
+    row.deleted_at = now;
+    if (auto r = store_.upsert_job(row); !r) {
+        spdlog::error("job={} cannot be marked deleted: {}", job.name, r.error().message);
+        return;
     }
+    // Runs whose targets are not resolved yet end in resolve(), which sees
+    // deleted_at; sessions already on the server run to the end.
+    if (TenantRt* t = tenant(row.tenant)) {
+        t->dispatcher->withdraw_job(job.name, now);
+        wake_dispatch_if_needed(t);
+    }
+    spdlog::info("job={} file deleted: queued sessions withdrawn", job.name);
 }
 
 std::optional<Millis> Daemon::fire_jobs(Millis now, bool at_startup) {
     std::optional<Millis> wake;
-    for (const auto& [name, lj] : registry_.jobs()) {
-        auto row = store_.find_job(name);
-        if (!row || !*row || (*row)->deleted_at) continue;
-        const std::int64_t job_id = (*row)->id;
-        if (!lj.job.scheduled()) {
-            auto last = store_.latest_run(job_id);
-            if (last && !*last) start_run(lj, job_id, store::RunTrigger::first_load, {}, now);
-            continue;
-        }
-        jobs::FiringInput in;
-        if ((*row)->last_fired_at)
-            in.last_fired = jobs::TimePoint{milliseconds(*(*row)->last_fired_at)};
-        in.first_loaded = jobs::TimePoint{milliseconds((*row)->loaded_at)};
-        in.now = jobs::TimePoint{milliseconds(now)};
-        in.at_startup = at_startup;
-        in.catch_up = lj.job.schedule.catch_up;
-        const auto decision = jobs::decide_firing(*lj.job.schedule.cron, lj.job.schedule.tz, in);
-        if (decision.run_for) {
-            bool overlap = false;
-            if (lj.job.schedule.overlap == jobs::Overlap::skip) {
-                auto last = store_.latest_run(job_id);
-                if (last && *last && !(*last)->finished_at) {
-                    auto counts = store_.count_by_state((*last)->id);
-                    overlap = !(*last)->resolved_at ||
-                              (counts && ((*counts)[store::SessionState::queued] +
-                                          (*counts)[store::SessionState::busy]) > 0);
-                }
-            }
-            if (overlap)
-                spdlog::info("job={} firing skipped: the last run still has queued sessions", name);
-            else
-                start_run(
-                    lj, job_id,
-                    decision.catch_up_run ? store::RunTrigger::catch_up : store::RunTrigger::cron,
-                    to_ms(*decision.run_for), now);
-        }
-        if (decision.mark_fired) (void)store_.set_job_last_fired(name, to_ms(*decision.mark_fired));
-        if (decision.next_wake)
-            wake = std::min(wake.value_or(to_ms(*decision.next_wake)), to_ms(*decision.next_wake));
-    }
+    for (const auto& [name, lj] : registry_.jobs())
+        for_job(name, now, [&] {
+            if (auto at = fire_job(lj, now, at_startup)) wake = std::min(wake.value_or(*at), *at);
+        });
     return wake;
+}
+
+std::optional<Millis> Daemon::fire_job(const jobs::LoadedJob& lj, Millis now, bool at_startup) {
+    fail_point("jobs.fire", lj.job.name);
+    const std::string& name = lj.job.name;
+    auto row = store_.find_job(name);
+    if (!row || !*row || (*row)->deleted_at) return std::nullopt;
+    const std::int64_t job_id = (*row)->id;
+    if (!lj.job.scheduled()) {
+        auto last = store_.latest_run(job_id);
+        if (last && !*last) start_run(lj, job_id, store::RunTrigger::first_load, {}, {}, now);
+        return std::nullopt;
+    }
+    jobs::FiringInput in;
+    if ((*row)->last_fired_at)
+        in.last_fired = jobs::TimePoint{milliseconds(*(*row)->last_fired_at)};
+    in.first_loaded = jobs::TimePoint{milliseconds((*row)->loaded_at)};
+    in.now = jobs::TimePoint{milliseconds(now)};
+    in.at_startup = at_startup;
+    in.catch_up = lj.job.schedule.catch_up;
+    const auto decision = jobs::decide_firing(*lj.job.schedule.cron, lj.job.schedule.tz, in);
+    std::optional<Millis> fired;
+    if (decision.mark_fired) fired = to_ms(*decision.mark_fired);
+    bool ran = false;
+    if (decision.run_for) {
+        bool overlap = false;
+        if (lj.job.schedule.overlap == jobs::Overlap::skip) {
+            auto last = store_.latest_run(job_id);
+            if (last && *last && !(*last)->finished_at) {
+                auto counts = store_.count_by_state((*last)->id);
+                overlap =
+                    !(*last)->resolved_at || (counts && ((*counts)[store::SessionState::queued] +
+                                                         (*counts)[store::SessionState::busy]) > 0);
+            }
+        }
+        if (overlap) {
+            spdlog::info("job={} firing skipped: the last run still has queued sessions", name);
+        } else {
+            // The run and the firing's record are one commit (schema/005).
+            start_run(lj, job_id,
+                      decision.catch_up_run ? store::RunTrigger::catch_up : store::RunTrigger::cron,
+                      to_ms(*decision.run_for), fired, now);
+            ran = true;
+        }
+    }
+    if (fired && !ran) {
+        if (auto r = store_.set_job_last_fired(name, *fired); !r)
+            spdlog::error("job={} firing not recorded: {}", name, r.error().message);
+    }
+    if (decision.next_wake) return to_ms(*decision.next_wake);
+    return std::nullopt;
 }
 
 void Daemon::start_run(const jobs::LoadedJob& lj,
                        std::int64_t job_id,
                        store::RunTrigger trigger,
                        std::optional<Millis> scheduled_for,
+                       std::optional<Millis> mark_fired,
                        Millis now) {
     store::NewRun run;
     run.job_id = job_id;
     run.definition = jobs::to_json(lj.job).dump();
     run.trigger = trigger;
     run.scheduled_for = scheduled_for;
+    run.mark_fired = mark_fired;
     run.created_at = now;
     if (lj.job.deadline) run.deadline_at = now + lj.job.deadline->count();
     auto id = store_.create_run(run);
@@ -413,9 +542,45 @@ void Daemon::start_run(const jobs::LoadedJob& lj,
         spdlog::error("job={} run cannot be created: {}", lj.job.name, id.error().message);
         return;
     }
-    spdlog::info("job={} run={} state=created trigger={}", lj.job.name, *id,
+    if (!*id) {
+        spdlog::info("job={} firing for {} skipped: it already has its run", lj.job.name,
+                     iso8601(scheduled_for.value_or(0)));
+        return;
+    }
+    crash_point("jobs.after_firing");
+    spdlog::info("job={} run={} state=created trigger={}", lj.job.name, **id,
                  store::to_string(trigger));
-    unresolved_.push_back(*id);
+    unresolved_.push_back(**id);
+}
+
+asio::awaitable<void> Daemon::resolve_guarded(std::int64_t run_id) {
+    // What resolve() throws stays with its job; the run is tried again later.
+    std::string failure;
+    try {
+        co_await resolve(run_id);
+    } catch (const std::exception& e) {
+        failure = e.what();
+    }
+    if (failure.empty()) co_return;
+    const Millis now = unix_now();
+    resolve_after_[run_id] = now + kResolveRetry;
+    auto job = store_.job_of_run(run_id);
+    job_failed(job && *job ? **job : "run=" + std::to_string(run_id), failure, now);
+}
+
+bool Daemon::withdraw_if_deleted(const store::ActiveRun& active, Millis now) {
+    auto job = store_.find_job(active.job_name);
+    if (!job || !*job || !(*job)->deleted_at) return false;
+    if (auto r = store_.mark_run_resolved(active.run.id, std::nullopt, now); !r) {
+        spdlog::error("job={} run={}: {}", active.job_name, active.run.id, r.error().message);
+        return false;
+    }
+    (void)store_.finish_run_if_done(active.run.id, now);
+    spdlog::info(
+        "job={} run={} state=withdrawn: the job file was deleted before its targets "
+        "were resolved",
+        active.job_name, active.run.id);
+    return true;
 }
 
 asio::awaitable<void> Daemon::resolve(std::int64_t run_id) {
@@ -430,6 +595,8 @@ asio::awaitable<void> Daemon::resolve(std::int64_t run_id) {
                                  [&](const store::ActiveRun& r) { return r.run.id == run_id; });
     if (it == runs->end()) co_return drop();
     store::ActiveRun active = *it;
+    fail_point("jobs.resolve", active.job_name);
+    if (withdraw_if_deleted(active, unix_now())) co_return drop();
     TenantRt* t = tenant(active.tenant);
     auto plan = plan_from_definition(run_id, active.run.definition);
     if (!t || !plan) {
@@ -476,11 +643,16 @@ asio::awaitable<void> Daemon::resolve(std::int64_t run_id) {
     if (!fleet) {
         if (fleet.error().code == make_error_code(Errc::permission_denied))
             t->dispatcher->token_refused(fleet.error().message);
-        spdlog::warn("job={} run={} targets not resolved yet: {}", active.job_name, run_id,
-                     fleet.error().message);
-        resolve_after_[run_id] = now + kResolveRetry;
+        const Reachability& reach = t->api->reachability();
+        if (!reach.failing())  // an outage is logged once, by the client
+            spdlog::warn("job={} run={} targets not resolved yet: {}", active.job_name, run_id,
+                         fleet.error().message);
+        resolve_after_[run_id] =
+            std::max(now + kResolveRetry, reach.failing() ? reach.retry_at() : 0);
         co_return;
     }
+    // The file may have gone while the listing was under way.
+    if (withdraw_if_deleted(active, now)) co_return drop();
     jobs::Resolution res = jobs::resolve_targets(plan->targets, std::move(*fleet));
     // The machines' strings move into the sessions, and the machines go
     // before the store's inserts: a 10^5-target run holds one copy.
@@ -488,7 +660,7 @@ asio::awaitable<void> Daemon::resolve(std::int64_t run_id) {
     sessions.reserve(res.machines.size());
     std::size_t offline = 0;
     for (auto& m : res.machines) {
-        const bool off = jobs::looks_offline(m, now, kStaleAfter);
+        const bool off = jobs::looks_offline(m, now, t->cfg.offline_after.count());
         offline += off ? 1 : 0;
         sessions.push_back({std::move(m.id), std::move(m.computer_dns_name), off});
     }
@@ -641,7 +813,7 @@ asio::awaitable<void> plan_run(ApiClient* api,
     const jobs::Resolution res = jobs::resolve_targets(job->targets, std::move(*fleet));
     std::size_t offline = 0;
     for (const auto& m : res.machines)
-        offline += jobs::looks_offline(m, now, kStaleAfter) ? 1 : 0;
+        offline += jobs::looks_offline(m, now, t->offline_after.count()) ? 1 : 0;
     std::printf(
         "job %s (tenant %s): %zu machine(s) of %zu in the fleet; %zu look offline; %zu "
         "excluded\n",

@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -117,7 +118,8 @@ class Daemon {
             if (t->cfg.name == name) return t.get();
         return nullptr;
     }
-    void spawn(asio::awaitable<void> loop, std::string name);
+    // Starts a loop made by `make`, and starts it again should it throw.
+    void spawn(std::function<asio::awaitable<void>()> make, std::string name);
     asio::awaitable<void> dispatch_loop(TenantRt* t);
     asio::awaitable<void> track_loop(TenantRt* t);
     asio::awaitable<void> collect_loop(TenantRt* t);
@@ -131,19 +133,42 @@ class Daemon {
     asio::awaitable<void> jobs_loop();
     asio::awaitable<void> signal_loop();
     asio::awaitable<void> resolve(std::int64_t run_id);
+    asio::awaitable<void> resolve_guarded(std::int64_t run_id);
+    // A run of a job whose file was deleted before its targets were
+    // resolved ends without sessions; returns whether it did.
+    bool withdraw_if_deleted(const store::ActiveRun& active, Millis now);
     asio::awaitable<Result<std::vector<api::LibraryFile>>> sync_library(TenantRt* t);
     asio::awaitable<void> recheck_library(TenantRt* t);
     void apply_library(TenantRt* t,
                        const std::string& job,
                        const std::vector<api::LibraryFile>& library,
                        Millis now);
+    // Runs `work` for one job: whatever it throws becomes that job's last
+    // error (logged once), and the loop goes on with the other jobs.
+    template <class Work>
+    void for_job(const std::string& job, Millis now, Work&& work) {
+        try {
+            work();
+        } catch (const std::exception& e) {
+            job_failed(job, e.what(), now);
+        }
+    }
+    void job_failed(const std::string& job, const std::string& what, Millis now);
+    // Records `error` as the job's last error, giving a job never loaded a
+    // row of its own so that `status` shows it.
+    void show_job_error(const std::string& name, const std::string& error, Millis now);
     void scan_jobs(Millis now);
+    void job_refused(const std::string& name, const std::string& text, Millis now);
+    void job_changed(const std::string& name, Millis now);
+    void job_removed(const store::JobRow& job, Millis now);
     void prune_api_calls(Millis now);
     std::optional<Millis> fire_jobs(Millis now, bool at_startup);
+    std::optional<Millis> fire_job(const jobs::LoadedJob& lj, Millis now, bool at_startup);
     void start_run(const jobs::LoadedJob& job,
                    std::int64_t job_id,
                    store::RunTrigger trigger,
                    std::optional<Millis> scheduled_for,
+                   std::optional<Millis> mark_fired,
                    Millis now);
     void stop();
     void wake_dispatch_if_needed(TenantRt* t);
@@ -157,13 +182,18 @@ class Daemon {
     asio::signal_set signals_;
     std::vector<std::int64_t> unresolved_;          // runs whose targets are still to resolve
     std::map<std::int64_t, Millis> resolve_after_;  // run -> retry time after a failure
+    // What was last logged of a job's refused file and of an internal
+    // failure handling it: each is logged once, not at every scan.
+    std::map<std::string, std::string> refused_logged_;
+    std::map<std::string, std::string> job_failures_;
+    std::map<std::string, std::string> loop_failures_;  // by loop name: the last error logged
     // Runs collected for since start-up: their folders squared with the
     // store, and the bytes they hold. A few numbers per run.
     std::map<std::int64_t, evidence::RunTally> run_tallies_;
     bool stopping_ = false;
     bool rescan_ = true;
     int loops_ = 0;
-    int exit_code_ = 0;
+    bool first_firing_ = true;  // the first firing pass is the start-up's (catch_up)
 };
 
 }  // namespace lrsched::dispatch::shell

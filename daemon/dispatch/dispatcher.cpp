@@ -48,6 +48,7 @@ void Dispatcher::log_error(const std::string& what, const Error& e) const {
 }
 
 Result<void> Dispatcher::load(Millis now) {
+    loaded_at_ = now;
     auto state = store_.tenant_state(tenant_.name);
     if (!state) return std::move(state).error();
     // A pause for refused credentials is the daemon's own reaction; a
@@ -99,10 +100,18 @@ Result<void> Dispatcher::add_run(const store::ActiveRun& active) {
         for (const auto& row : *rows) {
             Tracked t;
             t.take(row);
-            t.submitted_at = row.updated_at;
-            t.since = row.updated_at;
-            // A submit whose answer never came back: find out before anything else.
-            if (s == SessionState::submitting) t.lookup_at = row.updated_at;
+            t.submitted_at = row.submitted_at.value_or(row.updated_at);
+            // updated_at also moves when an error is recorded (a failed
+            // download): the backstops count from the state's own start.
+            auto entered = store_.entered_state_at(row.id);
+            if (!entered) return std::move(entered).error();
+            t.since = entered->value_or(row.updated_at);
+            // A submit whose answer never came back: find out before anything
+            // else. The call may have reached the server until the restart.
+            if (s == SessionState::submitting) {
+                t.lookup_at = row.updated_at;
+                t.answered_at = std::max(loaded_at_, t.submitted_at);
+            }
             tracked_[row.id] = std::move(t);
             gate_.move(SlotClass::none, slot_class(row.state, row.looks_offline));
         }
@@ -227,6 +236,7 @@ FollowUp Dispatcher::submit_answered(const Submit& submit, const SubmitAnswer& a
     if (it == tracked_.end()) return FollowUp::none;  // cancelled meanwhile
     Tracked& t = it->second;
     const Millis lag = tenant_.listing_lag.count();
+    t.answered_at = now;
     const auto look_up = [&](SessionState if_absent) {
         t.if_absent = if_absent;
         t.lookup_at = now + std::max<Millis>(lag / 4, 250);

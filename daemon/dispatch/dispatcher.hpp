@@ -192,8 +192,11 @@ class Dispatcher {
         bool looks_offline = false;
         std::string action_id;
         std::int64_t submissions = 0;
-        Millis submitted_at = 0;  // entered submitting
-        Millis since = 0;         // entered the current state
+        Millis submitted_at = 0;  // the current submission began (its action came after)
+        // The submit call ended: from here the listing's lag is counted, so
+        // a slow call does not eat into it. After a restart: the restart.
+        Millis answered_at = 0;
+        Millis since = 0;  // entered the current state
         // Outcome unknown: look the tag up (Lookup) until found or the
         // listing's lag has passed.
         std::optional<Millis> lookup_at;
@@ -231,6 +234,8 @@ class Dispatcher {
     void handle_rejection(const RunPlan& plan, const api::SubmitResult& r);
     void throttle(Millis until, Millis now);
     void requeue_busy(Millis now);
+    // collecting for longer than collect_timeout: failed, not retried.
+    void collect_timed_out(std::int64_t session_id, Millis now);
     void log_error(const std::string& what, const Error& e) const;
     bool has_queued();
 
@@ -247,6 +252,7 @@ class Dispatcher {
     bool paused_ = false;
     std::string paused_reason_;
     Millis throttled_until_ = 0;
+    Millis loaded_at_ = 0;  // load(): a submit in flight before it ended then at the latest
     int throttles_in_a_row_ = 0;
     int unauthorized_in_a_row_ = 0;
     bool wake_ = false;

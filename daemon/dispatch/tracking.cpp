@@ -124,6 +124,22 @@ void Dispatcher::collect_failed(std::int64_t session_id, const std::string& erro
         log_error("recording a collection error", r.error());
 }
 
+void Dispatcher::collect_timed_out(std::int64_t session_id, Millis now) {
+    // The action ended on the server; what is missing now will not come by
+    // waiting longer: either the listing never showed the action again, or
+    // every fetch failed. Stored results stay; the session says what is not.
+    const Tracked& t = tracked_.at(session_id);
+    auto row = store_.find_session(session_id);
+    const std::string last =
+        row && *row && (*row)->last_error ? "; last error: " + *(*row)->last_error : "";
+    const std::string why =
+        (t.action ? "results not stored within collect_timeout"
+                  : "the action's end was not seen again within collect_timeout") +
+        last;
+    (void)move(session_id, SessionState::failed, store::TransitionDetail::failure(why), now,
+               /*may_retry=*/false);
+}
+
 std::optional<Millis> Dispatcher::next_collection() const {
     std::optional<Millis> at;
     for (const auto& [id, t] : tracked_)
@@ -202,7 +218,7 @@ void Dispatcher::on_lookup(std::int64_t session_id,
         return adopt(session_id, *found, now);
     }
     const Millis lag = tenant_.listing_lag.count();
-    if (now - t.submitted_at < lag) {
+    if (now - t.answered_at < lag) {
         t.lookup_at = now + std::max<Millis>(lag / 4, 250);
         return;
     }
@@ -231,9 +247,16 @@ std::vector<Cancel> Dispatcher::sweep(Millis now) {
                 tenant_.limits.runscript_timeout.count() * std::max(1, plan->run_scripts()) +
                 grace(tenant_);
             if (now - t.since >= limit) ends.emplace_back(id, SessionState::collecting);
+        } else if (t.state == SessionState::collecting &&
+                   now - t.since >= tenant_.limits.collect_timeout.count()) {
+            ends.emplace_back(id, SessionState::failed);
         }
     }
     for (const auto& [id, to] : ends) {
+        if (to == SessionState::failed) {
+            collect_timed_out(id, now);
+            continue;
+        }
         const std::string action = tracked_.at(id).action_id;
         const std::string why = to == SessionState::expired ? "not started within queue_expiry"
                                 : to == SessionState::gave_up
@@ -271,6 +294,8 @@ std::optional<Millis> Dispatcher::next_timed_work() const {
         if (t.lookup_at) consider(*t.lookup_at);
         if (t.state == SessionState::pending)
             consider(t.submitted_at + tenant_.limits.queue_expiry.count() + grace(tenant_));
+        if (t.state == SessionState::collecting)
+            consider(t.since + tenant_.limits.collect_timeout.count());
         if (t.state == SessionState::running) {
             const RunPlan* plan = plan_of(t.run_id);
             consider(t.since +

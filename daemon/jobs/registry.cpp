@@ -48,8 +48,8 @@ ScanReport JobRegistry::scan() {
         return report;
     }
     const std::vector<std::string> paths = std::move(*listed);
+    report.listed = true;
 
-    std::set<std::string> names_present;
     std::map<std::string, std::string> path_of_name;
     for (const auto& path : paths) {
         const auto name = job_name_from_path(path);
@@ -60,7 +60,7 @@ ScanReport JobRegistry::scan() {
                                                        "; one file per job");
                 continue;
             }
-            names_present.insert(*name);
+            report.present.insert(*name);
         }
         Seen now{signature(path), {}, {}};
         const auto prev = seen_.find(path);
@@ -96,7 +96,7 @@ ScanReport JobRegistry::scan() {
         }
     }
     for (auto it = jobs_.begin(); it != jobs_.end();) {
-        if (names_present.count(it->first) == 0) {
+        if (report.present.count(it->first) == 0) {
             report.removed.push_back(it->first);
             it = jobs_.erase(it);
         } else {

@@ -11,6 +11,7 @@
 #include "jobs/job_parser.hpp"
 
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,6 +35,10 @@ struct ScanReport {
     // already in force stays in force.
     std::vector<std::pair<std::string, std::string>> refused;
     std::vector<std::string> warnings;  // of the files parsed this scan
+    // Whether jobs_dir could be read; when it was, the names of every job
+    // file in it, in force or refused: a job not among them has no file.
+    bool listed = false;
+    std::set<std::string> present;
 };
 
 class JobRegistry {

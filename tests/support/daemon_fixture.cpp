@@ -283,7 +283,8 @@ void DaemonE2e::write_daemon_files() {
       << "      queue_expiry: " << spec_.queue_expiry << "\n"
       << "      runscript_timeout: 10s\n"
       << "    poll_interval: " << spec_.poll_interval << "\n"
-      << "    listing_lag: " << spec_.listing_lag << "\n";
+      << "    listing_lag: " << spec_.listing_lag << "\n"
+      << spec_.tenant_extra;
     if (!spec_.library_files.empty()) {
         for (const auto& [name, content] : spec_.library_files)
             dir_.write("library/" + name, content);

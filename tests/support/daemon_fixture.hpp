@@ -52,6 +52,7 @@ struct SweepSpec {
     std::string commands = "  - GetFile: 'C:\\Windows\\Temp\\x.log'\n";
     std::vector<std::string> sim_flags;  // faults and any other lrsched-sim flag
     std::string config_extra;            // top-level lines for lrsched.yaml (e.g. `evidence:`)
+    std::string tenant_extra;            // lines of the tenant's entry, indented 4 spaces
     // Files (name -> content) written to <dir>/library, which becomes the
     // tenant's library_dir; empty: the tenant has no library_dir.
     std::map<std::string, std::string> library_files;

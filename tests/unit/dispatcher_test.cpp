@@ -108,9 +108,9 @@ TEST_CASE("a lost answer with no action after the listing's lag is queued again 
     const Submit s = f.submit(0);
     f.lost(s, 50);
     CHECK(f.idle(100).why == "nothing to submit");  // its slot stays held meanwhile
-    f.d->on_lookup(s.session_id, {}, 3'999);
+    f.d->on_lookup(s.session_id, {}, 4'049);
     CHECK(f.state(s.session_id) == SessionState::submitting);
-    f.d->on_lookup(s.session_id, {}, 4'000);  // listing_lag (4 s) after the submit
+    f.d->on_lookup(s.session_id, {}, 4'050);  // listing_lag (4 s) after the call ended
     CHECK(f.state(s.session_id) == SessionState::queued);
     const Submit again = f.submit(4'100);
     CHECK(again.session_id == s.session_id);
