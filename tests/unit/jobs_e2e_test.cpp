@@ -112,7 +112,7 @@ TEST_CASE(
     CHECK(validate.err.find("latin1.yaml:") != std::string::npos);
 }
 
-TEST_CASE("jobs e2e: a failure while handling one job stays with that job; the others run") {
+TEST_CASE("jobs e2e: a failure while handling one job stays with that job, the others run") {
     SweepSpec spec = slow_sweep();
     spec.submit_calls = 10;
     DaemonE2e e2e(spec);
@@ -135,7 +135,7 @@ TEST_CASE("jobs e2e: a failure while handling one job stays with that job; the o
 }
 
 TEST_CASE(
-    "jobs e2e: a job deleted while the daemon was down stays deleted; its queued sessions "
+    "jobs e2e: a job deleted while the daemon was down stays deleted, its queued sessions "
     "are withdrawn and those on the server collected") {
     DaemonE2e e2e(slow_sweep());
     e2e.start_daemon();

@@ -127,7 +127,7 @@ TEST_CASE("migration 005 keeps the first run's claim on an instant a crash fired
     CHECK(unwrap(store.find_session(1))->submitted_at == 7);
 }
 
-TEST_CASE("entering submitting records when the submission began; the time outlives later moves") {
+TEST_CASE("entering submitting records when the submission began, the time outlives later moves") {
     TempDir dir;
     Store store = unwrap(Store::open(db_path(dir)));
     const std::int64_t run_id = lrsched::test::make_run(store);
