@@ -266,23 +266,28 @@ TEST_CASE(
     "not failed by a backstop") {
     SweepSpec spec;
     spec.machines = 6;
-    spec.offline_slots = spec.concurrent_sessions;  // all six on the server at once
-    spec.offline_fraction = "1";  // every machine comes online 1-2 s after the sweep starts
-    spec.online_after_max = "2s";
+    spec.offline_fraction = "0";
     spec.never_online_fraction = "0";
     spec.busy_fraction = "0";
     spec.commands = "  - RunScript: slow.ps1\n  - GetFile: 'C:\\Windows\\Temp\\x.log'\n";
-    spec.sim_flags = {"--library", "slow.ps1", "--runscript-duration", "6s"};
+    // Every action waits 1.5 s in Pending before it runs for 6 s.
+    spec.sim_flags = {"--library", "slow.ps1", "--runscript-duration", "6s", "--pickup-delay",
+                      "1500ms"};
     spec.tenant_extra = "    clock_skew: 200ms\n";
     DaemonE2e e2e(spec);
     e2e.start_daemon();
-    // Running, and entered running well after its submission: a listing
-    // that starts at the state change (less the margin) misses its action.
-    e2e.wait_until("every session running, long after its submit", [&] {
+    // Every session on the server entered running a second or more after
+    // its submission (none still waits in pending): a listing that starts
+    // at the state changes (less the margin) misses every action.
+    e2e.wait_until("no session queued or pending, some running", [&] {
         return scalar(e2e,
-                      "SELECT count(*) FROM sessions WHERE state = 'running' AND "
-                      "updated_at - submitted_at > 800") == spec.machines;
+                      "SELECT count(*) FROM sessions WHERE state IN ('queued', "
+                      "'submitting', 'pending')") == 0 &&
+               scalar(e2e, "SELECT count(*) FROM sessions WHERE state = 'running'") > 0;
     });
+    CHECK(scalar(e2e,
+                 "SELECT min(updated_at - submitted_at) FROM sessions WHERE state = "
+                 "'running'") > 1'000);
     REQUIRE(e2e.stop_daemon(SIGTERM) == 0);
     e2e.start_daemon();
     e2e.wait_for_sweep_end();
