@@ -10,6 +10,7 @@
 
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
 #include <map>
 
@@ -42,6 +43,29 @@ long set_sni(SSL* ssl, const std::string& host) {
     return SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
                     const_cast<char*>(host.c_str()));
 }
+
+// Hosts are checked against the certificate's subjectAltName only, as
+// browsers do (CA/Browser Forum baseline requirements): OpenSSL's default,
+// and Asio's host_name_verification, fall back to the subject's CN when a
+// certificate has no SAN, which would take a CN-only certificate for any
+// name it spells.
+constexpr unsigned kHostFlags =
+    X509_CHECK_FLAG_NEVER_CHECK_SUBJECT | X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS;
+
+// The verify callback: the chain verdict, then the leaf's SAN against the
+// host (a DNS name, or an IP address for an IP literal).
+struct SanVerification {
+    std::string host;
+    bool ip_literal = false;
+    bool operator()(bool preverified, ssl::verify_context& ctx) const {
+        if (!preverified) return false;
+        X509_STORE_CTX* store = ctx.native_handle();
+        if (X509_STORE_CTX_get_error_depth(store) > 0) return true;  // a CA: the chain's business
+        X509* leaf = X509_STORE_CTX_get_current_cert(store);
+        if (ip_literal) return X509_check_ip_asc(leaf, host.c_str(), 0) == 1;
+        return X509_check_host(leaf, host.data(), host.size(), kHostFlags, nullptr) == 1;
+    }
+};
 
 bool is_ip_literal(const std::string& host) {
     boost::system::error_code ec;
@@ -196,19 +220,20 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> HttpsClient::Impl::connect(
     if (cec) co_return Error(Errc::connect_failed, what + ": cannot connect: " + cec.message());
 
     // Verification: the chain against the trust store (verify_peer on the
-    // context), and the host name twice over: SSL_set1_host makes OpenSSL
-    // check it during chain verification (and report "hostname mismatch"),
-    // host_name_verification repeats the check in the verify callback.
-    // SNI carries names only; RFC 6066 forbids IP literals in it.
+    // context), and the host name twice over, in the SAN only (kHostFlags):
+    // SSL_set1_host makes OpenSSL check it during chain verification (and
+    // report "hostname mismatch"), SanVerification repeats the check in the
+    // verify callback. SNI carries names only; RFC 6066 forbids IP literals in it.
     SSL* ssl_handle = conn->stream.native_handle();
     if (!ip_literal && set_sni(ssl_handle, url.host) != 1) {
         co_return Error(Errc::tls_error, what + ": cannot set SNI");
     }
+    X509_VERIFY_PARAM_set_hostflags(SSL_get0_param(ssl_handle), kHostFlags);
     if (SSL_set1_host(ssl_handle, url.host.c_str()) != 1) {
         co_return Error(Errc::tls_error, what + ": cannot set the expected host name");
     }
     conn->stream.set_verify_mode(ssl::verify_peer);
-    conn->stream.set_verify_callback(ssl::host_name_verification(url.host));
+    conn->stream.set_verify_callback(SanVerification{url.host, ip_literal});
 
     const auto hs_budget = deadline.budget(timeouts.handshake);
     if (!hs_budget) co_return deadline.expired(what, "the TLS handshake");
