@@ -301,10 +301,25 @@ asio::awaitable<Attempt> HttpsClient::Impl::exchange(Connection* conn,
         response.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
     }
 
+    // Only a success's body is the payload; an error's is a message. A
+    // download's error body (a storage front end's page, or a hostile one as
+    // long as the download cap) is kept to a prefix, and the rest is left
+    // unread: the connection, with bytes still due, is closed, not pooled.
+    const bool to_sink = req->sink && response.status / 100 == 2;
+    const bool prefix_only = req->sink && !to_sink;
     auto chunk = std::make_unique<char[]>(kChunkSize);
     while (!parser.is_done()) {
+        if (prefix_only && response.body.size() >= kErrorBodyPrefix) {
+            response.body.resize(kErrorBodyPrefix);
+            response.body_cut = true;
+            tcp_stream.expires_never();
+            co_return Attempt{std::move(response), false, false};
+        }
         parser.get().body().data = chunk.get();
-        parser.get().body().size = kChunkSize;
+        // One byte past the prefix tells a longer body from one of exactly that size.
+        parser.get().body().size =
+            prefix_only ? kErrorBodyPrefix + 1 - response.body.size() : kChunkSize;
+        const std::size_t asked = parser.get().body().size;
         const auto body_budget = deadline.budget(req->timeouts.io);
         if (!body_budget) co_return Attempt{deadline.expired(what, "reading the response body")};
         tcp_stream.expires_after(body_budget->time);
@@ -312,11 +327,10 @@ asio::awaitable<Attempt> HttpsClient::Impl::exchange(Connection* conn,
             co_await http::async_read(conn->stream, conn->buffer, parser, kUseTuple);
         // need_buffer only says the chunk is full: not an error.
         if (bec == http::error::need_buffer) bec = {};
-        const std::size_t got = kChunkSize - parser.get().body().size;
+        const std::size_t got = asked - parser.get().body().size;
         if (got > 0) {
             const std::string_view piece(chunk.get(), got);
-            // Only a success's body is the payload; an error's is a message.
-            if (req->sink && response.status / 100 == 2) {
+            if (to_sink) {
                 auto sunk = req->sink(piece);
                 if (!sunk) co_return Attempt{std::move(sunk).error()};
             } else {
