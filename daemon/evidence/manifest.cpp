@@ -10,9 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
-#include <set>
 #include <unistd.h>
 
 namespace lrsched::evidence {
