@@ -59,8 +59,15 @@ class TokenProvider {
     std::unique_ptr<State> state_;
 };
 
-// Reads an Entra token response: the token and its lifetime, or an error
-// naming the AADSTS code and description (the first line of it). Pure.
+// The lifetime a token is scheduled with, whatever `expires_in` said.
+inline constexpr std::chrono::seconds kMinTokenLife{60};
+inline constexpr std::chrono::seconds kMaxTokenLife{24 * 3600};
+
+// Reads an Entra token response: the token and its lifetime (expires_in,
+// a number or a numeric string, clamped to [kMinTokenLife, kMaxTokenLife]),
+// or an error naming the AADSTS code and description (the first line of it),
+// or, for a 200 that cannot be used, what is wrong with it (not JSON, no
+// access_token, no usable expires_in). Never the token or the body. Pure.
 struct TokenResponse {
     std::string access_token;
     std::chrono::seconds expires_in{0};

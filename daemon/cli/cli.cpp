@@ -87,8 +87,13 @@ int cmd_verify(const Args& args) {
         std::fprintf(stderr, "lrsched verify: %s\n", report.error().message.c_str());
         return 1;
     }
+    // Every name below was quoted by verify_run_folder: nothing read from
+    // the manifest or the folder can start a line of its own.
     for (const auto& e : report->errors)
         std::printf("error: %s\n", e.c_str());
+    if (report->error_count > report->errors.size())
+        std::printf("error: %zu more manifest error(s) not shown\n",
+                    report->error_count - report->errors.size());
     for (const auto& f : report->missing)
         std::printf("missing: %s\n", f.c_str());
     for (const auto& f : report->altered)
@@ -99,7 +104,7 @@ int cmd_verify(const Args& args) {
         "%s: %zu file(s) verified; %zu missing, %zu altered, %zu extra, %zu manifest "
         "error(s)\n",
         dir.c_str(), report->verified, report->missing.size(), report->altered.size(),
-        report->extra.size(), report->errors.size());
+        report->extra.size(), report->error_count);
     return report->clean() ? 0 : 1;
 }
 

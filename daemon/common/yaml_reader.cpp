@@ -1,6 +1,7 @@
 #include "common/yaml_reader.hpp"
 
 #include "common/byte_size.hpp"
+#include "common/safe_file.hpp"
 
 #include <yaml-cpp/eventhandler.h>
 
@@ -123,36 +124,14 @@ Location location_of(const std::string& file, const YAML::Node& node) {
 std::optional<std::string> read_text_file(const std::string& path,
                                           std::size_t max_bytes,
                                           Diagnostics& diags) {
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) {
-        diags.error({path, 0, 0}, "cannot read: " + std::string(std::strerror(errno)));
+    // Links are followed (operators symlink /etc files), but what they lead
+    // to must be a regular file: a FIFO would block, a device never end.
+    auto text = read_regular_file(path, max_bytes, Links::follow);
+    if (!text) {
+        diags.error({path, 0, 0}, text.error().message);
         return std::nullopt;
     }
-    if (!S_ISREG(st.st_mode)) {
-        diags.error({path, 0, 0}, "not a regular file");
-        return std::nullopt;
-    }
-    if (static_cast<std::uint64_t>(st.st_size) > max_bytes) {
-        diags.error({path, 0, 0}, "file is " + std::to_string(st.st_size) +
-                                      " bytes, over the size cap of " + std::to_string(max_bytes) +
-                                      " bytes");
-        return std::nullopt;
-    }
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        diags.error({path, 0, 0}, "cannot open: " + std::string(std::strerror(errno)));
-        return std::nullopt;
-    }
-    std::string text;
-    text.resize(max_bytes + 1);  // the file may have grown since stat
-    in.read(text.data(), static_cast<std::streamsize>(text.size()));
-    text.resize(static_cast<std::size_t>(in.gcount()));
-    if (text.size() > max_bytes) {
-        diags.error({path, 0, 0},
-                    "file is over the size cap of " + std::to_string(max_bytes) + " bytes");
-        return std::nullopt;
-    }
-    return text;
+    return std::move(*text);
 }
 
 std::optional<YAML::Node> load_yaml(std::string_view text,

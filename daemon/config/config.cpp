@@ -1,5 +1,6 @@
 #include "config/config.hpp"
 
+#include "common/safe_file.hpp"
 #include "common/text.hpp"
 #include "common/yaml_reader.hpp"
 
@@ -385,41 +386,22 @@ Result<Secret> read_client_secret(const Tenant& tenant, std::string_view credent
                                           ": no client secret (set client_secret_file, or provide "
                                           "$CREDENTIALS_DIRECTORY/" +
                                           tenant.name + ".secret)"};
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0)
-        return Error{Errc::io_error, "tenant " + tenant.name + ": cannot open secret file " + path +
-                                         ": " + std::strerror(errno)};
-    struct Closer {
-        int fd;
-        ~Closer() { ::close(fd); }
-    } closer{fd};
-    struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
-        return Error{Errc::io_error,
-                     "tenant " + tenant.name + ": secret file " + path + " is not a regular file"};
-    if ((st.st_mode & 0077) != 0) {
-        char mode[8];
-        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    const std::string what = "tenant " + tenant.name + ": secret file " + path + ": ";
+    // Not followed if a link, never waited on if a FIFO (safe_file.hpp).
+    auto file = RegularFile::open(path, Links::refuse);
+    if (!file) return Error{file.error().code, what + file.error().message};
+    const mode_t mode = file->status().st_mode;
+    if ((mode & 0077) != 0) {
+        char octal[8];
+        std::snprintf(octal, sizeof octal, "%04o", static_cast<unsigned>(mode & 07777));
         return Error{Errc::permission_denied,
-                     "tenant " + tenant.name + ": secret file " + path + " has mode " + mode +
+                     what + "has mode " + octal +
                          ", readable or writable by group or others; run chmod 600 " + path};
     }
-    if (static_cast<std::size_t>(st.st_size) > kMaxSecretBytes)
-        return Error{Errc::limit_exceeded,
-                     "tenant " + tenant.name + ": secret file " + path + " is over 64 KiB"};
-    std::string content(static_cast<std::size_t>(st.st_size), '\0');
-    std::size_t got = 0;
-    while (got < content.size()) {
-        const ssize_t n = ::read(fd, content.data() + got, content.size() - got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        got += static_cast<std::size_t>(n);
-    }
-    content.resize(got);
-    const std::string_view secret = trim(content);
-    if (secret.empty())
-        return Error{Errc::invalid_input,
-                     "tenant " + tenant.name + ": secret file " + path + " is empty"};
+    auto content = file->read_all(kMaxSecretBytes);
+    if (!content) return Error{content.error().code, what + content.error().message};
+    const std::string_view secret = trim(*content);
+    if (secret.empty()) return Error{Errc::invalid_input, what + "is empty"};
     return Secret{std::string(secret)};
 }
 

@@ -1,15 +1,17 @@
 #include "evidence/manifest.hpp"
 
 #include "common/diagnostic.hpp"
+#include "common/safe_file.hpp"
 #include "common/sha256.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
-#include <set>
+#include <unistd.h>
 
 namespace lrsched::evidence {
 namespace {
@@ -125,62 +127,146 @@ bool is_contained(std::string_view file) {
     return true;
 }
 
+namespace {
+
+// Names in the report come from the manifest or the folder, both writable
+// by whoever could plant evidence: quoted, so none can start a line of its
+// own or send a terminal sequence. Long enough for any real path.
+constexpr std::size_t kNameShown = 4096;
+// Bad manifest lines listed; the count covers the rest. A manifest of a
+// million one-byte lines must not become a million messages in memory.
+constexpr std::size_t kErrorsShown = 100;
+
+std::string name(std::string_view file) {
+    return quote_value(file, kNameShown);
+}
+
+void add_error(VerifyReport& report, std::string message) {
+    ++report.error_count;
+    if (report.errors.size() < kErrorsShown) report.errors.push_back(std::move(message));
+}
+
+// Calls on_line(number, text) for each line of `file` (the last one may lack
+// its newline). A line over kMaxLine is reported by number and skipped, never
+// held: memory stays within one line and one read chunk.
+template <typename OnLine>
+Result<void> for_each_line(RegularFile& file, VerifyReport& report, OnLine on_line) {
+    std::string line;
+    bool too_long = false;
+    std::size_t number = 1;
+    const auto finish = [&] {
+        if (too_long)
+            add_error(report, std::string(kManifestFile) + ":" + std::to_string(number) +
+                                  ": line longer than " + std::to_string(kMaxLine) + " bytes");
+        else if (!line.empty())
+            on_line(number, line);
+        line.clear();
+        too_long = false;
+        ++number;
+    };
+    std::string chunk(std::size_t{64} * 1024, '\0');
+    for (;;) {
+        const ssize_t n = ::read(file.fd(), chunk.data(), chunk.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0)
+            return Error{Errc::io_error, std::string(kManifestFile) + ": cannot read line " +
+                                             std::to_string(number) + ": " + std::strerror(errno)};
+        if (n == 0) break;
+        std::string_view rest(chunk.data(), static_cast<std::size_t>(n));
+        while (!rest.empty()) {
+            const std::size_t nl = rest.find('\n');
+            const std::string_view piece = rest.substr(0, nl);
+            if (!too_long) {
+                if (line.size() + piece.size() > kMaxLine) {
+                    too_long = true;
+                    line.clear();
+                    line.shrink_to_fit();
+                } else {
+                    line.append(piece);
+                }
+            }
+            if (nl == std::string_view::npos) break;
+            finish();
+            rest.remove_prefix(nl + 1);
+        }
+    }
+    if (too_long || !line.empty()) finish();
+    return ok();
+}
+
+// Hashes an open regular file by streaming it.
+Result<std::string> sha256_of(RegularFile& file) {
+    Sha256 h;
+    std::string buf(std::size_t{64} * 1024, '\0');
+    for (;;) {
+        const ssize_t n = ::read(file.fd(), buf.data(), buf.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0)
+            return Error{Errc::io_error, std::string("cannot read: ") + std::strerror(errno)};
+        if (n == 0) break;
+        h.update({buf.data(), static_cast<std::size_t>(n)});
+    }
+    return h.hex_digest();
+}
+
+// One listed file: verified (empty answer) or why it is missing or altered.
+enum class Verdict { verified, missing, altered };
+std::pair<Verdict, std::string> check_file(const fs::path& dir, const ManifestEntry& e) {
+    if (through_symlink(dir, e.file)) return {Verdict::altered, "reached through a symbolic link"};
+    // Not followed if a link, never waited on if a FIFO (safe_file.hpp).
+    auto file = RegularFile::open((dir / e.file).string(), Links::refuse);
+    if (!file) {
+        if (file.error().code == Errc::not_found) return {Verdict::missing, ""};
+        return {Verdict::altered, file.error().message};
+    }
+    const auto size = static_cast<std::int64_t>(file->status().st_size);
+    if (size != e.bytes)
+        return {Verdict::altered,
+                std::to_string(size) + " bytes, manifest says " + std::to_string(e.bytes)};
+    auto hash = sha256_of(*file);
+    if (!hash) return {Verdict::altered, hash.error().message};
+    if (*hash != e.sha256)
+        return {Verdict::altered, "sha256 " + *hash + ", manifest says " + e.sha256};
+    return {Verdict::verified, ""};
+}
+
+}  // namespace
+
 Result<VerifyReport> verify_run_folder(const std::string& dir) {
     std::error_code ec;
     if (!fs::is_directory(dir, ec))
         return Error{Errc::not_found, dir + ": not a run folder (no such directory)"};
+    // The manifest is the folder's own file: a link could make a folder
+    // "verify" against a manifest kept anywhere, a FIFO would block, a
+    // device never end, a directory read as an empty manifest.
     const fs::path manifest_path = fs::path(dir) / kManifestFile;
-    std::ifstream in(manifest_path);
-    if (!in) return Error{Errc::io_error, manifest_path.string() + ": cannot be read"};
+    auto manifest = RegularFile::open(manifest_path.string(), Links::refuse);
+    if (!manifest)
+        return Error{manifest.error().code,
+                     manifest_path.string() + ": " + manifest.error().message};
 
     VerifyReport report;
     std::map<std::string, ManifestEntry> listed;  // by file
-    std::string line;
-    for (std::size_t number = 1; std::getline(in, line); ++number) {
-        if (line.empty()) continue;
+    auto read = for_each_line(*manifest, report, [&](std::size_t number, const std::string& line) {
         auto entry = parse_line(line);
         const std::string where = std::string(kManifestFile) + ":" + std::to_string(number) + ": ";
         if (!entry) {
-            report.errors.push_back(where + entry.error().message);
-            continue;
+            add_error(report, where + entry.error().message);
+            return;
         }
         if (!listed.emplace(entry->file, *entry).second)
-            report.errors.push_back(where + "`file`: " + quote_value(entry->file) +
-                                    " is listed twice");
-    }
+            add_error(report, where + "`file`: " + quote_value(entry->file) + " is listed twice");
+    });
+    if (!read) return std::move(read).error();
 
     for (const auto& [file, e] : listed) {
-        const fs::path p = fs::path(dir) / file;
-        if (through_symlink(dir, file)) {
-            report.altered.push_back(file + " (reached through a symbolic link)");
-            continue;
-        }
-        const auto status = fs::symlink_status(p, ec);
-        if (ec || !fs::exists(status)) {
-            report.missing.push_back(file);
-            continue;
-        }
-        if (!fs::is_regular_file(status)) {
-            report.altered.push_back(file + " (not a regular file)");
-            continue;
-        }
-        const auto size = fs::file_size(p, ec);
-        if (ec || static_cast<std::int64_t>(size) != e.bytes) {
-            report.altered.push_back(file + " (" + std::to_string(size) + " bytes, manifest says " +
-                                     std::to_string(e.bytes) + ")");
-            continue;
-        }
-        auto hash = sha256_file(p.string());
-        if (!hash) {
-            report.altered.push_back(file + " (" + hash.error().message + ")");
-            continue;
-        }
-        if (*hash != e.sha256) {
-            report.altered.push_back(file + " (sha256 " + *hash + ", manifest says " + e.sha256 +
-                                     ")");
-            continue;
-        }
-        ++report.verified;
+        auto [verdict, why] = check_file(dir, e);
+        if (verdict == Verdict::verified)
+            ++report.verified;
+        else if (verdict == Verdict::missing)
+            report.missing.push_back(name(file));
+        else
+            report.altered.push_back(name(file) + " (" + why + ")");
     }
 
     // Everything else in the folder, symbolic links included (never followed).
@@ -191,9 +277,9 @@ Result<VerifyReport> verify_run_folder(const std::string& dir) {
         if (it->is_directory(ec) && !it->is_symlink(ec)) continue;
         const std::string rel = it->path().lexically_relative(base).generic_string();
         if (rel == kManifestFile || listed.count(rel)) continue;
-        report.extra.push_back(rel);
+        report.extra.push_back(name(rel));
     }
-    if (ec) report.errors.push_back(dir + ": " + ec.message());
+    if (ec) add_error(report, dir + ": " + ec.message());
     std::sort(report.extra.begin(), report.extra.end());
     return report;
 }

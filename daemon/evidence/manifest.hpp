@@ -48,14 +48,20 @@ struct VerifyReport {
     std::vector<std::string> missing;  // listed, absent
     std::vector<std::string> altered;  // listed, present, but not what was stored
     std::vector<std::string> extra;    // present, not listed (temporary files included)
-    std::vector<std::string> errors;   // manifest lines that cannot be read, with their numbers
+    // Names above are quoted (quote_value): a name from the manifest or the
+    // folder never starts a line of its own or carries a terminal sequence.
+    std::vector<std::string> errors;  // manifest lines that cannot be read, with their numbers
+    std::size_t error_count = 0;      // all of them; `errors` keeps the first 100
     bool clean() const noexcept {
-        return missing.empty() && altered.empty() && extra.empty() && errors.empty();
+        return missing.empty() && altered.empty() && extra.empty() && error_count == 0;
     }
 };
 
 // Re-hashes every file of the run folder `dir` against its manifest. Fails
-// only when the folder or its manifest cannot be read at all.
+// only when the folder or its manifest cannot be read at all: the manifest
+// must be a regular file in the folder (not a link, a FIFO, a device or a
+// directory); each line is read up to 64 KiB (a longer one is an error with
+// its number). Listed files must be regular files reached without a link.
 Result<VerifyReport> verify_run_folder(const std::string& dir);
 
 }  // namespace lrsched::evidence

@@ -10,6 +10,7 @@
 
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
 #include <map>
 
@@ -42,6 +43,29 @@ long set_sni(SSL* ssl, const std::string& host) {
     return SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
                     const_cast<char*>(host.c_str()));
 }
+
+// Hosts are checked against the certificate's subjectAltName only, as
+// browsers do (CA/Browser Forum baseline requirements): OpenSSL's default,
+// and Asio's host_name_verification, fall back to the subject's CN when a
+// certificate has no SAN, which would take a CN-only certificate for any
+// name it spells.
+constexpr unsigned kHostFlags =
+    X509_CHECK_FLAG_NEVER_CHECK_SUBJECT | X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS;
+
+// The verify callback: the chain verdict, then the leaf's SAN against the
+// host (a DNS name, or an IP address for an IP literal).
+struct SanVerification {
+    std::string host;
+    bool ip_literal = false;
+    bool operator()(bool preverified, ssl::verify_context& ctx) const {
+        if (!preverified) return false;
+        X509_STORE_CTX* store = ctx.native_handle();
+        if (X509_STORE_CTX_get_error_depth(store) > 0) return true;  // a CA: the chain's business
+        X509* leaf = X509_STORE_CTX_get_current_cert(store);
+        if (ip_literal) return X509_check_ip_asc(leaf, host.c_str(), 0) == 1;
+        return X509_check_host(leaf, host.data(), host.size(), kHostFlags, nullptr) == 1;
+    }
+};
 
 bool is_ip_literal(const std::string& host) {
     boost::system::error_code ec;
@@ -196,19 +220,20 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> HttpsClient::Impl::connect(
     if (cec) co_return Error(Errc::connect_failed, what + ": cannot connect: " + cec.message());
 
     // Verification: the chain against the trust store (verify_peer on the
-    // context), and the host name twice over: SSL_set1_host makes OpenSSL
-    // check it during chain verification (and report "hostname mismatch"),
-    // host_name_verification repeats the check in the verify callback.
-    // SNI carries names only; RFC 6066 forbids IP literals in it.
+    // context), and the host name twice over, in the SAN only (kHostFlags):
+    // SSL_set1_host makes OpenSSL check it during chain verification (and
+    // report "hostname mismatch"), SanVerification repeats the check in the
+    // verify callback. SNI carries names only; RFC 6066 forbids IP literals in it.
     SSL* ssl_handle = conn->stream.native_handle();
     if (!ip_literal && set_sni(ssl_handle, url.host) != 1) {
         co_return Error(Errc::tls_error, what + ": cannot set SNI");
     }
+    X509_VERIFY_PARAM_set_hostflags(SSL_get0_param(ssl_handle), kHostFlags);
     if (SSL_set1_host(ssl_handle, url.host.c_str()) != 1) {
         co_return Error(Errc::tls_error, what + ": cannot set the expected host name");
     }
     conn->stream.set_verify_mode(ssl::verify_peer);
-    conn->stream.set_verify_callback(ssl::host_name_verification(url.host));
+    conn->stream.set_verify_callback(SanVerification{url.host, ip_literal});
 
     const auto hs_budget = deadline.budget(timeouts.handshake);
     if (!hs_budget) co_return deadline.expired(what, "the TLS handshake");
@@ -276,10 +301,25 @@ asio::awaitable<Attempt> HttpsClient::Impl::exchange(Connection* conn,
         response.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
     }
 
+    // Only a success's body is the payload; an error's is a message. A
+    // download's error body (a storage front end's page, or a hostile one as
+    // long as the download cap) is kept to a prefix, and the rest is left
+    // unread: the connection, with bytes still due, is closed, not pooled.
+    const bool to_sink = req->sink && response.status / 100 == 2;
+    const bool prefix_only = req->sink && !to_sink;
     auto chunk = std::make_unique<char[]>(kChunkSize);
     while (!parser.is_done()) {
+        if (prefix_only && response.body.size() >= kErrorBodyPrefix) {
+            response.body.resize(kErrorBodyPrefix);
+            response.body_cut = true;
+            tcp_stream.expires_never();
+            co_return Attempt{std::move(response), false, false};
+        }
         parser.get().body().data = chunk.get();
-        parser.get().body().size = kChunkSize;
+        // One byte past the prefix tells a longer body from one of exactly that size.
+        parser.get().body().size =
+            prefix_only ? kErrorBodyPrefix + 1 - response.body.size() : kChunkSize;
+        const std::size_t asked = parser.get().body().size;
         const auto body_budget = deadline.budget(req->timeouts.io);
         if (!body_budget) co_return Attempt{deadline.expired(what, "reading the response body")};
         tcp_stream.expires_after(body_budget->time);
@@ -287,11 +327,10 @@ asio::awaitable<Attempt> HttpsClient::Impl::exchange(Connection* conn,
             co_await http::async_read(conn->stream, conn->buffer, parser, kUseTuple);
         // need_buffer only says the chunk is full: not an error.
         if (bec == http::error::need_buffer) bec = {};
-        const std::size_t got = kChunkSize - parser.get().body().size;
+        const std::size_t got = asked - parser.get().body().size;
         if (got > 0) {
             const std::string_view piece(chunk.get(), got);
-            // Only a success's body is the payload; an error's is a message.
-            if (req->sink && response.status / 100 == 2) {
+            if (to_sink) {
                 auto sunk = req->sink(piece);
                 if (!sunk) co_return Attempt{std::move(sunk).error()};
             } else {

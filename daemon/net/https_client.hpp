@@ -38,6 +38,11 @@ struct Timeouts {
     std::chrono::milliseconds total{120'000};     // the whole call
 };
 
+// A non-2xx answer to a request with a sink (a download) keeps this much of
+// its body for the message; the rest is never read and the connection is
+// closed. An error page is no reason to buffer up to the download cap.
+inline constexpr std::size_t kErrorBodyPrefix = 4096;
+
 // Receives a streamed body piece by piece (each at most kChunkSize bytes); an
 // error stops the download and is returned by request().
 using BodySink = std::function<Result<void>(std::string_view chunk)>;
@@ -52,7 +57,8 @@ struct Request {
     std::uint64_t body_limit = 0;
     Timeouts timeouts;
     // When set, a 2xx answer's body goes here and Response::body stays empty;
-    // any other answer's body (an error message) still goes to Response::body.
+    // any other answer's body (an error message) goes to Response::body, cut
+    // at kErrorBodyPrefix bytes.
     BodySink sink;
 };
 
@@ -61,6 +67,7 @@ struct Response {
     Headers headers;                 // in the order received, names as sent
     std::string body;                // empty when the request had a sink
     std::uint64_t body_bytes = 0;    // bytes of body received (in `body` or given to the sink)
+    bool body_cut = false;           // an error body cut at kErrorBodyPrefix, the rest unread
     bool reused_connection = false;  // served on a pooled keep-alive connection
 
     // The first header called `name` (ASCII case-insensitive), or empty.

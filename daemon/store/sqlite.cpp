@@ -2,6 +2,8 @@
 // and transactions; see sqlite.hpp for the contract and the expected load.
 #include "store/sqlite.hpp"
 
+#include "common/safe_file.hpp"
+
 #include <sqlite3.h>
 
 #include <cassert>
@@ -218,6 +220,13 @@ Error Database::error(std::string_view what) const {
 }
 
 Result<Database> Database::open(const std::string& path, OpenMode mode) {
+    // SQLite opens by name and would wait forever on a FIFO (and read a
+    // device): look at what is there first. Its -wal and -shm companions
+    // are opened by name too. A missing file keeps SQLite's own answer.
+    for (const std::string& p : {path, path + "-wal", path + "-shm"}) {
+        if (auto r = check_regular_or_missing(p); !r)
+            return Error{Errc::io_error, p + ": " + r.error().message};
+    }
     const bool reader = mode == OpenMode::read_only;
     int flags = reader ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
     flags |= SQLITE_OPEN_NOMUTEX;  // one thread per connection

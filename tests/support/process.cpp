@@ -1,5 +1,6 @@
 #include "support/process.hpp"
 
+#include <algorithm>
 #include <csignal>
 #include <fcntl.h>
 #include <poll.h>
@@ -43,6 +44,12 @@ pid_t spawn(posix_spawn_file_actions_t* actions,
 
 ProcessResult run_process(const std::vector<std::string>& argv,
                           const std::vector<std::string>& env) {
+    return run_process_within(argv, std::chrono::milliseconds::max(), env);
+}
+
+ProcessResult run_process_within(const std::vector<std::string>& argv,
+                                 std::chrono::milliseconds bound,
+                                 const std::vector<std::string>& env) {
     int out_pipe[2];
     int err_pipe[2];
     if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0)
@@ -67,8 +74,24 @@ ProcessResult run_process(const std::vector<std::string>& argv,
     pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
     std::string* sinks[2] = {&result.out, &result.err};
     int open_fds = 2;
+    using Clock = std::chrono::steady_clock;
+    const bool bounded = bound != std::chrono::milliseconds::max();
+    const auto deadline = bounded ? Clock::now() + bound : Clock::time_point::max();
     while (open_fds > 0) {
-        if (::poll(fds, 2, -1) < 0) continue;
+        int wait_ms = -1;
+        if (bounded && !result.timed_out) {
+            const auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+            wait_ms = static_cast<int>(std::max<long long>(left.count(), 0));
+        }
+        const int ready = ::poll(fds, 2, wait_ms);
+        if (ready == 0) {
+            // The bound passed: kill it; its pipes close and the loop ends.
+            ::kill(pid, SIGKILL);
+            result.timed_out = true;
+            continue;
+        }
+        if (ready < 0) continue;
         for (int i = 0; i < 2; ++i) {
             if (fds[i].fd < 0 || fds[i].revents == 0) continue;
             char buf[4096];

@@ -2,6 +2,7 @@
 // stderr: end-to-end tests drive the real `lrsched` binary this way.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,12 +13,21 @@ struct ProcessResult {
     int exit_code = -1;  // -1 when killed by a signal
     std::string out;
     std::string err;
+    bool timed_out = false;  // killed by run_process_within's bound
 };
 
 // argv[0] is the program path. `env` entries ("K=V") are added to the
 // environment of the child. No shell is involved.
 ProcessResult run_process(const std::vector<std::string>& argv,
                           const std::vector<std::string>& env = {});
+
+// run_process for a program that might hang (a FIFO where a file should be):
+// a child still running after `bound` is killed with SIGKILL and the result
+// says timed_out. A hang detector, not a timing assertion: give a bound far
+// beyond any normal answer (20 s for a command that takes milliseconds).
+ProcessResult run_process_within(const std::vector<std::string>& argv,
+                                 std::chrono::milliseconds bound,
+                                 const std::vector<std::string>& env = {});
 
 // A server process for the length of a test: started, its first stdout line
 // read (the ready line), and stopped with SIGTERM (SIGKILL after 10 s) when

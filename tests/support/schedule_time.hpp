@@ -3,6 +3,8 @@
 // local-time tests that restores the previous value, set or unset.
 #pragma once
 
+#include <doctest/doctest.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -48,10 +50,18 @@ inline std::string iso(std::optional<std::chrono::system_clock::time_point> t) {
     return t ? iso(*t) : "none";
 }
 
-// The zone database is the Debian package `tzdata`; tests that need a real
-// zone skip (with a MESSAGE) when it is not installed.
+// The zone database is the Debian package `tzdata` (tests/deps.sh installs
+// it). Without it glibc silently takes TZ=Europe/Berlin for UTC and a DST
+// test would pass on nothing, so a test that needs a zone fails instead.
 inline bool zone_installed(const std::string& name) {
     return std::filesystem::exists("/usr/share/zoneinfo/" + name);
+}
+
+inline void require_zone(const std::string& name) {
+    REQUIRE_MESSAGE(zone_installed(name), "/usr/share/zoneinfo/"
+                                              << name
+                                              << " is missing: install the Debian package tzdata "
+                                                 "(tests/deps.sh does)");
 }
 
 class ScopedTz {

@@ -182,10 +182,7 @@ TEST_CASE("cron accepts every documented form") {
 }
 
 TEST_CASE("cron in local time skips a spring-forward minute and fires once on fall-back") {
-    if (!lrsched::test::zone_installed("Europe/Berlin")) {
-        MESSAGE("skipped: /usr/share/zoneinfo/Europe/Berlin is missing (Debian package tzdata)");
-        return;
-    }
+    lrsched::test::require_zone("Europe/Berlin");
     const lrsched::test::ScopedTz berlin("Europe/Berlin");
     const auto at_0230 = CronExpr::parse("30 2 * * *", nullptr);
     REQUIRE(at_0230);

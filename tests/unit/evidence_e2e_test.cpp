@@ -156,7 +156,7 @@ TEST_CASE("evidence e2e: every result is stored once, matches the simulator, and
     }
     const auto verify = run_process({LRSCHED_BINARY, "verify", run_dir.string()});
     CHECK(verify.exit_code == 1);
-    CHECK(verify.out.find("altered: " + file) != std::string::npos);
+    CHECK(verify.out.find("altered: \"" + file + "\"") != std::string::npos);
     CHECK(e2e.stop_daemon(SIGTERM) == 0);
 }
 

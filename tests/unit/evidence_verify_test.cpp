@@ -9,14 +9,16 @@
 
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <sys/stat.h>
 
 namespace fs = std::filesystem;
 using lrsched::evidence::ManifestEntry;
 using lrsched::evidence::parse_line;
 using lrsched::evidence::to_line;
-using lrsched::test::run_process;
+using lrsched::test::run_process_within;
 using lrsched::test::TempDir;
 using lrsched::test::unwrap;
 
@@ -54,8 +56,37 @@ fs::path make_run(const TempDir& dir) {
     return run;
 }
 
+// Bounded: a hang (a FIFO for a manifest) fails the test instead of blocking
+// the suite. A hang detector, not a timing assertion.
 lrsched::test::ProcessResult verify(const fs::path& run) {
-    return run_process({LRSCHED_BINARY, "verify", run.string()});
+    auto r = run_process_within({LRSCHED_BINARY, "verify", run.string()}, std::chrono::seconds(20));
+    INFO("stdout: " << r.out << "\nstderr: " << r.err);
+    REQUIRE_MESSAGE(!r.timed_out, "lrsched verify hung (killed after 20 s)");
+    return r;
+}
+
+// Every line of a report starts with one of its own prefixes: nothing from
+// the manifest or the folder started a line of its own.
+void check_lines_are_ours(const std::string& out, const fs::path& run) {
+    int summaries = 0;
+    int missing = 0;
+    std::size_t start = 0;
+    while (start < out.size()) {
+        const std::size_t end = out.find('\n', start);
+        const std::string line = out.substr(start, end - start);
+        INFO("line: " << line);
+        const bool ours = line.rfind("error: ", 0) == 0 || line.rfind("missing: ", 0) == 0 ||
+                          line.rfind("altered: ", 0) == 0 || line.rfind("extra: ", 0) == 0 ||
+                          line.rfind(run.string() + ": ", 0) == 0;
+        CHECK(ours);
+        summaries += line.rfind(run.string() + ": ", 0) == 0 ? 1 : 0;
+        missing += line.rfind("missing: ", 0) == 0 ? 1 : 0;
+        if (end == std::string::npos) break;
+        start = end + 1;
+    }
+    CHECK(out.find('\x1b') == std::string::npos);
+    CHECK(summaries == 1);
+    CHECK(missing <= 1);  // the one listed file that is gone
 }
 
 }  // namespace
@@ -120,7 +151,7 @@ TEST_CASE("verify catches one altered byte, a missing file and an extra one") {
     }
     auto r = verify(run);
     CHECK(r.exit_code == 1);
-    CHECK(r.out.find("altered: m1.test/3-GetFile-b.log (sha256") != std::string::npos);
+    CHECK(r.out.find("altered: \"m1.test/3-GetFile-b.log\" (sha256") != std::string::npos);
 
     TempDir dir2;
     const auto run2 = make_run(dir2);
@@ -128,8 +159,8 @@ TEST_CASE("verify catches one altered byte, a missing file and an extra one") {
     std::ofstream(run2 / "m1.test" / ".4-GetFile-c.log.part") << "partial";
     r = verify(run2);
     CHECK(r.exit_code == 1);
-    CHECK(r.out.find("missing: m1.test/2-GetFile-a.log") != std::string::npos);
-    CHECK(r.out.find("extra: m1.test/.4-GetFile-c.log.part") != std::string::npos);
+    CHECK(r.out.find("missing: \"m1.test/2-GetFile-a.log\"") != std::string::npos);
+    CHECK(r.out.find("extra: \"m1.test/.4-GetFile-c.log.part\"") != std::string::npos);
 }
 
 TEST_CASE("verify does not follow a planted symbolic link") {
@@ -142,9 +173,9 @@ TEST_CASE("verify does not follow a planted symbolic link") {
     fs::create_directory_symlink(dir.path() / "outside", run / "m1.test");
     const auto r = verify(run);
     CHECK(r.exit_code == 1);
-    CHECK(r.out.find("altered: m1.test/2-GetFile-a.log (reached through a symbolic link)") !=
+    CHECK(r.out.find("altered: \"m1.test/2-GetFile-a.log\" (reached through a symbolic link)") !=
           std::string::npos);
-    CHECK(r.out.find("extra: m1.test") != std::string::npos);
+    CHECK(r.out.find("extra: \"m1.test\"") != std::string::npos);
 }
 
 TEST_CASE("verify reports bad manifest lines by number and a missing folder clearly") {
@@ -157,4 +188,98 @@ TEST_CASE("verify reports bad manifest lines by number and a missing folder clea
     r = verify(dir.path() / "nope");
     CHECK(r.exit_code == 1);
     CHECK(r.err.find("not a run folder") != std::string::npos);
+}
+
+TEST_CASE("verify refuses a manifest that is a symbolic link, even to a matching one") {
+    TempDir dir;
+    const auto run = make_run(dir);
+    // The real manifest moves out of the folder; a link stands in for it.
+    fs::rename(run / "manifest.jsonl", dir.path() / "elsewhere.jsonl");
+    fs::create_symlink(dir.path() / "elsewhere.jsonl", run / "manifest.jsonl");
+    const auto r = verify(run);
+    CHECK(r.exit_code == 1);
+    CHECK(r.out.find("verified") == std::string::npos);
+    CHECK(r.err.find("manifest.jsonl: is a symbolic link, which is not followed here") !=
+          std::string::npos);
+
+    fs::remove(run / "manifest.jsonl");
+    fs::create_symlink("/dev/zero", run / "manifest.jsonl");
+    const auto zero = verify(run);
+    CHECK(zero.exit_code == 1);
+    CHECK(zero.err.find("manifest.jsonl: is a symbolic link") != std::string::npos);
+}
+
+TEST_CASE("verify refuses a manifest that is a FIFO or a directory, and one that is missing") {
+    TempDir dir;
+    const auto run = make_run(dir);
+    fs::remove(run / "manifest.jsonl");
+    REQUIRE(::mkfifo((run / "manifest.jsonl").c_str(), 0600) == 0);
+    const auto fifo = verify(run);
+    CHECK(fifo.exit_code == 1);
+    CHECK(fifo.err.find("manifest.jsonl: is a FIFO, not a regular file") != std::string::npos);
+
+    fs::remove(run / "manifest.jsonl");
+    fs::create_directory(run / "manifest.jsonl");
+    const auto d = verify(run);
+    CHECK(d.exit_code == 1);
+    CHECK(d.out.find("verified") == std::string::npos);  // not an empty manifest
+    CHECK(d.err.find("manifest.jsonl: is a directory, not a regular file") != std::string::npos);
+
+    fs::remove(run / "manifest.jsonl");
+    const auto none = verify(run);
+    CHECK(none.exit_code == 1);
+    CHECK(none.err.find("manifest.jsonl: cannot open: No such file or directory") !=
+          std::string::npos);
+}
+
+TEST_CASE("verify bounds manifest lines: a long one is an error with its number, reading goes on") {
+    TempDir dir;
+    const auto run = make_run(dir);
+    {
+        std::ofstream m(run / "manifest.jsonl", std::ios::app);
+        m << std::string(100'000, 'x') << "\n";
+        m << "{\"job\":1}\n";
+    }
+    auto r = verify(run);
+    CHECK(r.exit_code == 1);
+    CHECK(r.out.find("error: manifest.jsonl:3: line longer than 65536 bytes") != std::string::npos);
+    CHECK(r.out.find("error: manifest.jsonl:4: `job`: expected a string") != std::string::npos);
+    CHECK(r.out.find("2 file(s) verified") != std::string::npos);
+
+    // 20 MB without a newline is one line too long, not 20 MB held.
+    std::ofstream(run / "manifest.jsonl", std::ios::app) << std::string(20u << 20, '{');
+    r = verify(run);
+    CHECK(r.exit_code == 1);
+    CHECK(r.out.find("error: manifest.jsonl:5: line longer than 65536 bytes") != std::string::npos);
+}
+
+TEST_CASE("verify escapes names from the manifest and the folder: no forged report line") {
+    TempDir dir;
+    const auto run = make_run(dir);
+    // A listed name and an unlisted file, both carrying a newline and ESC.
+    const std::string forged = "x\n" + run.string() + ": 9 file(s) verified\x1b[2K";
+    std::ofstream(run / "manifest.jsonl", std::ios::app) << to_line(entry(forged, "gone"));
+    std::ofstream(run / "m1.test" / ("y\nmissing: \x1b[31mz")) << "planted";
+    const auto r = verify(run);
+    CHECK(r.exit_code == 1);
+    check_lines_are_ours(r.out, run);
+    CHECK(r.out.find("missing: \"m1.test/x\\x0a") != std::string::npos);
+    CHECK(r.out.find("extra: \"m1.test/y\\x0amissing: \\x1b[31mz\"") != std::string::npos);
+}
+
+TEST_CASE("verify never opens a listed file that is a FIFO or a link") {
+    TempDir dir;
+    const auto run = make_run(dir);
+    fs::remove(run / "m1.test" / "2-GetFile-a.log");
+    REQUIRE(::mkfifo((run / "m1.test" / "2-GetFile-a.log").c_str(), 0600) == 0);
+    std::ofstream(dir.path() / "copy") << std::string(100'000, 'b');
+    fs::remove(run / "m1.test" / "3-GetFile-b.log");
+    fs::create_symlink(dir.path() / "copy", run / "m1.test" / "3-GetFile-b.log");
+    const auto r = verify(run);
+    CHECK(r.exit_code == 1);
+    CHECK(r.out.find("altered: \"m1.test/2-GetFile-a.log\" (is a FIFO, not a regular file)") !=
+          std::string::npos);
+    CHECK(r.out.find("altered: \"m1.test/3-GetFile-b.log\" (is a symbolic link") !=
+          std::string::npos);
+    CHECK(r.out.find("0 file(s) verified") != std::string::npos);
 }

@@ -7,6 +7,8 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <sys/resource.h>
+#include <thread>
 
 using lrsched::Errc;
 using lrsched::net::ClientOptions;
@@ -126,4 +128,78 @@ TEST_CASE("https: error messages carry neither header values nor the query strin
     REQUIRE_FALSE(res);
     CHECK(res.error().message.find("/reset") != std::string::npos);
     CHECK(res.error().message.find("SECRET") == std::string::npos);
+}
+
+namespace {
+
+// Answers every request with `status` and a streamed body of `size` bytes,
+// as a storage front end might for an expired link or a failure.
+class HugeErrorHandler final : public lrsched::sim::Handler {
+  public:
+    HugeErrorHandler(int status, std::uint64_t size) : status_(status), size_(size) {}
+    lrsched::sim::HttpResponse handle(const lrsched::sim::HttpRequest&, double) override {
+        lrsched::sim::HttpResponse res;
+        res.status = status_;
+        res.stream = std::make_unique<lrsched::test::PatternSource>(size_);
+        return res;
+    }
+
+  private:
+    int status_;
+    std::uint64_t size_;
+};
+
+// Runs one download against a HugeErrorHandler; the client's answer.
+lrsched::Result<lrsched::net::Response> download_error(int status,
+                                                       std::uint64_t size,
+                                                       std::uint64_t* sunk,
+                                                       std::size_t* idle_after) {
+    lrsched::test::TempDir dir;
+    lrsched::sim::ServerOptions o;
+    o.state_dir = (dir.path() / "sim").string();
+    HugeErrorHandler handler(status, size);
+    auto server = unwrap(lrsched::sim::Server::create(o, handler));
+    std::thread serving([s = server.get()] { s->run(); });
+    SyncHttpsClient client({server->ready().ca_file, "lrsched-test"});
+    Request r = get(server->ready().base + "/blob", 4ull << 30);  // the download cap
+    r.sink = [sunk](std::string_view chunk) -> lrsched::Result<void> {
+        *sunk += chunk.size();
+        return lrsched::ok();
+    };
+    auto res = client.call(std::move(r));
+    *idle_after = client.idle_connections();
+    server->stop();
+    serving.join();
+    return res;
+}
+
+}  // namespace
+
+TEST_CASE("https: a download's error body is kept to a short prefix, the rest never read") {
+    constexpr std::uint64_t kBody = 256ull << 20;  // far beyond any message worth keeping
+    for (const int status : {403, 500}) {
+        CAPTURE(status);
+        std::uint64_t sunk = 0;
+        std::size_t idle = 0;
+        auto res = download_error(status, kBody, &sunk, &idle);
+        REQUIRE(res.ok());
+        CHECK(res->status == status);
+        CHECK(sunk == 0);                                           // an error is not the payload
+        CHECK(res->body.size() == lrsched::net::kErrorBodyPrefix);  // the message's prefix only
+        CHECK(res->body_bytes < kBody / 4);                         // stopped reading early
+        CHECK(res->body_cut);
+        CHECK(idle == 0);  // the rest of the body was left unread: not reusable
+    }
+}
+
+TEST_CASE("https: a download's error body of exactly the prefix is kept whole, not cut") {
+    std::uint64_t sunk = 0;
+    std::size_t idle = 0;
+    auto res = download_error(404, lrsched::net::kErrorBodyPrefix, &sunk, &idle);
+    REQUIRE(res.ok());
+    CHECK(res->status == 404);
+    CHECK(res->body.size() == lrsched::net::kErrorBodyPrefix);
+    CHECK_FALSE(res->body_cut);
+    CHECK(sunk == 0);
+    CHECK(idle == 1);  // read to its end: the connection is reusable
 }

@@ -1,6 +1,8 @@
 // lrsched-sim's throwaway certificates: the CA signs the server certificate,
 // the subjectAltName is exactly what clients will check, the key is private.
 #include "sim/server/cert.hpp"
+#include "support/https_sync.hpp"
+#include "support/sim_fixture.hpp"
 #include "support/temp_dir.hpp"
 #include "support/unwrap.hpp"
 
@@ -13,8 +15,10 @@
 #include <memory>
 #include <string>
 #include <sys/stat.h>
+#include <thread>
 
 using lrsched::sim::generate_certificates;
+using lrsched::sim::ServerNames;
 using lrsched::test::TempDir;
 using lrsched::test::unwrap;
 
@@ -88,4 +92,41 @@ TEST_CASE("tls cert: each run gets its own CA") {
     Cert server_a = read_cert(a.cert_file);
     Cert ca_b = read_cert(b.ca_file);
     CHECK_FALSE(signed_by(server_a.get(), ca_b.get()));
+}
+
+TEST_CASE("tls cert: cn-only mode names localhost in the subject and has no subjectAltName") {
+    TempDir dir;
+    auto files = unwrap(generate_certificates(dir.path(), ServerNames::cn_only));
+    Cert ca = read_cert(files.ca_file);
+    Cert server = read_cert(files.cert_file);
+    CHECK(signed_by(server.get(), ca.get()));
+    CHECK(X509_get_ext_by_NID(server.get(), NID_subject_alt_name, -1) < 0);
+    // OpenSSL's default falls back to the subject's CN: what the client must not do.
+    CHECK(names_host(server.get(), "localhost"));
+    CHECK(X509_check_host(server.get(), "localhost", 0, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT,
+                          nullptr) == 0);
+}
+
+TEST_CASE("https: a certificate naming the host only in its CN is refused before any request") {
+    TempDir dir;
+    const auto files = unwrap(generate_certificates(dir.path() / "certs", ServerNames::cn_only));
+    lrsched::sim::ServerOptions o;
+    o.cert_file = files.cert_file;
+    o.key_file = files.key_file;
+    o.ca_file = files.ca_file;
+    lrsched::test::ScriptedHandler handler;
+    auto server = unwrap(lrsched::sim::Server::create(o, handler));
+    std::thread serving([s = server.get()] { s->run(); });
+
+    lrsched::test::SyncHttpsClient client({files.ca_file, "lrsched-test"});
+    const std::string url = "https://localhost:" + std::to_string(server->ready().port) + "/echo";
+    auto r = client.call(lrsched::test::get(url));
+    server->stop();
+    serving.join();
+
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == lrsched::Errc::tls_error);
+    CHECK(r.error().message.find("not valid for host name localhost") != std::string::npos);
+    CHECK(handler.calls == 0);  // no request byte reached the server
+    CHECK(server->stats().requests == 0);
 }

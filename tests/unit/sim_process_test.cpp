@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -131,11 +132,25 @@ std::string submit_body(const std::string& tag) {
         .dump();
 }
 
-// Waits `d` after the simulator's last answer arrived: its clock then reads
-// at least `d` past the moment it sent that answer, whatever the scheduling.
-// This waits for a configured duration to pass; it hides no race.
-void let_pass(std::chrono::milliseconds d) {
-    std::this_thread::sleep_for(d);
+using Clock = std::chrono::steady_clock;
+
+// Re-checks `done` every 50 ms until it holds; fails the test, naming
+// `what`, if it has not after a minute. The bound is a hang detector, far
+// beyond any lifetime these tests configure; nothing waits a fixed time.
+void wait_for(const std::string& what, const std::function<bool()>& done) {
+    const auto give_up = Clock::now() + std::chrono::seconds(60);
+    while (!done()) {
+        if (Clock::now() > give_up) FAIL("gave up after 60 s waiting for " << what);
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+}
+
+// Lower bounds only: the simulator's clock and ours are both CLOCK_MONOTONIC,
+// so whatever the scheduling, `since` precedes the event and the answer that
+// showed it comes after: an elapsed time below the configured one would be a
+// bug in the simulator, never a slow machine.
+std::chrono::milliseconds since(Clock::time_point t0) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0);
 }
 
 json action_of(Sim& sim, const std::string& id) {
@@ -192,13 +207,22 @@ TEST_CASE("lrsched-sim over TLS: a live response from submit to verified evidenc
     CHECK(lrsched::sha256_hex(unzip_single(zip.body)) ==
           lrsched::sim::expected_file_sha256(ids[0], "C:\\Windows\\Temp\\out.csv", 100000));
 
+    // A new link for the same result works too: no need to run the live response again.
+    const auto again = sim.call(
+        "GET", "/api/machineactions/" + action_id + "/GetLiveResponseResultDownloadLink(index=1)");
+    REQUIRE(again.status == 200);
+    CHECK(json::parse(again.body)["value"] != json::parse(link1.body)["value"]);
+    CHECK(sim.call("GET", json::parse(again.body)["value"].get<std::string>(), {}, false).body ==
+          zip.body);
+
     const auto stats = sim.stats();
     CHECK(stats["actions_created"] == 1);
     CHECK(stats["duplicate_tags"] == 0);
 }
 
 TEST_CASE("lrsched-sim over TLS: over the submit rate comes a 429 with Retry-After") {
-    Sim sim({"--submit-calls", "2", "--submit-window", "30s"});
+    // A window far longer than the test: the three calls fall in it however slow the machine.
+    Sim sim({"--submit-calls", "2", "--submit-window", "1h"});
     sim.login();
     const auto ids = sim.machine_ids();
     CHECK(sim.call("POST", "/api/machines/" + ids[0] + "/runliveresponse", submit_body("t1"))
@@ -210,13 +234,13 @@ TEST_CASE("lrsched-sim over TLS: over the submit rate comes a 429 with Retry-Aft
     CHECK(third.status == 429);
     const int retry_after = std::stoi(std::string(third.header("Retry-After")));
     CHECK(retry_after >= 1);
-    CHECK(retry_after <= 30);
+    CHECK(retry_after <= 3600);
     CHECK(sim.stats()["max_submits_in_any_window"] == 3);  // the refused call counts too
 }
 
 TEST_CASE(
     "lrsched-sim over TLS: a second live response on a machine is ActiveRequestAlreadyExists") {
-    Sim sim({"--runscript-duration", "10m"});
+    Sim sim({"--runscript-duration", "1h"});  // still running at the second call, however slow
     sim.login();
     const auto ids = sim.machine_ids();
     CHECK(
@@ -272,15 +296,21 @@ TEST_CASE(
     Sim sim({"--never-online-fraction", "1", "--queue-expiry", "2s"});
     sim.login();
     const auto ids = sim.machine_ids();
+    const auto t0 = Clock::now();  // before the action exists
     const auto created =
         sim.call("POST", "/api/machines/" + ids[0] + "/runliveresponse", submit_body("x"));
     REQUIRE(created.status == 201);
+    // The creation answer tells the state at the creation instant.
+    CHECK(json::parse(created.body)["status"] == "Pending");
     const std::string id = json::parse(created.body)["id"];
-    CHECK(action_of(sim, id)["status"] == "Pending");
-    let_pass(std::chrono::milliseconds(2100));
-    const auto ended = action_of(sim, id);
+    json ended;
+    wait_for("the action to time out", [&] {
+        ended = action_of(sim, id);
+        return ended["status"] != "Pending";
+    });
     CHECK(ended["status"] == "TimeOut");
     CHECK(ended["commands"][0]["commandStatus"] == "Created");
+    CHECK(since(t0) >= std::chrono::seconds(2));  // not before the queue expiry
 }
 
 TEST_CASE(
@@ -289,40 +319,53 @@ TEST_CASE(
     Sim sim({"--runscript-hang-fraction", "1", "--runscript-timeout", "1s"});
     sim.login();
     const auto ids = sim.machine_ids();
+    const auto t0 = Clock::now();
     const auto created =
         sim.call("POST", "/api/machines/" + ids[0] + "/runliveresponse", submit_body("h"));
     REQUIRE(created.status == 201);
     const std::string id = json::parse(created.body)["id"];
-    let_pass(std::chrono::milliseconds(1100));
-    const auto a = action_of(sim, id);
+    json a;
+    wait_for("the hung RunScript to fail", [&] {
+        a = action_of(sim, id);
+        return a["status"] != "InProgress" && a["status"] != "Pending";
+    });
     CHECK(a["status"] == "Failed");
     CHECK(a["commands"][0]["commandStatus"] == "Failed");
     CHECK(a["commands"][1]["commandStatus"] == "Created");
+    CHECK(since(t0) >= std::chrono::seconds(1));  // not before the RunScript timeout
     const auto link = sim.call(
         "GET", "/api/machineactions/" + id + "/GetLiveResponseResultDownloadLink(index=1)");
     CHECK(link.status == 400);  // nothing to fetch for a command that never ran
 }
 
-TEST_CASE("lrsched-sim over TLS: result links and tokens expire") {
-    Sim sim({"--link-lifetime", "1s", "--token-lifetime", "3s"});
+TEST_CASE("lrsched-sim over TLS: result links expire") {
+    Sim sim({"--link-lifetime", "1s"});
     sim.login();
     const auto ids = sim.machine_ids();
     const auto created =
         sim.call("POST", "/api/machines/" + ids[0] + "/runliveresponse", submit_body("e"));
     const std::string id = json::parse(created.body)["id"];
+    const auto t0 = Clock::now();  // before the link is issued
     const auto link = sim.call(
         "GET", "/api/machineactions/" + id + "/GetLiveResponseResultDownloadLink(index=0)");
     REQUIRE(link.status == 200);
     const std::string url = json::parse(link.body)["value"];
-    let_pass(std::chrono::milliseconds(1100));
-    CHECK(sim.call("GET", url, {}, false).status == 403);
-    // A new link for the same result works: no need to run the live response again.
-    const auto again = sim.call(
-        "GET", "/api/machineactions/" + id + "/GetLiveResponseResultDownloadLink(index=0)");
-    CHECK(sim.call("GET", json::parse(again.body)["value"].get<std::string>(), {}, false).status ==
-          200);
-    let_pass(std::chrono::milliseconds(3100));
-    CHECK(sim.call("GET", "/api/machines").status == 401);
+    wait_for("the link to expire", [&] { return sim.call("GET", url, {}, false).status == 403; });
+    CHECK(since(t0) >= std::chrono::seconds(1));  // not before its lifetime
+    // Asking again is what a client does: a new link is issued (and works
+    // while fresh: the first test case).
+    CHECK(
+        sim.call("GET", "/api/machineactions/" + id + "/GetLiveResponseResultDownloadLink(index=0)")
+            .status == 200);
+}
+
+TEST_CASE("lrsched-sim over TLS: tokens expire") {
+    Sim sim({"--token-lifetime", "3s"});
+    const auto t0 = Clock::now();  // before the token is issued
+    sim.login();
+    wait_for("the token to be refused",
+             [&] { return sim.call("GET", "/api/machines?$top=1").status == 401; });
+    CHECK(since(t0) >= std::chrono::seconds(3));  // not before its lifetime
 }
 
 TEST_CASE("lrsched-sim over TLS: machines page with $top and $skip, and 404 when none match") {
@@ -346,17 +389,23 @@ TEST_CASE("lrsched-sim over TLS: machines page with $top and $skip, and 404 when
 }
 
 TEST_CASE("lrsched-sim over TLS: a new action is missing from the list during the visibility lag") {
-    Sim sim({"--visibility-lag", "2s"});
+    constexpr auto kLag = std::chrono::seconds(3);
+    Sim sim({"--visibility-lag", "3s"});
     sim.login();
     const auto ids = sim.machine_ids();
-    REQUIRE(sim.call("POST", "/api/machines/" + ids[0] + "/runliveresponse", submit_body("lag"))
-                .status == 201);
     const auto list = [&] {
         return json::parse(sim.call("GET", "/api/machineactions").body)["value"].size();
     };
-    CHECK(list() == 0);
-    let_pass(std::chrono::milliseconds(2100));
-    CHECK(list() == 1);
+    const auto t0 = Clock::now();  // before the action exists
+    REQUIRE(sim.call("POST", "/api/machines/" + ids[0] + "/runliveresponse", submit_body("lag"))
+                .status == 201);
+    const auto first = list();
+    // A listing answered within the lag of the creation must not show it.
+    // On a machine so loaded that even this took longer, there is nothing
+    // to conclude from `first`: the check below still holds.
+    if (since(t0) < kLag) CHECK(first == 0);
+    wait_for("the action to appear in the listing", [&] { return list() == 1; });
+    CHECK(since(t0) >= kLag);  // not before the lag
 }
 
 TEST_CASE("lrsched-sim over TLS: every fault, at fraction 1") {

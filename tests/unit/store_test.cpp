@@ -7,7 +7,6 @@
 
 #include <doctest/doctest.h>
 
-#include <chrono>
 #include <string>
 #include <vector>
 
@@ -254,11 +253,9 @@ TEST_CASE("queue_sessions takes 100,000 machines in one batch and counts them ri
     Store store = unwrap(Store::open(db_path(dir)));
     const std::int64_t run_id = make_run(store);
     const auto batch = machines(100'000);
-    const auto started = std::chrono::steady_clock::now();  // reported, never asserted
+    // Correctness only: how long the batch takes is a figure of
+    // tests/bench/store_bench.cpp, never printed or asserted here.
     CHECK(unwrap(store.queue_sessions(run_id, batch, 1'000)) == 100'000);
-    const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::chrono::steady_clock::now() - started);
-    MESSAGE("queue_sessions(100000) took " << elapsed.count() << " ms");
 
     const auto counts = unwrap(store.count_by_state(run_id));
     CHECK(counts.size() == 14);

@@ -48,15 +48,28 @@ struct TokenSim {
     asio::io_context io;
     std::unique_ptr<lrsched::net::HttpsClient> client;
 
-    TokenSim()
-        : proc({LRSCHED_SIM_BINARY, "--machines", "1", "--port", "0", "--client-id", kClientId,
-                "--client-secret", "right-secret", "--state-dir", (dir.path() / "sim").string()},
-               (dir.path() / "sim.stderr").string()),
+    explicit TokenSim(const std::vector<std::string>& extra = {})
+        : proc(args(dir, extra), (dir.path() / "sim.stderr").string()),
           ready(nlohmann::json::parse(proc.ready_line())) {
         auto c = lrsched::net::HttpsClient::create(
             io, {ready["ca_file"].get<std::string>(), "lrsched-test"});
         REQUIRE(c.ok());
         client = std::move(*c);
+    }
+    static std::vector<std::string> args(const TempDir& d, const std::vector<std::string>& extra) {
+        std::vector<std::string> a = {LRSCHED_SIM_BINARY,
+                                      "--machines",
+                                      "1",
+                                      "--port",
+                                      "0",
+                                      "--client-id",
+                                      kClientId,
+                                      "--client-secret",
+                                      "right-secret",
+                                      "--state-dir",
+                                      (d.path() / "sim").string()};
+        a.insert(a.end(), extra.begin(), extra.end());
+        return a;
     }
     TokenSettings settings() const {
         TokenSettings s;
@@ -162,4 +175,92 @@ TEST_CASE("token responses are read defensively") {
     REQUIRE_FALSE(bad.ok());
     CHECK(bad.error().message ==
           "tenant c: token request refused (HTTP 400: AADSTS700016: App not found.)");
+}
+
+TEST_CASE("a token's expires_in is clamped before any clock arithmetic") {
+    using lrsched::api::kMaxTokenLife;
+    using lrsched::api::kMinTokenLife;
+    using lrsched::api::parse_token_response;
+    const auto life = [](const std::string& expires_in) {
+        const auto r = parse_token_response(
+            200, R"({"access_token":"t","expires_in":)" + expires_in + "}", "c");
+        REQUIRE_MESSAGE(r.ok(), expires_in << ": " << r.error().message);
+        return r->expires_in;
+    };
+    CHECK(life("3599") == std::chrono::seconds(3599));
+    CHECK(life("\"3599\"") == std::chrono::seconds(3599));
+    CHECK(life("3599.7") == std::chrono::seconds(3599));
+    CHECK(life("\" 3600 \"") == std::chrono::seconds(3600));
+    CHECK(life("1e10") == kMaxTokenLife);
+    CHECK(life("10000000000") == kMaxTokenLife);
+    CHECK(life("9223372036854775807") == kMaxTokenLife);
+    CHECK(life("18446744073709551615") == kMaxTokenLife);
+    CHECK(life("\"1e10\"") == kMaxTokenLife);
+    // Less than the floor (even already past): still used, scheduled as the floor.
+    CHECK(life("5") == kMinTokenLife);
+    CHECK(life("0") == kMinTokenLife);
+    CHECK(life("-1") == kMinTokenLife);
+    CHECK(life("-9223372036854775808") == kMinTokenLife);
+    CHECK(kMaxTokenLife == std::chrono::hours(24));
+}
+
+TEST_CASE("an unusable 200 from the token endpoint says what was wrong, never the token") {
+    using lrsched::api::parse_token_response;
+    const auto why = [](const std::string& body) {
+        const auto r = parse_token_response(200, body, "c");
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.error().message.find("SeCrEtToKeN") == std::string::npos);
+        return r.error().message;
+    };
+    CHECK(why("<html>SeCrEtToKeN</html>") ==
+          "tenant c: token endpoint answered HTTP 200 with a body that is not JSON");
+    CHECK(why(R"(["SeCrEtToKeN"])") ==
+          "tenant c: token endpoint answered HTTP 200 with JSON that is not an object");
+    CHECK(why(R"({"expires_in":3599})") ==
+          "tenant c: token endpoint answered HTTP 200 with no access_token");
+    CHECK(why(R"({"access_token":7,"expires_in":3599})") ==
+          "tenant c: token endpoint answered HTTP 200 with no access_token");
+    CHECK(why(R"({"error":"temporarily_unavailable"})") ==
+          "tenant c: token endpoint answered HTTP 200 with no access_token (error "
+          "\"temporarily_unavailable\")");
+    CHECK(why(R"({"access_token":"SeCrEtToKeN"})") ==
+          "tenant c: token endpoint answered HTTP 200 with no expires_in");
+    CHECK(why(R"({"access_token":"SeCrEtToKeN","expires_in":"soon"})") ==
+          "tenant c: token endpoint answered HTTP 200 with an expires_in that is not a number of "
+          "seconds: \"soon\"");
+    CHECK(why(R"({"access_token":"SeCrEtToKeN","expires_in":"12abc"})").find("\"12abc\"") !=
+          std::string::npos);
+    CHECK(why(R"({"access_token":"SeCrEtToKeN","expires_in":null})") ==
+          "tenant c: token endpoint answered HTTP 200 with an expires_in that is not a number of "
+          "seconds");
+    CHECK(why(R"({"access_token":"SeCrEtToKeN","expires_in":{"s":1}})").find("not a number") !=
+          std::string::npos);
+}
+
+TEST_CASE("a token that says it lives for ever is fetched once and cached, without overflow") {
+    for (const char* expires_in : {"9223372036854775807", "1e10", "\"10000000000\""}) {
+        CAPTURE(expires_in);
+        TokenSim sim({"--token-body", std::string(R"({"token_type":"Bearer","expires_in":)") +
+                                          expires_in + R"(,"access_token":"@TOKEN@"})"});
+        TokenProvider p(sim.io, *sim.client, sim.settings(),
+                        lrsched::config::Secret("right-secret"));
+        const auto first = ask(sim.io, p, 1);
+        REQUIRE(first[0].ok());
+        for (int i = 0; i < 5; ++i)
+            CHECK(*ask(sim.io, p, 1)[0] == *first[0]);
+        CHECK(p.fetches() == 1);
+        CHECK(sim.token_calls() == 1);
+    }
+}
+
+TEST_CASE("a token endpoint answering 200 with a body that is not JSON is reported as such") {
+    TokenSim sim({"--token-body", "<html>@TOKEN@</html>"});
+    TokenProvider p(sim.io, *sim.client, sim.settings(), lrsched::config::Secret("right-secret"));
+    const auto r = ask(sim.io, p, 2);
+    for (const auto& one : r) {
+        REQUIRE_FALSE(one.ok());
+        CHECK(one.error().message ==
+              "tenant contoso: token endpoint answered HTTP 200 with a body that is not JSON");
+    }
+    CHECK(p.fetches() == 1);
 }

@@ -117,10 +117,7 @@ TEST_CASE("time window next_open is now inside the window, else the next start")
 }
 
 TEST_CASE("time window in local time follows the wall clock on DST days") {
-    if (!lrsched::test::zone_installed("Europe/Berlin")) {
-        MESSAGE("skipped: /usr/share/zoneinfo/Europe/Berlin is missing (Debian package tzdata)");
-        return;
-    }
+    lrsched::test::require_zone("Europe/Berlin");
     const lrsched::test::ScopedTz berlin("Europe/Berlin");
     const auto local = TimeZone::local;
 

@@ -109,6 +109,16 @@ HttpResponse SimApi::token(const HttpRequest& req, std::string_view tenant, doub
     access += "." + hex64(mix64(h ^ 0x51e));
     tokens_[access] = now + config_.token_lifetime;
     const auto lifetime = static_cast<long long>(config_.token_lifetime);
+    if (!config_.token_body.empty()) {
+        std::string body = config_.token_body;
+        for (auto at = body.find("@TOKEN@"); at != std::string::npos;
+             at = body.find("@TOKEN@", at + access.size()))
+            body.replace(at, 7, access);
+        HttpResponse r;
+        r.headers.emplace_back("Content-Type", "application/json; charset=utf-8");
+        r.body = std::move(body);
+        return r;
+    }
     HttpResponse r = json(200, {{"token_type", "Bearer"},
                                 {"expires_in", lifetime},
                                 {"ext_expires_in", lifetime},

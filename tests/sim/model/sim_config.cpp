@@ -53,6 +53,7 @@ const Setting kSettings[] = {
     {"key", Kind::string, &SimConfig::key_file, 0, 0, "server key file (PEM)"},
     {"ca", Kind::string, &SimConfig::ca_file, 0, 0, "CA file to write (or the one that signed --cert)"},
     {"token_lifetime", Kind::seconds, &SimConfig::token_lifetime, 0.001, kBig, "access token lifetime (3599)"},
+    {"token_body", Kind::string, &SimConfig::token_body, 0, 0, "answer token requests with this body (@TOKEN@: the token)"},
     {"submit_calls", Kind::integer, &SimConfig::submit_calls, 1, 1'000'000, "runliveresponse calls per window (10)"},
     {"submit_window", Kind::seconds, &SimConfig::submit_window, 0.001, kBig, "sliding window of the submit rate (60s)"},
     {"concurrent_sessions", Kind::integer, &SimConfig::concurrent_sessions, 1, 1'000'000, "concurrent session cap (25)"},

@@ -29,6 +29,9 @@ struct SimConfig {
 
     // Auth.
     double token_lifetime = 3599;
+    // A 200 answer's body as given, "@TOKEN@" replaced by the token issued
+    // (issue 10 C13: bad JSON, no access_token, a hostile expires_in).
+    std::string token_body;
 
     // runliveresponse limits (SPEC §1).
     int submit_calls = 10;

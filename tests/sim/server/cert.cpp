@@ -119,7 +119,7 @@ Result<void> write_pem(const std::filesystem::path& path, mode_t mode, Emit emit
 
 }  // namespace
 
-Result<CertFiles> generate_certificates(const std::filesystem::path& dir, bool wrong_host) {
+Result<CertFiles> generate_certificates(const std::filesystem::path& dir, ServerNames names) {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     if (ec) return Error(Errc::io_error, "cannot create " + dir.string() + ": " + ec.message());
@@ -133,15 +133,23 @@ Result<CertFiles> generate_certificates(const std::filesystem::path& dir, bool w
                          {NID_key_usage, "critical,keyCertSign,cRLSign"},
                          {NID_subject_key_identifier, "hash"}});
     if (!ca) return std::move(ca).error();
+    const bool wrong_host = names == ServerNames::wrong_host;
     const char* san = wrong_host ? "DNS:wrong.example" : "IP:127.0.0.1,DNS:localhost";
-    auto server = make_cert(server_key.get(), wrong_host ? "wrong.example" : "localhost", ca->get(),
-                            ca_key.get(),
-                            {{NID_basic_constraints, "critical,CA:FALSE"},
-                             {NID_key_usage, "critical,digitalSignature"},
-                             {NID_ext_key_usage, "serverAuth"},
-                             {NID_subject_alt_name, san},
-                             {NID_subject_key_identifier, "hash"},
-                             {NID_authority_key_identifier, "keyid:always"}});
+    const char* cn = wrong_host ? "wrong.example" : "localhost";
+    auto server = names == ServerNames::cn_only
+                      ? make_cert(server_key.get(), cn, ca->get(), ca_key.get(),
+                                  {{NID_basic_constraints, "critical,CA:FALSE"},
+                                   {NID_key_usage, "critical,digitalSignature"},
+                                   {NID_ext_key_usage, "serverAuth"},
+                                   {NID_subject_key_identifier, "hash"},
+                                   {NID_authority_key_identifier, "keyid:always"}})
+                      : make_cert(server_key.get(), cn, ca->get(), ca_key.get(),
+                                  {{NID_basic_constraints, "critical,CA:FALSE"},
+                                   {NID_key_usage, "critical,digitalSignature"},
+                                   {NID_ext_key_usage, "serverAuth"},
+                                   {NID_subject_alt_name, san},
+                                   {NID_subject_key_identifier, "hash"},
+                                   {NID_authority_key_identifier, "keyid:always"}});
     if (!server) return std::move(server).error();
 
     CertFiles files{(dir / "ca.pem").string(), (dir / "server.pem").string(),

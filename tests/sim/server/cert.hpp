@@ -17,9 +17,20 @@ struct CertFiles {
     std::string key_file;   // server.key: mode 0600
 };
 
+// What the server certificate names.
+enum class ServerNames {
+    loopback,    // subjectAltName IP:127.0.0.1, DNS:localhost
+    wrong_host,  // subjectAltName DNS:wrong.example only
+    cn_only,     // subject CN=localhost and no subjectAltName: what a client
+                 // that falls back to the CN would take for localhost
+};
+
 // Generates an EC P-256 CA and server certificate (X.509 v3, valid from an
 // hour ago for 30 days) and writes them into `dir` (created if needed).
 // The CA's private key is never written: nothing can be signed with it later.
-Result<CertFiles> generate_certificates(const std::filesystem::path& dir, bool wrong_host);
+Result<CertFiles> generate_certificates(const std::filesystem::path& dir, ServerNames names);
+inline Result<CertFiles> generate_certificates(const std::filesystem::path& dir, bool wrong_host) {
+    return generate_certificates(dir, wrong_host ? ServerNames::wrong_host : ServerNames::loopback);
+}
 
 }  // namespace lrsched::sim
