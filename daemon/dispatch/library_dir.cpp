@@ -1,5 +1,6 @@
 #include "dispatch/library_dir.hpp"
 
+#include "common/safe_file.hpp"
 #include "common/sha256.hpp"
 
 #include <algorithm>
@@ -16,16 +17,6 @@ namespace {
 
 struct DirCloser {
     void operator()(DIR* d) const noexcept { ::closedir(d); }
-};
-
-struct Fd {
-    explicit Fd(int f) : fd(f) {}
-    ~Fd() {
-        if (fd >= 0) ::close(fd);
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int fd;
 };
 
 Error io_error(const std::string& path, const char* what) {
@@ -51,15 +42,6 @@ Result<void> read_capped(int fd, const std::string& path, std::uint64_t cap, F&&
                          path + ": grew past " + std::to_string(cap) + " bytes while read"};
         f(std::string_view(buf, static_cast<std::size_t>(n)));
     }
-}
-
-// Opens a regular file without following a link.
-Result<std::unique_ptr<Fd>> open_regular(const std::string& path, struct stat& st) {
-    auto fd = std::make_unique<Fd>(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-    if (fd->fd < 0) return io_error(path, "open");
-    if (::fstat(fd->fd, &st) != 0) return io_error(path, "stat");
-    if (!S_ISREG(st.st_mode)) return Error{Errc::io_error, path + ": not a regular file"};
-    return fd;
 }
 
 }  // namespace
@@ -114,14 +96,15 @@ Result<LibraryScan> LibraryDir::scan() {
             cached->second.mtime_ns == now.mtime_ns && cached->second.inode == now.inode) {
             now.sha256 = cached->second.sha256;
         } else {
-            struct stat opened {};
-            auto fd = open_regular(path, opened);
-            if (!fd) {
-                out.skipped.push_back({name, fd.error().message});
+            // Non-blocking and without following a link: the entry may have
+            // become a FIFO or a link since it was looked at.
+            auto file = RegularFile::open(path, Links::refuse);
+            if (!file) {
+                out.skipped.push_back({name, file.error().message});
                 continue;
             }
             Sha256 h;
-            auto r = read_capped((*fd)->fd, path, max_bytes_,
+            auto r = read_capped(file->fd(), path, max_bytes_,
                                  [&h](std::string_view piece) { h.update(piece); });
             if (!r) {
                 out.skipped.push_back({name, r.error().message});
@@ -139,19 +122,12 @@ Result<LibraryScan> LibraryDir::scan() {
 }
 
 Result<std::string> LibraryDir::read(const api::LocalFile& file) const {
-    struct stat st {};
-    auto fd = open_regular(file.path, st);
-    if (!fd) return std::move(fd).error();
-    if (static_cast<std::uint64_t>(st.st_size) > max_bytes_)
-        return Error{Errc::limit_exceeded, file.path + ": " + std::to_string(st.st_size) +
-                                               " bytes, over the " + std::to_string(max_bytes_) +
+    auto content = read_regular_file(file.path, max_bytes_, Links::refuse);
+    if (content) return content;
+    if (content.error().code == make_error_code(Errc::limit_exceeded))
+        return Error{Errc::limit_exceeded, file.path + ": over the " + std::to_string(max_bytes_) +
                                                " bytes the API takes in an upload"};
-    std::string content;
-    content.reserve(static_cast<std::size_t>(st.st_size));
-    auto r = read_capped((*fd)->fd, file.path, max_bytes_,
-                         [&content](std::string_view piece) { content += piece; });
-    if (!r) return std::move(r).error();
-    return content;
+    return Error{content.error().code, file.path + ": " + content.error().message};
 }
 
 }  // namespace lrsched::dispatch

@@ -46,7 +46,7 @@ std::int64_t make_run(Store& s) {
     run.definition = R"({"frozen":true})";
     run.trigger = lrsched::store::RunTrigger::manual;
     run.created_at = 2'000;
-    return must(s.create_run(run), "create_run");
+    return must(s.create_run(run), "create_run").value();
 }
 
 }  // namespace

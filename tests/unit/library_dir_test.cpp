@@ -143,3 +143,19 @@ TEST_CASE("library_dir reads a file as it is now, never through a link, never pa
     REQUIRE_FALSE(grown.ok());
     CHECK(grown.error().message.find("over the 10 bytes") != std::string::npos);
 }
+
+TEST_CASE("a library_dir file swapped for a FIFO after the scan is refused, never waited on") {
+    TempDir tmp;
+    tmp.write("l/a.ps1", "content");
+    LibraryDir d((tmp.path() / "l").string(), 1024);
+    const auto file = scanned(d).files.at(0);
+    fs::remove(file.path);
+    REQUIRE(::mkfifo(file.path.c_str(), 0600) == 0);
+    // A blocking open of a FIFO with no writer would never return.
+    auto read = d.read(file);
+    REQUIRE_FALSE(read.ok());
+    CHECK(read.error().message.find("FIFO") != std::string::npos);
+    const auto again = scanned(d);
+    CHECK(again.files.empty());
+    CHECK(why_skipped(again, "a.ps1") == "not a regular file");
+}
