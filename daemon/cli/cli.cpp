@@ -5,7 +5,7 @@
 #include "config/config.hpp"
 #include "dispatch/daemon.hpp"
 #include "evidence/manifest.hpp"
-#include "jobs/job_parser.hpp"
+#include "jobs/job_loader.hpp"
 #include "jobs/registry.hpp"
 
 #include <algorithm>
@@ -141,10 +141,10 @@ int cmd_validate(const Args& args) {
     }
     for (const auto& file : files) {
         Diagnostics diags;
-        auto job = jobs::load_job(file, ctx, diags);
+        auto loaded = jobs::load_job_file(file, ctx, diags);  // the daemon's own load path
         std::fputs(diags.to_string().c_str(), stderr);
-        if (job)
-            std::printf("%s: ok: %s\n", file.c_str(), summary(*job).c_str());
+        if (loaded)
+            std::printf("%s: ok: %s\n", file.c_str(), summary(loaded->job).c_str());
         else
             ok = false;
     }

@@ -1,6 +1,7 @@
 #include "common/yaml_reader.hpp"
 
 #include "common/byte_size.hpp"
+#include "common/yaml_guard.hpp"
 
 #include <yaml-cpp/eventhandler.h>
 
@@ -169,6 +170,7 @@ std::optional<YAML::Node> load_yaml(std::string_view text,
         diags.error({file, 0, 0}, "file contains a NUL byte; YAML files are text");
         return std::nullopt;
     }
+    if (!check_utf8_text(text, file, diags)) return std::nullopt;
     const std::string owned(text);
     try {
         std::istringstream events_in(owned);

@@ -1,12 +1,14 @@
 // Job files (SPEC §2): bounded YAML to a validated Job, every problem of a
 // file reported with file:line:col, not just the first. Pure but for reading
-// the job file and its `from_file` target list.
+// the `from_file` target list. The daemon and `lrsched validate` do not call
+// this directly: they load through jobs/job_loader.hpp.
 #pragma once
 
 #include "common/diagnostic.hpp"
 #include "common/yaml_reader.hpp"
 #include "jobs/job.hpp"
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,6 +31,24 @@ struct JobContext {
     std::vector<std::string> tenants;
 };
 
+// A file's identity (inode, size, modification time), taken just before it
+// is read, so that a change after the read is noticed by the next scan.
+struct FileStamp {
+    std::uint64_t ino = 0, size = 0;
+    std::int64_t mtime_ns = 0;
+    friend bool operator==(const FileStamp&, const FileStamp&) = default;
+};
+FileStamp stamp_file(const std::string& path);  // all zero when it cannot be stat'ed
+
+// What parsing a job read besides the job file itself. Filled as far as the
+// parse got, errors included: a job refused for its target list is parsed
+// again when that list changes.
+struct JobReads {
+    std::string targets_path;  // from_file, resolved (or as written when it cannot be)
+    FileStamp targets_stamp;
+    std::string targets_text;  // the bytes parsed, for the job's hash
+};
+
 // "nightly-autoruns.yaml" -> "nightly-autoruns"; nullopt when the stem is not
 // a valid job name or the extension is not .yaml/.yml.
 std::optional<std::string> job_name_from_path(std::string_view path);
@@ -37,10 +57,8 @@ std::optional<std::string> job_name_from_path(std::string_view path);
 std::optional<Job> parse_job(std::string_view text,
                              const std::string& path,
                              const JobContext& ctx,
-                             Diagnostics& diags);
-
-// Reads and parses a job file.
-std::optional<Job> load_job(const std::string& path, const JobContext& ctx, Diagnostics& diags);
+                             Diagnostics& diags,
+                             JobReads* reads = nullptr);
 
 // A target list: one machine id or hostname per line, '#' starts a comment,
 // blank lines ignored. Bad lines are reported with their line numbers.

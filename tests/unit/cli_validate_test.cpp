@@ -102,3 +102,16 @@ TEST_CASE("the command line refuses unknown options and missing arguments") {
     CHECK(run_process({kBin, "no-such-command"}).exit_code == 1);
     CHECK(run_process({kBin, "--help"}).exit_code == 0);
 }
+
+TEST_CASE("validate refuses a job file that is not UTF-8, naming the first bad byte") {
+    TempDir dir;
+    // `comment: café` saved as ISO-8859-1: the daemon could not store it.
+    const auto latin1 = dir.write(
+        "latin1.yaml", "targets: {tags: [a]}\ncommands: [{GetFile: x}]\ncomment: caf\xe9\n");
+    const auto r = run_process({kBin, "validate", latin1.string()});
+    CAPTURE(r.err);
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find(latin1.string() + ":3:13: ") != std::string::npos);
+    CHECK(r.err.find("not UTF-8") != std::string::npos);
+    CHECK(r.out.find(": ok") == std::string::npos);
+}

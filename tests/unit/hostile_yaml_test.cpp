@@ -1,7 +1,7 @@
 // Hostile input for the YAML loader and the job parser: each must be refused
 // quickly with a message naming the cap it crossed, never expanded.
 #include "common/yaml_reader.hpp"
-#include "jobs/job_parser.hpp"
+#include "jobs/job_loader.hpp"
 #include "support/temp_dir.hpp"
 
 #include <doctest/doctest.h>

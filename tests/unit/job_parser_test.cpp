@@ -1,5 +1,6 @@
 #include "jobs/job_parser.hpp"
 
+#include "jobs/job_loader.hpp"
 #include "support/temp_dir.hpp"
 
 #include <doctest/doctest.h>
