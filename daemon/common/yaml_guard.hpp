@@ -1,21 +1,36 @@
-// What an operator-written file must pass before yaml-cpp sees it, and the
-// guard on yaml-cpp's own event pass. yaml-cpp 0.7 is lenient (it accepts
-// bytes that are not UTF-8, a quote never closed before the end of the file,
-// a key without ':') and its scanner holds every token of a flow collection
-// that could turn out to be a mapping key before it hands out a single event.
-// These checks refuse all of that with file:line:col, in time linear in the
-// file. Expected load: a few job files and one configuration per scan, each
-// at most a few MiB.
+// What an operator-written file must pass before yaml-cpp builds a tree of
+// it. yaml-cpp 0.7 is lenient (it accepts bytes that are not UTF-8) and
+// costly: a node of its tree takes about 500 bytes, its scanner holds every
+// token of a flow collection that could still turn out to be a mapping key
+// before it hands out a single event (1 MiB of '[' took 250 MB), and it
+// shares an anchored node between its aliases, so whoever walks the tree
+// pays for every alias use. These checks refuse such input with
+// file:line:col in time linear in the file, before any tree exists.
+// Expected load: a few job files and one configuration per scan, each at
+// most a few MiB.
 #pragma once
 
 #include "common/diagnostic.hpp"
 
 #include <cstddef>
-#include <optional>
+#include <cstdint>
+#include <streambuf>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace lrsched {
+
+struct YamlLimits {
+    std::size_t max_bytes = 1 << 20;   // the file itself
+    int max_depth = 32;                // nested mappings and sequences
+    std::uint64_t max_nodes = 50'000;  // nodes after alias expansion: ~500 bytes each
+    // Text of the scalars after alias expansion: what a walk of the tree copies.
+    std::uint64_t max_expanded_bytes = 4u << 20;
+    // Tokens yaml-cpp may scan ahead of the last event it delivered (each
+    // held in memory until then); bounds its memory whatever the input.
+    std::uint64_t max_lookahead_tokens = 32'768;
+};
 
 // The position of byte `offset` of `text` (line and byte column, 1-based, as
 // yaml-cpp counts them).
@@ -25,5 +40,20 @@ Location location_at(const std::string& file, std::string_view text, std::size_t
 // first character that is not. Every operator-written file passes here
 // before it is parsed: a job file's strings end up in JSON, which is UTF-8.
 bool check_utf8_text(std::string_view text, const std::string& file, Diagnostics& diags);
+
+// Runs yaml-cpp's event parser over `text` (one document) and refuses it at
+// the first cap crossed or syntax error. A tree built from a text that
+// passed stays within the caps, and so does any walk of it.
+bool check_yaml_events(std::string_view text,
+                       const std::string& file,
+                       const YamlLimits& limits,
+                       Diagnostics& diags);
+
+// A read-only stream buffer over text that stays alive while it is read:
+// yaml-cpp reads through std::istream, and the text need not be copied.
+class TextBuf : public std::streambuf {
+  public:
+    explicit TextBuf(std::string_view text);
+};
 
 }  // namespace lrsched

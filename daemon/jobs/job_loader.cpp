@@ -1,7 +1,5 @@
 #include "jobs/job_loader.hpp"
 
-#include "common/sha256.hpp"
-
 #include <nlohmann/json.hpp>
 
 #include <exception>
@@ -14,16 +12,15 @@ std::optional<LoadedJob> load(std::string_view text,
                               const JobContext& ctx,
                               Diagnostics& diags,
                               JobSources& sources) {
+    Sha256 h;
+    h.update(text);
+    sources.reads.hash = &h;  // the parser adds the from_file list's bytes
     auto job = parse_job(text, path, ctx, diags, &sources.reads);
+    sources.reads.hash = nullptr;
     if (!job) return std::nullopt;
     auto definition = freeze_job(*job, diags);
     if (!definition) return std::nullopt;
-    Sha256 h;
-    h.update(text);
-    h.update(sources.reads.targets_text);
-    std::string digest = h.hex_digest();
-    sources.reads.targets_text = {};  // up to 32 MiB; the hash was all it was kept for
-    return LoadedJob{std::move(*job), std::move(*definition), std::move(digest)};
+    return LoadedJob{std::move(*job), std::move(*definition), h.hex_digest()};
 }
 
 // The last line of defence of the loop that calls us: a bug or an exhausted

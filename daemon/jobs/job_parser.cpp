@@ -153,8 +153,9 @@ void Parser::parse_from_file(const YAML::Node& n, Targets& targets) {
     reads_.targets_stamp = stamp_file(target.string());
     auto content = read_text_file(target.string(), kMaxTargetFileBytes, diags_);
     if (!content) return;
+    if (reads_.hash) reads_.hash->update(*content);
     auto list = parse_target_list(*content, target.string(), diags_);
-    reads_.targets_text = std::move(*content);
+    content.reset();
     if (!list) return;
     for (auto& m : list->machines)
         targets.include.machines.push_back(std::move(m));

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "common/diagnostic.hpp"
+#include "common/sha256.hpp"
 #include "common/yaml_reader.hpp"
 #include "jobs/job.hpp"
 
@@ -17,8 +18,10 @@
 namespace lrsched::jobs {
 
 // Caps on what one job file and its target list may hold. A file over a cap
-// is refused in milliseconds with a message naming the cap.
-inline constexpr YamlLimits kJobYamlLimits{1 << 20, 32, 200'000};
+// is refused in milliseconds with a message naming the cap. The node cap is
+// what keeps the tree small: yaml-cpp spends about 500 bytes per node, and a
+// 1 MiB job file of 22,000 inline machine ids has 22,000 nodes.
+inline constexpr YamlLimits kJobYamlLimits{1 << 20, 32, 50'000, 4u << 20, 32'768};
 inline constexpr std::size_t kMaxTargetFileBytes = 32u << 20;
 inline constexpr std::size_t kMaxTargetFileEntries = 1'000'000;
 
@@ -46,7 +49,9 @@ FileStamp stamp_file(const std::string& path);  // all zero when it cannot be st
 struct JobReads {
     std::string targets_path;  // from_file, resolved (or as written when it cannot be)
     FileStamp targets_stamp;
-    std::string targets_text;  // the bytes parsed, for the job's hash
+    // When set, fed the target list's bytes as read (then they are freed:
+    // up to 32 MiB that the job no longer needs once parsed).
+    Sha256* hash = nullptr;
 };
 
 // "nightly-autoruns.yaml" -> "nightly-autoruns"; nullopt when the stem is not
