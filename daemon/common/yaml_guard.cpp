@@ -5,7 +5,6 @@
 #include <yaml-cpp/parser.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <cstring>
 #include <istream>
 #include <optional>
@@ -13,28 +12,6 @@
 
 namespace lrsched {
 namespace {
-
-// Length of the UTF-8 character starting at text[i], or 0 when the bytes
-// there are not one (Unicode 15, table 3-7: no overlong forms, no
-// surrogates, nothing above U+10FFFF).
-std::size_t utf8_length(std::string_view text, std::size_t i) {
-    const auto byte = [&](std::size_t k) -> unsigned {
-        return i + k < text.size() ? static_cast<unsigned char>(text[i + k]) : 0x100;
-    };
-    const auto cont = [&](std::size_t k, unsigned lo = 0x80, unsigned hi = 0xbf) {
-        return byte(k) >= lo && byte(k) <= hi;
-    };
-    const unsigned b = byte(0);
-    if (b < 0x80) return 1;
-    if (b >= 0xc2 && b <= 0xdf) return cont(1) ? 2 : 0;
-    if (b == 0xe0) return cont(1, 0xa0) && cont(2) ? 3 : 0;
-    if (b == 0xed) return cont(1, 0x80, 0x9f) && cont(2) ? 3 : 0;
-    if (b >= 0xe1 && b <= 0xef) return cont(1) && cont(2) ? 3 : 0;
-    if (b == 0xf0) return cont(1, 0x90) && cont(2) && cont(3) ? 4 : 0;
-    if (b >= 0xf1 && b <= 0xf3) return cont(1) && cont(2) && cont(3) ? 4 : 0;
-    if (b == 0xf4) return cont(1, 0x80, 0x8f) && cont(2) && cont(3) ? 4 : 0;
-    return 0;
-}
 
 bool is_blank(char c) {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
@@ -52,8 +29,9 @@ class TokenIndex {
         for (std::size_t i = 0; i < text.size(); ++i) {
             if (i % kBlock == 0) prefix_.push_back(n);
             const char c = text[i];
-            if (!is_blank(c) && (std::strchr("[]{},:?-&*!|>'\"%#@`", c) != nullptr || i == 0 ||
-                                 is_blank(text[i - 1])))
+            if (c != '\0' && !is_blank(c) &&
+                (std::strchr("[]{},:?-&*!|>'\"%#@`", c) != nullptr || i == 0 ||
+                 is_blank(text[i - 1])))
                 ++n;
         }
         prefix_.push_back(n);
@@ -114,48 +92,111 @@ class GuardedBuf final : public std::streambuf {
     std::size_t last_event_at_cut_ = 0;
 };
 
-// Thrown from inside yaml-cpp's parse to stop it at the first cap crossed.
-struct CapExceeded {
-    YAML::Mark mark;
+// Thrown from inside yaml-cpp's parse to stop it at the first refusal.
+struct Refused {
+    std::size_t offset;  // into the text
     std::string message;
 };
 
+// Where the quoted scalar of a node starting at `pos` opens, past its
+// properties (yaml-cpp marks a node at its anchor or tag); nullopt when the
+// node is not a quoted scalar.
+std::optional<std::size_t> opening_quote(std::string_view text, std::size_t pos) {
+    std::size_t i = pos;
+    while (i < text.size()) {
+        const char c = text[i];
+        if (is_blank(c)) {
+            ++i;
+        } else if (c == '#') {
+            while (i < text.size() && text[i] != '\n')
+                ++i;
+        } else if (c == '&' || c == '!') {
+            while (i < text.size() && !is_blank(text[i]))
+                ++i;
+        } else {
+            break;
+        }
+    }
+    if (i < text.size() && (text[i] == '"' || text[i] == '\'')) return i;
+    return std::nullopt;
+}
+
+// The offset of the quote that closes the quoted scalar opening at `open`;
+// nullopt when the file ends first (yaml-cpp takes the end of the file for
+// a closing quote when a line break precedes it).
+std::optional<std::size_t> closing_quote(std::string_view text, std::size_t open) {
+    const char q = text[open];
+    for (std::size_t i = open + 1; i < text.size(); ++i) {
+        if (q == '"' && text[i] == '\\') {
+            ++i;  // an escape; `\"` does not close
+        } else if (text[i] == q) {
+            if (q == '\'' && i + 1 < text.size() && text[i + 1] == '\'') {
+                ++i;  // '' is a quote inside single quotes
+                continue;
+            }
+            return i;
+        }
+    }
+    return std::nullopt;
+}
+
 // Counts nodes and scalar bytes as they would be after alias expansion,
-// tracks depth, and notes how far into the text events have come.
-class BoundingHandler final : public YAML::EventHandler {
+// tracks depth, notes how far into the text events have come, and refuses
+// what yaml-cpp accepts but is not YAML (or not for lrsched): a quote never
+// closed, a block mapping key without ':', an empty flow entry, a tag.
+class GuardHandler final : public YAML::EventHandler {
   public:
-    explicit BoundingHandler(const YamlLimits& limits) : limits_(limits) {}
+    GuardHandler(std::string_view text, const YamlLimits& limits) : text_(text), limits_(limits) {}
 
     const std::size_t& last_event() const noexcept { return last_event_; }
+    // Spans [open, close] of the quoted scalars seen, in text order.
+    const std::vector<std::pair<std::size_t, std::size_t>>& quoted() const noexcept {
+        return quoted_;
+    }
 
-    void OnDocumentStart(const YAML::Mark& mark) override { seen(mark); }
+    void OnDocumentStart(const YAML::Mark& mark) override {
+        seen(mark);
+        if (++documents_ > 1)
+            throw Refused{offset(mark),
+                          "a second YAML document starts here ('---', or text after the end of "
+                          "the first); a file holds one"};
+    }
     void OnDocumentEnd() override {}
-    void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override { leaf(mark, anchor, 0); }
+    void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+        node(mark, "", true);
+        leaf(mark, anchor, 0);
+    }
     void OnScalar(const YAML::Mark& mark,
-                  const std::string&,
+                  const std::string& tag,
                   YAML::anchor_t anchor,
                   const std::string& value) override {
+        node(mark, tag, false);
+        if (tag == "!") check_quote(offset(mark));
         leaf(mark, anchor, value.size());
+        if (!stack_.empty() && stack_.back().key_slot_value_next())
+            stack_.back().key = value.substr(0, 100);  // for a message
     }
     void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
-        seen(mark);
+        node(mark, "", false);
         const auto it = sizes_.find(anchor);
         if (it == sizes_.end())
-            throw CapExceeded{mark, "alias refers to an anchor that encloses it"};
+            throw Refused{offset(mark), "alias refers to an anchor that encloses it"};
         add(mark, it->second);
     }
     void OnSequenceStart(const YAML::Mark& mark,
-                         const std::string&,
+                         const std::string& tag,
                          YAML::anchor_t anchor,
-                         YAML::EmitterStyle::value) override {
-        open(mark, anchor);
+                         YAML::EmitterStyle::value style) override {
+        node(mark, tag, false);
+        open(mark, anchor, false, style == YAML::EmitterStyle::Flow);
     }
     void OnSequenceEnd() override { close(); }
     void OnMapStart(const YAML::Mark& mark,
-                    const std::string&,
+                    const std::string& tag,
                     YAML::anchor_t anchor,
-                    YAML::EmitterStyle::value) override {
-        open(mark, anchor);
+                    YAML::EmitterStyle::value style) override {
+        node(mark, tag, false);
+        open(mark, anchor, true, style == YAML::EmitterStyle::Flow);
     }
     void OnMapEnd() override { close(); }
 
@@ -166,56 +207,121 @@ class BoundingHandler final : public YAML::EventHandler {
     struct Open {
         YAML::anchor_t anchor;
         Size start;
+        bool map, flow;
+        std::size_t children = 0;
+        std::size_t key_at = 0;  // of the last key, in a mapping
+        std::string key;         // its text, when a scalar
+        // True right after a key was counted: the next node is its value.
+        bool key_slot_value_next() const { return map && children % 2 == 1; }
     };
 
     static std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) {
         return a > UINT64_MAX - b ? UINT64_MAX : a + b;
     }
-    void seen(const YAML::Mark& mark) {
-        if (!mark.is_null())
-            last_event_ = std::max(last_event_, static_cast<std::size_t>(mark.pos));
+    std::size_t offset(const YAML::Mark& mark) const {
+        return mark.is_null() ? 0 : static_cast<std::size_t>(mark.pos);
+    }
+    void seen(const YAML::Mark& mark) { last_event_ = std::max(last_event_, offset(mark)); }
+
+    // Every node event: where it sits in its parent decides what is legal.
+    void node(const YAML::Mark& mark, const std::string& tag, bool null) {
+        seen(mark);
+        const std::size_t at = offset(mark);
+        if (!tag.empty() && tag != "?" && tag != "!")
+            throw Refused{at, "tags such as " + quote_value(tag, 40) +
+                                  " are not supported: lrsched reads each value by its key "
+                                  "(quote a value to make it text)"};
+        if (stack_.empty()) return;
+        Open& parent = stack_.back();
+        const bool key = parent.map && parent.children % 2 == 0;
+        const char here = at < text_.size() ? text_[at] : '\0';
+        if (null && parent.flow && (key || !parent.map) &&
+            (here == ',' || here == ']' || here == '}'))
+            throw Refused{at,
+                          "empty entry in a flow collection (two commas, or a comma right after "
+                          "'[' or '{')"};
+        // yaml-cpp reads a plain line without ':' at the end of a block
+        // mapping as a key with no value, marked where the key is.
+        if (null && parent.map && !parent.flow && !key && at == parent.key_at)
+            throw Refused{at, "key " + quote_value(parent.key) +
+                                  " without ':' (a mapping entry is 'key: value')"};
+        if (key) {
+            parent.key_at = at;
+            parent.key.clear();
+        }
+        ++parent.children;
+    }
+    void check_quote(std::size_t at) {
+        const auto open = opening_quote(text_, at);
+        if (!open) return;  // a block scalar, or `! text`
+        const auto close = closing_quote(text_, *open);
+        if (!close)
+            throw Refused{*open, std::string("quoted text never closed: no closing ") +
+                                     (text_[*open] == '"' ? "'\"'" : "\"'\"") +
+                                     " before the end of the file"};
+        quoted_.emplace_back(*open, *close);
     }
     void add(const YAML::Mark& mark, Size n) {
         // Saturating: a doubling chain of aliases overflows 64 bits quickly.
         total_.nodes = saturating_add(total_.nodes, n.nodes);
         total_.bytes = saturating_add(total_.bytes, n.bytes);
         if (total_.nodes > limits_.max_nodes)
-            throw CapExceeded{mark, "document expands to more than " +
-                                        std::to_string(limits_.max_nodes) +
-                                        " nodes (node cap; aliases count once per use)"};
+            throw Refused{offset(mark), "document expands to more than " +
+                                            std::to_string(limits_.max_nodes) +
+                                            " nodes (node cap; aliases count once per use)"};
         if (total_.bytes > limits_.max_expanded_bytes)
-            throw CapExceeded{mark, "document expands to more than " +
-                                        std::to_string(limits_.max_expanded_bytes) +
-                                        " bytes of text (expansion cap; an alias counts the "
-                                        "text of its anchor once per use)"};
+            throw Refused{offset(mark), "document expands to more than " +
+                                            std::to_string(limits_.max_expanded_bytes) +
+                                            " bytes of text (expansion cap; an alias counts the "
+                                            "text of its anchor once per use)"};
     }
     void leaf(const YAML::Mark& mark, YAML::anchor_t anchor, std::size_t bytes) {
-        seen(mark);
         add(mark, {1, bytes});
         if (anchor != 0) sizes_[anchor] = {1, bytes};
     }
-    void open(const YAML::Mark& mark, YAML::anchor_t anchor) {
-        seen(mark);
+    void open(const YAML::Mark& mark, YAML::anchor_t anchor, bool map, bool flow) {
         if (static_cast<int>(stack_.size()) >= limits_.max_depth)
-            throw CapExceeded{mark, "nesting deeper than " + std::to_string(limits_.max_depth) +
-                                        " levels (depth cap)"};
+            throw Refused{offset(mark), "nesting deeper than " + std::to_string(limits_.max_depth) +
+                                            " levels (depth cap)"};
         const Size before = total_;
         add(mark, {1, 0});
-        stack_.push_back({anchor, before});
+        stack_.push_back({anchor, before, map, flow, 0, 0, {}});
     }
     void close() {
-        const Open o = stack_.back();
-        stack_.pop_back();
+        const Open& o = stack_.back();
         if (o.anchor != 0)
             sizes_[o.anchor] = {total_.nodes - o.start.nodes, total_.bytes - o.start.bytes};
+        stack_.pop_back();
     }
 
+    std::string_view text_;
     const YamlLimits& limits_;
     Size total_;
+    int documents_ = 0;
     std::size_t last_event_ = 0;
     std::vector<Open> stack_;
     std::unordered_map<YAML::anchor_t, Size> sizes_;
+    std::vector<std::pair<std::size_t, std::size_t>> quoted_;
 };
+
+// A line starting with '%' outside quoted text is a directive to yaml-cpp,
+// which takes one without the '---' YAML requires after it and drops one
+// after the content: lrsched files take none.
+std::optional<std::size_t> find_directive(
+    std::string_view text, const std::vector<std::pair<std::size_t, std::size_t>>& quoted) {
+    std::size_t i = 0;
+    while (i < text.size()) {
+        if (text[i] == '%') {
+            const auto after =
+                std::upper_bound(quoted.begin(), quoted.end(), std::make_pair(i, std::size_t{0}));
+            if (after == quoted.begin() || std::prev(after)->second < i) return i;
+        }
+        const std::size_t nl = text.find('\n', i);
+        if (nl == std::string_view::npos) break;
+        i = nl + 1;
+    }
+    return std::nullopt;
+}
 
 // Why yaml-cpp had to be stopped at `cut`, scanning on from `from` without
 // delivering an event: brackets opened without end, or one long flow
@@ -258,54 +364,25 @@ TextBuf::TextBuf(std::string_view text) {
     setg(base, base, base + text.size());
 }
 
-Location location_at(const std::string& file, std::string_view text, std::size_t offset) {
-    offset = std::min(offset, text.size());
-    const std::string_view before = text.substr(0, offset);
-    const auto line = 1 + std::count(before.begin(), before.end(), '\n');
-    const std::size_t nl = before.rfind('\n');
-    const std::size_t col = nl == std::string_view::npos ? offset + 1 : offset - nl;
-    return {file, static_cast<int>(line), static_cast<int>(col)};
-}
-
-bool check_utf8_text(std::string_view text, const std::string& file, Diagnostics& diags) {
-    for (std::size_t i = 0; i < text.size();) {
-        const std::size_t n = utf8_length(text, i);
-        if (n == 0) {
-            char hex[8];
-            std::snprintf(hex, sizeof hex, "0x%02x", static_cast<unsigned char>(text[i]));
-            diags.error(location_at(file, text, i),
-                        std::string("text is not UTF-8 (byte ") + hex +
-                            "); save the file as UTF-8 (ISO-8859-1 and Windows-1252 are not "
-                            "accepted)");
-            return false;
-        }
-        i += n;
-    }
-    return true;
-}
-
 bool check_yaml_events(std::string_view text,
                        const std::string& file,
                        const YamlLimits& limits,
                        Diagnostics& diags) {
     const TokenIndex index(text);
-    BoundingHandler bounds(limits);
-    GuardedBuf buf(text, index, limits.max_lookahead_tokens, bounds.last_event());
+    GuardHandler guard(text, limits);
+    GuardedBuf buf(text, index, limits.max_lookahead_tokens, guard.last_event());
     std::istream in(&buf);
     std::optional<Diagnostic> refusal;
     try {
         YAML::Parser parser(in);
-        int documents = 0;
-        while (parser.HandleNextDocument(bounds)) {
-            if (++documents > 1) {
-                refusal = Diagnostic{{file, 1, 1},
-                                     Severity::error,
-                                     "holds more than one YAML document ('---'); one is expected"};
-                break;
-            }
+        while (parser.HandleNextDocument(guard)) {
         }
-    } catch (const CapExceeded& e) {
-        refusal = Diagnostic{at(file, e.mark), Severity::error, e.message};
+        if (const auto d = find_directive(text, guard.quoted()))
+            refusal = Diagnostic{location_at(file, text, *d), Severity::error,
+                                 "directives (%YAML, %TAG) are not supported in lrsched files; "
+                                 "remove the line"};
+    } catch (const Refused& e) {
+        refusal = Diagnostic{location_at(file, text, e.offset), Severity::error, e.message};
     } catch (const YAML::Exception& e) {
         // e.msg is yaml-cpp's message without its own "yaml-cpp: error at line" prefix.
         refusal = Diagnostic{at(file, e.mark), Severity::error, "YAML syntax: " + e.msg};

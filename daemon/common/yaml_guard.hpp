@@ -1,16 +1,19 @@
-// What an operator-written file must pass before yaml-cpp builds a tree of
-// it. yaml-cpp 0.7 is lenient (it accepts bytes that are not UTF-8) and
-// costly: a node of its tree takes about 500 bytes, its scanner holds every
-// token of a flow collection that could still turn out to be a mapping key
-// before it hands out a single event (1 MiB of '[' took 250 MB), and it
-// shares an anchored node between its aliases, so whoever walks the tree
-// pays for every alias use. These checks refuse such input with
-// file:line:col in time linear in the file, before any tree exists.
+// What a YAML file must pass before yaml-cpp builds a tree of it. yaml-cpp
+// 0.7 is lenient (it takes the end of the file for a closing quote, a line
+// without ':' for a key, ignores tags and directives) and costly: a node of
+// its tree takes about 500 bytes, its scanner holds every token of a flow
+// collection that could still turn out to be a mapping key before it hands
+// out a single event (1 MiB of '[' took 250 MB), and it shares an anchored
+// node between its aliases, so whoever walks the tree pays for every alias
+// use. The event pass here refuses all of that with file:line:col in time
+// linear in the file, before any tree exists (common/text_check.hpp checks
+// the raw text first).
 // Expected load: a few job files and one configuration per scan, each at
 // most a few MiB.
 #pragma once
 
 #include "common/diagnostic.hpp"
+#include "common/text_check.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -31,15 +34,6 @@ struct YamlLimits {
     // held in memory until then); bounds its memory whatever the input.
     std::uint64_t max_lookahead_tokens = 32'768;
 };
-
-// The position of byte `offset` of `text` (line and byte column, 1-based, as
-// yaml-cpp counts them).
-Location location_at(const std::string& file, std::string_view text, std::size_t offset);
-
-// Refuses text that is not UTF-8, with the position of the first byte of the
-// first character that is not. Every operator-written file passes here
-// before it is parsed: a job file's strings end up in JSON, which is UTF-8.
-bool check_utf8_text(std::string_view text, const std::string& file, Diagnostics& diags);
 
 // Runs yaml-cpp's event parser over `text` (one document) and refuses it at
 // the first cap crossed or syntax error. A tree built from a text that

@@ -89,7 +89,10 @@ std::optional<YAML::Node> load_yaml(std::string_view text,
         diags.error({file, 0, 0}, "file contains a NUL byte; YAML files are text");
         return std::nullopt;
     }
-    if (!check_utf8_text(text, file, diags)) return std::nullopt;
+    // yaml-cpp skips a byte order mark and counts columns after it, as an
+    // editor shows them; so do the checks before it.
+    if (text.substr(0, 3) == "\xef\xbb\xbf") text.remove_prefix(3);
+    if (!check_text(text, file, diags)) return std::nullopt;
     if (!check_yaml_events(text, file, limits, diags)) return std::nullopt;
     try {
         TextBuf buf(text);

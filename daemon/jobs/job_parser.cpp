@@ -1,7 +1,7 @@
 #include "jobs/job_parser.hpp"
 
 #include "common/text.hpp"
-#include "common/yaml_guard.hpp"
+#include "common/text_check.hpp"
 
 #include <algorithm>
 #include <filesystem>
@@ -479,7 +479,8 @@ std::optional<TargetList> parse_target_list(std::string_view text,
                                             const std::string& path,
                                             Diagnostics& diags) {
     TargetList out;
-    if (!check_utf8_text(text, path, diags)) return std::nullopt;
+    if (text.substr(0, 3) == "\xef\xbb\xbf") text.remove_prefix(3);  // Notepad's byte order mark
+    if (!check_text(text, path, diags)) return std::nullopt;
     const std::size_t errors_before = diags.error_count();
     std::size_t entries = 0;
     int line_no = 0;

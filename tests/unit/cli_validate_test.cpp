@@ -115,3 +115,14 @@ TEST_CASE("validate refuses a job file that is not UTF-8, naming the first bad b
     CHECK(r.err.find("not UTF-8") != std::string::npos);
     CHECK(r.out.find(": ok") == std::string::npos);
 }
+
+TEST_CASE("validate refuses a quote left open at the end of the file, at the quote") {
+    TempDir dir;
+    const auto f =
+        dir.write("open.yaml", "targets: {tags: [a]}\ncommands:\n  - RunScript: \"a.ps1\n");
+    const auto r = run_process({kBin, "validate", f.string()});
+    CAPTURE(r.err);
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find(f.string() + ":3:16: ") != std::string::npos);
+    CHECK(r.err.find("never closed") != std::string::npos);
+}

@@ -125,8 +125,8 @@ const BadJob kBadJobs[] = {
      "outside the jobs directory"},
     {"top level is a list", "- GetFile: x\n", 1, 1, "job: expected a mapping"},
     {"YAML syntax error", "targets: {tags: [a]\ncommands: [{GetFile: x}]\n", 2, 1, "YAML syntax"},
-    {"two YAML documents", "targets: {tags: [a]}\ncommands: [{GetFile: x}]\n---\npriority: 1\n", 1,
-     1, "more than one YAML document"},
+    {"two YAML documents", "targets: {tags: [a]}\ncommands: [{GetFile: x}]\n---\npriority: 1\n", 3,
+     1, "a second YAML document starts here"},
     {"NUL byte", "targets: {tags: [a]}\ncommands: [{GetFile: x}]\0\n", 0, 0, "NUL byte"},
 };
 

@@ -74,3 +74,14 @@ TEST_CASE("a target list that is not UTF-8 is refused at its first bad byte") {
     REQUIRE(diags.error_count() == 1);
     CHECK(diags.all()[0].to_string().rfind("t.txt:2:2: text is not UTF-8", 0) == 0);
 }
+
+TEST_CASE("a target list saved with a byte order mark reads its first line") {
+    Diagnostics diags;
+    auto list = parse_target_list(
+        "\xef\xbb\xbf"
+        "a.example\n",
+        "t.txt", diags);
+    CAPTURE(diags.to_string());
+    REQUIRE(list.has_value());
+    CHECK(list->hostnames == std::vector<std::string>{"a.example"});
+}
