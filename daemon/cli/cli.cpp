@@ -115,8 +115,10 @@ int cmd_validate(const Args& args) {
         const char* creds = std::getenv("CREDENTIALS_DIRECTORY");
         for (const auto& t : cfg->tenants) {
             auto secret = config::read_client_secret(t, creds ? creds : "");
-            if (!secret) {
-                std::fprintf(stderr, "%s: %s\n", cfg->path.c_str(), secret.error().message.c_str());
+            if (!secret) {  // at the tenant's entry: the secret file is named there
+                Diagnostic d{t.where, Severity::error, secret.error().message};
+                if (d.where.line <= 0) d.where = {cfg->path, 1, 1};
+                std::fprintf(stderr, "%s\n", d.to_string().c_str());
                 ok = false;
             }
         }
@@ -126,7 +128,8 @@ int cmd_validate(const Args& args) {
         if (files.empty()) {
             auto listed = jobs::list_job_files(cfg->jobs_dir);
             if (!listed) {
-                std::fprintf(stderr, "%s: %s\n", cfg->path.c_str(), listed.error().message.c_str());
+                std::fprintf(stderr, "%s:1:1: jobs_dir: %s\n", cfg->path.c_str(),
+                             listed.error().message.c_str());
                 return 1;
             }
             files = std::move(*listed);

@@ -69,6 +69,8 @@ bool check_text(std::string_view text, const std::string& file, Diagnostics& dia
             return refuse(i,
                           "carriage return not followed by a line feed; save the file with LF "
                           "or CRLF line ends");
+        if (b == 0)
+            return refuse(i, "NUL byte: YAML files are text (saved as UTF-16? save it as UTF-8)");
         const bool control = (cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') ||
                              (cp >= 0x7f && cp <= 0x9f && cp != 0x85) || cp == 0xfffe ||
                              cp == 0xffff;

@@ -14,7 +14,7 @@ namespace lrsched {
 namespace {
 
 Location at(const std::string& file, const YAML::Mark& mark) {
-    if (mark.is_null()) return {file, 0, 0};
+    if (mark.is_null()) return {file, 1, 1};  // a node made up by yaml-cpp: the whole file
     return {file, mark.line + 1, mark.column + 1};
 }
 
@@ -80,13 +80,9 @@ std::optional<YAML::Node> load_yaml(std::string_view text,
                                     const YamlLimits& limits,
                                     Diagnostics& diags) {
     if (text.size() > limits.max_bytes) {
-        diags.error({file, 0, 0}, "file is " + std::to_string(text.size()) +
+        diags.error({file, 1, 1}, "file is " + std::to_string(text.size()) +
                                       " bytes, over the size cap of " +
                                       std::to_string(limits.max_bytes) + " bytes");
-        return std::nullopt;
-    }
-    if (text.find('\0') != std::string_view::npos) {
-        diags.error({file, 0, 0}, "file contains a NUL byte; YAML files are text");
         return std::nullopt;
     }
     // yaml-cpp skips a byte order mark and counts columns after it, as an

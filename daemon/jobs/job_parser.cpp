@@ -151,11 +151,24 @@ void Parser::parse_from_file(const YAML::Node& n, Targets& targets) {
     targets.from_file_path = target.string();
     reads_.targets_path = target.string();
     reads_.targets_stamp = stamp_file(target.string());
-    auto content = read_text_file(target.string(), kMaxTargetFileBytes, diags_);
-    if (!content) return;
+    // The list's problems name the job line that points at it as well: an
+    // operator reading them may not know which job uses the list.
+    Diagnostics read_diags;
+    auto content = read_text_file(target.string(), kMaxTargetFileBytes, read_diags);
+    if (!content) {
+        for (const auto& d : read_diags.all())
+            error(n, "targets.from_file: " + quote_value(*written) + ": " + d.message);
+        return;
+    }
     if (reads_.hash) reads_.hash->update(*content);
-    auto list = parse_target_list(*content, target.string(), diags_);
+    Diagnostics list_diags;
+    auto list = parse_target_list(*content, target.string(), list_diags);
     content.reset();
+    const Location named = at(n);
+    const std::string suffix = " (target list named at " + named.file + ":" +
+                               std::to_string(named.line) + ":" + std::to_string(named.col) + ")";
+    for (const auto& d : list_diags.all())
+        diags_.error(d.where, d.message + suffix);
     if (!list) return;
     for (auto& m : list->machines)
         targets.include.machines.push_back(std::move(m));
@@ -409,6 +422,11 @@ std::optional<Job> Parser::parse(const YAML::Node& root) {
         diags_.error({file_, 1, 1},
                      "file name must be <job>.yaml or <job>.yml with <job> matching "
                      "[a-z0-9][a-z0-9._-]* (it names the job)");
+    if (root.IsNull()) {
+        diags_.error({file_, 1, 1},
+                     "the file is empty: a job needs at least `targets` and `commands`");
+        return std::nullopt;
+    }
     const MapView m(file_, root, "job",
                     {"description", "tenant", "targets", "commands", "comment", "schedule",
                      "priority", "retry", "deadline"},

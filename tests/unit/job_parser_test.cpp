@@ -127,7 +127,9 @@ const BadJob kBadJobs[] = {
     {"YAML syntax error", "targets: {tags: [a]\ncommands: [{GetFile: x}]\n", 2, 1, "YAML syntax"},
     {"two YAML documents", "targets: {tags: [a]}\ncommands: [{GetFile: x}]\n---\npriority: 1\n", 3,
      1, "a second YAML document starts here"},
-    {"NUL byte", "targets: {tags: [a]}\ncommands: [{GetFile: x}]\0\n", 0, 0, "NUL byte"},
+    {"NUL byte", "targets: {tags: [a]}\ncommands: [{GetFile: x}]\0\n", 2, 25, "NUL byte"},
+    {"empty file", "", 1, 1, "empty"},
+    {"only comments", "# nothing yet\n\n", 1, 1, "empty"},
 };
 
 std::string first_error(const Diagnostics& d) {
