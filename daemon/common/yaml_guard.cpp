@@ -17,22 +17,27 @@ bool is_blank(char c) {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-// An upper bound on the tokens yaml-cpp can make of a stretch of text. Every
-// token begins at an indicator character or after a blank; yaml-cpp adds at
-// most a few of its own (a potential key, a block start) per such byte.
-// Counted per 64-byte block so that a bound costs two lookups.
+// An upper bound on the tokens yaml-cpp can make of a stretch of text. A
+// token begins at an indicator character, at the first non-blank of a line,
+// or right after an indicator or a property (`[a`, `: a`, `&x a`): at most
+// one per indicator, since words in a row make one scalar. yaml-cpp adds at
+// most a few of its own (a potential key, a block start) per token. Counted
+// per 64-byte block so that a bound costs two lookups.
 class TokenIndex {
   public:
     explicit TokenIndex(std::string_view text) {
         prefix_.reserve(text.size() / kBlock + 2);
         std::uint64_t n = 0;
+        bool line_start = true;
         for (std::size_t i = 0; i < text.size(); ++i) {
             if (i % kBlock == 0) prefix_.push_back(n);
             const char c = text[i];
-            if (c != '\0' && !is_blank(c) &&
-                (std::strchr("[]{},:?-&*!|>'\"%#@`", c) != nullptr || i == 0 ||
-                 is_blank(text[i - 1])))
-                ++n;
+            if (c == '\n') {
+                line_start = true;
+            } else if (!is_blank(c)) {
+                if (line_start || std::strchr("[]{},:?-&*!|>'\"%#@`", c) != nullptr) ++n;
+                line_start = false;
+            }
         }
         prefix_.push_back(n);
     }
@@ -347,9 +352,9 @@ Diagnostic lookahead_refusal(const std::string& file,
     }
     return {location_at(file, text, first_open.value_or(from)), Severity::error,
             "more than " + std::to_string(limits.max_lookahead_tokens) +
-                " YAML tokens before this node can be read (lookahead cap): a flow "
-                "collection ('[...]', '{...}') that could be a mapping key is read whole "
-                "first; write a long list one '- item' per line"};
+                " YAML tokens or lines before this node can be read (lookahead cap): a flow "
+                "collection ('[...]', '{...}') that could be a mapping key is read whole first; "
+                "write a long list one '- item' per line"};
 }
 
 Location at(const std::string& file, const YAML::Mark& mark) {

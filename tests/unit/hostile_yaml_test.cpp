@@ -154,3 +154,14 @@ TEST_CASE("a flow list that could still be a mapping key is refused past the loo
     Diagnostics diags;
     CHECK(load_yaml(y, "flow.yaml", lrsched::jobs::kJobYamlLimits, diags).has_value());
 }
+
+TEST_CASE("long text is not taken for many tokens: words on a line are one scalar") {
+    std::string words;
+    for (int i = 0; i < 100'000; ++i)
+        words += "w ";
+    const std::string y =
+        "targets: {tags: [a]}\ncommands: [{GetFile: x}]\ncomment: " + words + "\n";
+    Diagnostics diags;
+    CHECK(lrsched::jobs::load_job_text(y, "words.yaml", {}, diags).has_value());
+    CHECK(diags.to_string() == "");
+}
