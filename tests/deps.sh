@@ -5,6 +5,7 @@ lrsched_packages=(
   g++ cmake ninja-build pkg-config clang-format
   libboost1.81-dev libssl-dev libsqlite3-dev nlohmann-json3-dev libyaml-cpp-dev
   libspdlog-dev doctest-dev libsystemd-dev tzdata openssl python3
+  clang-14 libclang-rt-14-dev
 )
 
 lrsched_install_deps() {

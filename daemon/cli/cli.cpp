@@ -5,7 +5,7 @@
 #include "config/config.hpp"
 #include "dispatch/daemon.hpp"
 #include "evidence/manifest.hpp"
-#include "jobs/job_parser.hpp"
+#include "jobs/job_loader.hpp"
 #include "jobs/registry.hpp"
 
 #include <algorithm>
@@ -120,8 +120,10 @@ int cmd_validate(const Args& args) {
         const char* creds = std::getenv("CREDENTIALS_DIRECTORY");
         for (const auto& t : cfg->tenants) {
             auto secret = config::read_client_secret(t, creds ? creds : "");
-            if (!secret) {
-                std::fprintf(stderr, "%s: %s\n", cfg->path.c_str(), secret.error().message.c_str());
+            if (!secret) {  // at the tenant's entry: the secret file is named there
+                Diagnostic d{t.where, Severity::error, secret.error().message};
+                if (d.where.line <= 0) d.where = {cfg->path, 1, 1};
+                std::fprintf(stderr, "%s\n", d.to_string().c_str());
                 ok = false;
             }
         }
@@ -131,7 +133,8 @@ int cmd_validate(const Args& args) {
         if (files.empty()) {
             auto listed = jobs::list_job_files(cfg->jobs_dir);
             if (!listed) {
-                std::fprintf(stderr, "%s: %s\n", cfg->path.c_str(), listed.error().message.c_str());
+                std::fprintf(stderr, "%s:1:1: jobs_dir: %s\n", cfg->path.c_str(),
+                             listed.error().message.c_str());
                 return 1;
             }
             files = std::move(*listed);
@@ -146,10 +149,10 @@ int cmd_validate(const Args& args) {
     }
     for (const auto& file : files) {
         Diagnostics diags;
-        auto job = jobs::load_job(file, ctx, diags);
+        auto loaded = jobs::load_job_file(file, ctx, diags);  // the daemon's own load path
         std::fputs(diags.to_string().c_str(), stderr);
-        if (job)
-            std::printf("%s: ok: %s\n", file.c_str(), summary(*job).c_str());
+        if (loaded)
+            std::printf("%s: ok: %s\n", file.c_str(), summary(loaded->job).c_str());
         else
             ok = false;
     }

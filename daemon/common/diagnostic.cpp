@@ -16,13 +16,25 @@ std::string Diagnostic::to_string() const {
     return out;
 }
 
+namespace {
+
+// Every message names a position (README): one about the whole file, or
+// whose place is not known, points at its start.
+Location positioned(Location where) {
+    if (where.line <= 0) where.line = where.col = 1;
+    if (where.col <= 0) where.col = 1;
+    return where;
+}
+
+}  // namespace
+
 void Diagnostics::error(Location where, std::string message) {
-    items_.push_back({std::move(where), Severity::error, std::move(message)});
+    items_.push_back({positioned(std::move(where)), Severity::error, std::move(message)});
     ++errors_;
 }
 
 void Diagnostics::warning(Location where, std::string message) {
-    items_.push_back({std::move(where), Severity::warning, std::move(message)});
+    items_.push_back({positioned(std::move(where)), Severity::warning, std::move(message)});
 }
 
 void Diagnostics::append(const Diagnostics& other) {

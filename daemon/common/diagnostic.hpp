@@ -1,6 +1,6 @@
 // Diagnostics for operator-written files (job files, configuration, target
-// lists): every message names the file, line and column, and a parser
-// collects all of them instead of stopping at the first.
+// lists): every message names the file, line and column (1:1 for the whole
+// file), and a parser collects all of them instead of stopping at the first.
 #pragma once
 
 #include <string>
@@ -10,7 +10,7 @@ namespace lrsched {
 
 struct Location {
     std::string file;
-    int line = 0;  // 1-based; 0 when unknown
+    int line = 0;  // 1-based; 0 when unknown (Diagnostics then records 1:1)
     int col = 0;   // 1-based; 0 when unknown
 };
 

@@ -2,100 +2,20 @@
 
 #include "common/byte_size.hpp"
 #include "common/safe_file.hpp"
-
-#include <yaml-cpp/eventhandler.h>
+#include "common/yaml_guard.hpp"
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <sstream>
+#include <istream>
 #include <sys/stat.h>
-#include <unordered_map>
 
 namespace lrsched {
 namespace {
 
-// Thrown from inside yaml-cpp's parse to stop it at the first cap crossed.
-struct CapExceeded {
-    YAML::Mark mark;
-    std::string message;
-};
-
-// Counts nodes as they would be after alias expansion, and tracks depth.
-class BoundingHandler final : public YAML::EventHandler {
-  public:
-    explicit BoundingHandler(const YamlLimits& limits) : limits_(limits) {}
-
-    void OnDocumentStart(const YAML::Mark&) override {}
-    void OnDocumentEnd() override {}
-    void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override { leaf(mark, anchor); }
-    void OnScalar(const YAML::Mark& mark,
-                  const std::string&,
-                  YAML::anchor_t anchor,
-                  const std::string&) override {
-        leaf(mark, anchor);
-    }
-    void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
-        const auto it = sizes_.find(anchor);
-        if (it == sizes_.end())
-            throw CapExceeded{mark, "alias refers to an anchor that encloses it"};
-        add(mark, it->second);
-    }
-    void OnSequenceStart(const YAML::Mark& mark,
-                         const std::string&,
-                         YAML::anchor_t anchor,
-                         YAML::EmitterStyle::value) override {
-        open(mark, anchor);
-    }
-    void OnSequenceEnd() override { close(); }
-    void OnMapStart(const YAML::Mark& mark,
-                    const std::string&,
-                    YAML::anchor_t anchor,
-                    YAML::EmitterStyle::value) override {
-        open(mark, anchor);
-    }
-    void OnMapEnd() override { close(); }
-
-  private:
-    struct Open {
-        YAML::anchor_t anchor;
-        std::uint64_t start;
-    };
-
-    void add(const YAML::Mark& mark, std::uint64_t n) {
-        // Saturating: a doubling chain of aliases overflows 64 bits quickly.
-        expanded_ = n > limits_.max_nodes ? limits_.max_nodes + 1 : expanded_ + n;
-        if (expanded_ > limits_.max_nodes)
-            throw CapExceeded{mark, "document expands to more than " +
-                                        std::to_string(limits_.max_nodes) +
-                                        " nodes (node cap; aliases count once per use)"};
-    }
-    void leaf(const YAML::Mark& mark, YAML::anchor_t anchor) {
-        add(mark, 1);
-        if (anchor != 0) sizes_[anchor] = 1;
-    }
-    void open(const YAML::Mark& mark, YAML::anchor_t anchor) {
-        if (static_cast<int>(stack_.size()) >= limits_.max_depth)
-            throw CapExceeded{mark, "nesting deeper than " + std::to_string(limits_.max_depth) +
-                                        " levels (depth cap)"};
-        add(mark, 1);
-        stack_.push_back({anchor, expanded_ - 1});
-    }
-    void close() {
-        const Open o = stack_.back();
-        stack_.pop_back();
-        if (o.anchor != 0) sizes_[o.anchor] = expanded_ - o.start;
-    }
-
-    const YamlLimits& limits_;
-    std::uint64_t expanded_ = 0;
-    std::vector<Open> stack_;
-    std::unordered_map<YAML::anchor_t, std::uint64_t> sizes_;
-};
-
 Location at(const std::string& file, const YAML::Mark& mark) {
-    if (mark.is_null()) return {file, 0, 0};
+    if (mark.is_null()) return {file, 1, 1};  // a node made up by yaml-cpp: the whole file
     return {file, mark.line + 1, mark.column + 1};
 }
 
@@ -139,34 +59,22 @@ std::optional<YAML::Node> load_yaml(std::string_view text,
                                     const YamlLimits& limits,
                                     Diagnostics& diags) {
     if (text.size() > limits.max_bytes) {
-        diags.error({file, 0, 0}, "file is " + std::to_string(text.size()) +
+        diags.error({file, 1, 1}, "file is " + std::to_string(text.size()) +
                                       " bytes, over the size cap of " +
                                       std::to_string(limits.max_bytes) + " bytes");
         return std::nullopt;
     }
-    if (text.find('\0') != std::string_view::npos) {
-        diags.error({file, 0, 0}, "file contains a NUL byte; YAML files are text");
-        return std::nullopt;
-    }
-    const std::string owned(text);
+    // yaml-cpp skips a byte order mark and counts columns after it, as an
+    // editor shows them; so do the checks before it.
+    if (text.substr(0, 3) == "\xef\xbb\xbf") text.remove_prefix(3);
+    if (!check_text(text, file, diags)) return std::nullopt;
+    if (!check_yaml_events(text, file, limits, diags)) return std::nullopt;
     try {
-        std::istringstream events_in(owned);
-        YAML::Parser parser(events_in);
-        BoundingHandler bounds(limits);
-        int documents = 0;
-        while (parser.HandleNextDocument(bounds)) {
-            if (++documents > 1) {
-                diags.error({file, 0, 0},
-                            "holds more than one YAML document ('---'); one is expected");
-                return std::nullopt;
-            }
-        }
-        YAML::Node root = YAML::Load(owned);
-        return root;
-    } catch (const CapExceeded& e) {
-        diags.error(at(file, e.mark), e.message);
+        TextBuf buf(text);
+        std::istream in(&buf);
+        return YAML::Load(in);
     } catch (const YAML::Exception& e) {
-        // e.msg is yaml-cpp's message without its own "yaml-cpp: error at line" prefix.
+        // The event pass parsed this very text: only memory can fail here.
         diags.error(at(file, e.mark), "YAML syntax: " + e.msg);
     }
     return std::nullopt;

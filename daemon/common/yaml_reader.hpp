@@ -2,14 +2,16 @@
 //
 // yaml-cpp shares an anchored node between its aliases, so a "billion laughs"
 // file parses quickly and explodes in whoever walks the tree. We walk the
-// event stream first and refuse, before any tree is built, a file whose size,
-// nesting depth or node count *after alias expansion* passes a cap; the walk
+// event stream first (common/yaml_guard.hpp) and refuse, before any tree is
+// built, a file whose size, nesting depth, node count or text *after alias
+// expansion* passes a cap, or whose scan would run too far ahead; the walk
 // that follows is then bounded too. Readers report every problem into a
 // Diagnostics with file:line:col and keep going.
 #pragma once
 
 #include "common/diagnostic.hpp"
 #include "common/duration.hpp"
+#include "common/yaml_guard.hpp"
 
 #include <yaml-cpp/yaml.h>
 
@@ -21,12 +23,6 @@
 #include <vector>
 
 namespace lrsched {
-
-struct YamlLimits {
-    std::size_t max_bytes = 1 << 20;    // the file itself
-    int max_depth = 32;                 // nested mappings and sequences
-    std::uint64_t max_nodes = 200'000;  // nodes after alias expansion
-};
 
 // Parses `text` (one document) as `file`. On failure the diagnostic names the
 // cap that was hit or yaml-cpp's syntax error, with its position.

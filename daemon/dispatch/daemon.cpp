@@ -415,7 +415,7 @@ void Daemon::job_changed(const std::string& name, Millis now) {
     store::JobRow row;
     row.name = name;
     row.tenant = lj->job.tenant;
-    row.definition = jobs::to_json(lj->job).dump();
+    row.definition = lj->definition;
     row.source_path = lj->job.source_path;
     row.source_sha256 = lj->sha256;
     row.loaded_at = before ? before->loaded_at : now;  // the first load, for firings
@@ -531,7 +531,7 @@ void Daemon::start_run(const jobs::LoadedJob& lj,
                        Millis now) {
     store::NewRun run;
     run.job_id = job_id;
-    run.definition = jobs::to_json(lj.job).dump();
+    run.definition = lj.definition;
     run.trigger = trigger;
     run.scheduled_for = scheduled_for;
     run.mark_fired = mark_fired;

@@ -1,9 +1,11 @@
 #include "jobs/job_parser.hpp"
 
 #include "common/text.hpp"
+#include "common/text_check.hpp"
 
 #include <algorithm>
 #include <filesystem>
+#include <sys/stat.h>
 
 namespace lrsched::jobs {
 namespace {
@@ -31,8 +33,8 @@ int rank(CommandType t) {
 
 class Parser {
   public:
-    Parser(const std::string& file, const JobContext& ctx, Diagnostics& diags)
-        : file_(file), ctx_(ctx), diags_(diags) {}
+    Parser(const std::string& file, const JobContext& ctx, Diagnostics& diags, JobReads& reads)
+        : file_(file), ctx_(ctx), diags_(diags), reads_(reads) {}
 
     std::optional<Job> parse(const YAML::Node& root);
 
@@ -60,6 +62,7 @@ class Parser {
     const std::string& file_;
     const JobContext& ctx_;
     Diagnostics& diags_;
+    JobReads& reads_;
 };
 
 std::optional<std::string> Parser::text(const MapView& m, std::string_view key, bool tab_ok) {
@@ -128,6 +131,9 @@ void Parser::parse_from_file(const YAML::Node& n, Targets& targets) {
                      " cannot be resolved: " + ec.message());
         return;
     }
+    // Recorded before it is resolved: a list that does not exist yet is
+    // noticed when it appears.
+    reads_.targets_path = (job_dir / *written).lexically_normal().string();
     const fs::path target = fs::canonical(job_dir / *written, ec);
     if (ec) {
         error(n,
@@ -143,9 +149,26 @@ void Parser::parse_from_file(const YAML::Node& n, Targets& targets) {
     }
     targets.from_file = *written;
     targets.from_file_path = target.string();
-    auto content = read_text_file(target.string(), kMaxTargetFileBytes, diags_);
-    if (!content) return;
-    auto list = parse_target_list(*content, target.string(), diags_);
+    reads_.targets_path = target.string();
+    reads_.targets_stamp = stamp_file(target.string());
+    // The list's problems name the job line that points at it as well: an
+    // operator reading them may not know which job uses the list.
+    Diagnostics read_diags;
+    auto content = read_text_file(target.string(), kMaxTargetFileBytes, read_diags);
+    if (!content) {
+        for (const auto& d : read_diags.all())
+            error(n, "targets.from_file: " + quote_value(*written) + ": " + d.message);
+        return;
+    }
+    if (reads_.hash) reads_.hash->update(*content);
+    Diagnostics list_diags;
+    auto list = parse_target_list(*content, target.string(), list_diags);
+    content.reset();
+    const Location named = at(n);
+    const std::string suffix = " (target list named at " + named.file + ":" +
+                               std::to_string(named.line) + ":" + std::to_string(named.col) + ")";
+    for (const auto& d : list_diags.all())
+        diags_.error(d.where, d.message + suffix);
     if (!list) return;
     for (auto& m : list->machines)
         targets.include.machines.push_back(std::move(m));
@@ -399,6 +422,11 @@ std::optional<Job> Parser::parse(const YAML::Node& root) {
         diags_.error({file_, 1, 1},
                      "file name must be <job>.yaml or <job>.yml with <job> matching "
                      "[a-z0-9][a-z0-9._-]* (it names the job)");
+    if (root.IsNull()) {
+        diags_.error({file_, 1, 1},
+                     "the file is empty: a job needs at least `targets` and `commands`");
+        return std::nullopt;
+    }
     const MapView m(file_, root, "job",
                     {"description", "tenant", "targets", "commands", "comment", "schedule",
                      "priority", "retry", "deadline"},
@@ -443,29 +471,34 @@ std::optional<std::string> job_name_from_path(std::string_view path) {
     return stem;
 }
 
+FileStamp stamp_file(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return {};
+    return {static_cast<std::uint64_t>(st.st_ino), static_cast<std::uint64_t>(st.st_size),
+            static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
+}
+
 std::optional<Job> parse_job(std::string_view text,
                              const std::string& path,
                              const JobContext& ctx,
-                             Diagnostics& diags) {
+                             Diagnostics& diags,
+                             JobReads* reads) {
     Diagnostics local;
+    JobReads ignored;
     auto root = load_yaml(text, path, kJobYamlLimits, local);
     std::optional<Job> job;
-    if (root) job = Parser(path, ctx, local).parse(*root);
+    if (root) job = Parser(path, ctx, local, reads ? *reads : ignored).parse(*root);
     diags.append(local);
     if (local.has_errors()) return std::nullopt;
     return job;
-}
-
-std::optional<Job> load_job(const std::string& path, const JobContext& ctx, Diagnostics& diags) {
-    auto text = read_text_file(path, kJobYamlLimits.max_bytes, diags);
-    if (!text) return std::nullopt;
-    return parse_job(*text, path, ctx, diags);
 }
 
 std::optional<TargetList> parse_target_list(std::string_view text,
                                             const std::string& path,
                                             Diagnostics& diags) {
     TargetList out;
+    if (text.substr(0, 3) == "\xef\xbb\xbf") text.remove_prefix(3);  // Notepad's byte order mark
+    if (!check_text(text, path, diags)) return std::nullopt;
     const std::size_t errors_before = diags.error_count();
     std::size_t entries = 0;
     int line_no = 0;

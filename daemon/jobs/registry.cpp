@@ -1,11 +1,8 @@
 #include "jobs/registry.hpp"
 
-#include "common/sha256.hpp"
-
 #include <algorithm>
 #include <filesystem>
 #include <set>
-#include <sys/stat.h>
 
 namespace lrsched::jobs {
 namespace {
@@ -33,13 +30,6 @@ const LoadedJob* JobRegistry::find(std::string_view name) const {
 }
 
 ScanReport JobRegistry::scan() {
-    const auto signature = [](const std::string& path) {
-        struct stat st {};
-        if (::stat(path.c_str(), &st) != 0) return Signature{};
-        return Signature{
-            static_cast<std::uint64_t>(st.st_ino), static_cast<std::uint64_t>(st.st_size),
-            static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
-    };
     ScanReport report;
     auto listed = list_job_files(ctx_.jobs_dir);
     if (!listed) {
@@ -62,36 +52,25 @@ ScanReport JobRegistry::scan() {
             }
             report.present.insert(*name);
         }
-        Seen now{signature(path), {}, {}};
-        const auto prev = seen_.find(path);
-        if (prev != seen_.end()) {
-            now.targets_path = prev->second.targets_path;
-            if (!now.targets_path.empty()) now.targets = signature(now.targets_path);
-            if (prev->second.file == now.file && prev->second.targets == now.targets) continue;
+        if (const auto prev = seen_.find(path); prev != seen_.end()) {
+            const Seen& p = prev->second;
+            if (p.file == stamp_file(path) &&
+                (p.targets_path.empty() || p.targets == stamp_file(p.targets_path)))
+                continue;
         }
         Diagnostics diags;
-        auto job = load_job(path, ctx_, diags);
+        JobSources sources;
+        auto loaded = load_job_file(path, ctx_, diags, &sources);
+        seen_[path] = {sources.job_stamp, sources.reads.targets_stamp, sources.reads.targets_path};
         for (const auto& d : diags.all())
             if (d.severity == Severity::warning) report.warnings.push_back(d.to_string());
-        if (!job) {
-            seen_[path] = now;
+        if (!loaded) {
             report.refused.emplace_back(name.value_or(path), diags.to_string());
             continue;
         }
-        now.targets_path = job->targets.from_file_path;
-        now.targets = now.targets_path.empty() ? Signature{} : signature(now.targets_path);
-        seen_[path] = now;
-        Sha256 h;
-        auto text = sha256_file(path);
-        h.update(text ? *text : std::string());
-        if (!now.targets_path.empty()) {
-            auto targets = sha256_file(now.targets_path);
-            h.update(targets ? *targets : std::string());
-        }
-        std::string digest = h.hex_digest();
-        auto& slot = jobs_[job->name];
-        if (slot.sha256 != digest) {
-            slot = LoadedJob{std::move(*job), std::move(digest)};
+        auto& slot = jobs_[loaded->job.name];
+        if (slot.sha256 != loaded->sha256) {
+            slot = std::move(*loaded);
             report.changed.push_back(slot.job.name);
         }
     }

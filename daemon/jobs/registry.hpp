@@ -1,14 +1,15 @@
 // The jobs in force: what `jobs_dir` holds, re-read when it changes (SPEC §2:
 // "notices new, changed and deleted files within a few seconds"). A file that
 // stops validating keeps its last valid version in force; its error is
-// reported once per change of the file, not on every scan. Expected load: a
-// few dozen job files, scanned every couple of seconds and on inotify
+// reported once per change of the file, not on every scan. Files are loaded
+// through jobs/job_loader.hpp, the path `lrsched validate` takes. Expected
+// load: a few dozen job files, scanned every couple of seconds and on inotify
 // events; a file is parsed again only when its (or its target list's)
 // inode, size or mtime changed.
 #pragma once
 
 #include "common/result.hpp"
-#include "jobs/job_parser.hpp"
+#include "jobs/job_loader.hpp"
 
 #include <map>
 #include <set>
@@ -21,11 +22,6 @@ namespace lrsched::jobs {
 // The job files (*.yaml, *.yml, regular files) in `dir`, sorted; an error
 // naming the directory when it cannot be read.
 Result<std::vector<std::string>> list_job_files(const std::string& dir);
-
-struct LoadedJob {
-    Job job;
-    std::string sha256;  // of the job file and its from_file content
-};
 
 struct ScanReport {
     std::vector<std::string> changed;  // new or changed jobs now in force
@@ -52,14 +48,10 @@ class JobRegistry {
     const LoadedJob* find(std::string_view name) const;
 
   private:
-    struct Signature {
-        std::uint64_t ino = 0, size = 0;
-        std::int64_t mtime_ns = 0;
-        friend bool operator==(const Signature&, const Signature&) = default;
-    };
+    // What the last load of a path read, valid or not.
     struct Seen {
-        Signature file;
-        Signature targets;  // of from_file, when the job has one
+        FileStamp file;
+        FileStamp targets;  // of from_file, when the job names one
         std::string targets_path;
     };
 

@@ -102,3 +102,106 @@ TEST_CASE("the command line refuses unknown options and missing arguments") {
     CHECK(run_process({kBin, "no-such-command"}).exit_code == 1);
     CHECK(run_process({kBin, "--help"}).exit_code == 0);
 }
+
+TEST_CASE("validate refuses a job file that is not UTF-8, naming the first bad byte") {
+    TempDir dir;
+    // `comment: café` saved as ISO-8859-1: the daemon could not store it.
+    const auto latin1 = dir.write(
+        "latin1.yaml", "targets: {tags: [a]}\ncommands: [{GetFile: x}]\ncomment: caf\xe9\n");
+    const auto r = run_process({kBin, "validate", latin1.string()});
+    CAPTURE(r.err);
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find(latin1.string() + ":3:13: ") != std::string::npos);
+    CHECK(r.err.find("not UTF-8") != std::string::npos);
+    CHECK(r.out.find(": ok") == std::string::npos);
+}
+
+TEST_CASE("validate refuses a quote left open at the end of the file, at the quote") {
+    TempDir dir;
+    const auto f =
+        dir.write("open.yaml", "targets: {tags: [a]}\ncommands:\n  - RunScript: \"a.ps1\n");
+    const auto r = run_process({kBin, "validate", f.string()});
+    CAPTURE(r.err);
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find(f.string() + ":3:16: ") != std::string::npos);
+    CHECK(r.err.find("never closed") != std::string::npos);
+}
+
+TEST_CASE("every message of validate has a position, the whole file's at 1:1") {
+    TempDir dir;
+    struct Expect {
+        std::filesystem::path file;
+        std::string at;  // "line:col: "
+        const char* says;
+    };
+    std::vector<Expect> expect;
+    const std::string ok = "targets: {tags: [a]}\ncommands: [{GetFile: x}]\n";
+    expect.push_back(
+        {dir.write("nul.yaml",
+                   std::string("targets: {tags: [a]}\ncommands: [{GetFile: x}]\0\n", 47)),
+         "2:25: ", "NUL byte"});
+    expect.push_back({dir.write("two.yaml", ok + "---\n" + ok), "3:1: ", "second YAML document"});
+    expect.push_back({dir.write("big.yaml", ok + "comment: " + std::string(2u << 20, 'x') + "\n"),
+                      "1:1: ", "over the size cap"});
+    expect.push_back({dir.write("empty.yaml", ""), "1:1: ", "empty"});
+    expect.push_back({dir.write("blank.yaml", "# to do\n"), "1:1: ", "empty"});
+    expect.push_back({dir.path() / "missing.yaml", "1:1: ", "cannot read"});
+    std::filesystem::create_directories(dir.path() / "adir");
+    expect.push_back(
+        {dir.write("fromdir.yaml", "targets: {from_file: adir}\ncommands: [{GetFile: x}]\n"),
+         "1:22: ", "targets.from_file: \"adir\": not a regular file"});
+    std::vector<std::string> argv{kBin, "validate"};
+    for (const auto& e : expect)
+        argv.push_back(e.file.string());
+    const auto r = run_process(argv);
+    CAPTURE(r.err);
+    CHECK(r.exit_code == 1);
+    for (const auto& e : expect) {
+        CAPTURE(e.file);
+        const auto at = r.err.find(e.file.string() + ":" + e.at);
+        REQUIRE(at != std::string::npos);
+        CHECK(r.err.substr(at, r.err.find('\n', at) - at).find(e.says) != std::string::npos);
+    }
+    // And no line without one.
+    std::size_t start = 0;
+    while (start < r.err.size()) {
+        const std::string line = r.err.substr(start, r.err.find('\n', start) - start);
+        start += line.size() + 1;
+        CAPTURE(line);
+        const auto yaml = line.find(".yaml:");
+        REQUIRE(yaml != std::string::npos);
+        int l = 0, c = 0;
+        CHECK(std::sscanf(line.c_str() + yaml + 6, "%d:%d: ", &l, &c) == 2);
+        CHECK(l >= 1);
+        CHECK(c >= 1);
+    }
+}
+
+TEST_CASE("a target list's problems name it, its line, and the job file line that names it") {
+    TempDir dir;
+    const auto list = dir.write("jobs/t.txt", "ok.example\nnot a host\n");
+    const auto job =
+        dir.write("jobs/j.yaml", "targets:\n  from_file: t.txt\ncommands: [{GetFile: x}]\n");
+    const auto r = run_process({kBin, "validate", job.string()});
+    CAPTURE(r.err);
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find(list.string() +
+                     ":2:1: \"not a host\" is neither a machine id nor a host name "
+                     "(target list named at " +
+                     job.string() + ":2:14)") != std::string::npos);
+}
+
+TEST_CASE("validate -c reports a tenant's secret problem at the tenant's entry") {
+    TempDir dir;
+    dir.write("jobs/a.yaml", "targets: {tags: [a]}\ncommands: [{GetFile: x}]\n");
+    const auto cfg = dir.write("lrsched.yaml",
+                               "jobs_dir: jobs\ntenants:\n  - name: contoso\n"
+                               "    tenant_id: 00000000-0000-0000-0000-000000000000\n"
+                               "    client_id: 11111111-1111-1111-1111-111111111111\n"
+                               "    client_secret_file: missing.secret\n");
+    const auto r = run_process({kBin, "validate", "-c", cfg.string()});
+    CAPTURE(r.err);
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find(cfg.string() + ":3:5: tenant contoso: cannot open secret file") !=
+          std::string::npos);
+}

@@ -186,6 +186,13 @@ TEST_CASE("a hostile configuration file is refused by the loader's caps") {
     CHECK(diags.to_string().find("node cap") != std::string::npos);
 }
 
+TEST_CASE("a configuration that is not UTF-8 is refused at its first bad byte") {
+    Diagnostics diags;
+    const std::string y = std::string(kMinimal) + "    api_base: https://caf\xe9.example\n";
+    CHECK_FALSE(parse_config(y, "c.yaml", diags).has_value());
+    CHECK(first_error(diags).rfind("c.yaml:5:26: text is not UTF-8", 0) == 0);
+}
+
 TEST_CASE("the client secret is read from a private file, trimmed, never echoed") {
     TempDir dir;
     lrsched::config::Tenant t;

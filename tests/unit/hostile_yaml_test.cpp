@@ -1,7 +1,7 @@
 // Hostile input for the YAML loader and the job parser: each must be refused
 // quickly with a message naming the cap it crossed, never expanded.
 #include "common/yaml_reader.hpp"
-#include "jobs/job_parser.hpp"
+#include "jobs/job_loader.hpp"
 #include "support/temp_dir.hpp"
 
 #include <doctest/doctest.h>
@@ -93,4 +93,75 @@ TEST_CASE("a recursive alias is refused") {
     Diagnostics diags;
     CHECK_FALSE(load_yaml("a: &a [*a]\n", "rec.yaml", YamlLimits{}, diags).has_value());
     CHECK(diags.has_errors());
+}
+
+TEST_CASE("one long string aliased again and again is refused by the expansion cap") {
+    // Within the size and node caps (about 1 MiB, 170,000 nodes), but the walk
+    // would copy 512 KiB 170,000 times: 87 GB.
+    std::string y = "a: &s \"" + std::string(512u << 10, 'x') + "\"\nb: [*s";
+    for (int i = 1; i < 170'000; ++i)
+        y += ",*s";
+    y += "]\n";
+    REQUIRE(y.size() <= lrsched::jobs::kJobYamlLimits.max_bytes);
+    Diagnostics diags;
+    CHECK_FALSE(lrsched::jobs::load_job_text(y, "big.yaml", {}, diags).has_value());
+    REQUIRE(diags.error_count() == 1);
+    CAPTURE(diags.to_string());
+    // The seventh alias brings the text past 4 MiB (eight copies, plus keys).
+    CHECK(diags.all()[0].to_string().rfind("big.yaml:2:23: ", 0) == 0);
+    CHECK(diags.all()[0].message.find("expansion cap") != std::string::npos);
+}
+
+TEST_CASE("an unclosed flow collection a MiB deep is refused at the depth cap") {
+    for (const char open : {'[', '{'}) {
+        CAPTURE(open);
+        Diagnostics diags;
+        CHECK_FALSE(load_yaml(std::string((1u << 20) - 1, open), "open.yaml",
+                              lrsched::jobs::kJobYamlLimits, diags)
+                        .has_value());
+        REQUIRE(diags.error_count() == 1);
+        CHECK(diags.all()[0].to_string().rfind("open.yaml:1:33: ", 0) == 0);
+        CHECK(diags.all()[0].message.find("depth cap") != std::string::npos);
+    }
+}
+
+TEST_CASE("a flow list that could still be a mapping key is refused past the lookahead cap") {
+    // yaml-cpp scans all of it before it hands out one event: every token of
+    // it is held in memory at once (about 200 bytes each).
+    struct Lead {
+        const char* text;
+        int line, col;  // of the '['
+    };
+    for (const Lead lead : {Lead{"- ", 1, 3}, Lead{"", 1, 1}, Lead{"x:\n  ", 2, 3}}) {
+        CAPTURE(lead.text);
+        std::string y = std::string(lead.text) + "[";
+        for (int i = 0; i < 40'000; ++i)
+            y += "a,";
+        y += "a]\n";
+        Diagnostics diags;
+        CHECK_FALSE(load_yaml(y, "flow.yaml", lrsched::jobs::kJobYamlLimits, diags).has_value());
+        REQUIRE(diags.error_count() == 1);
+        const auto& d = diags.all()[0];
+        CHECK(d.where.line == lead.line);
+        CHECK(d.where.col == lead.col);
+        CHECK(d.message.find("lookahead cap") != std::string::npos);
+    }
+    // The same list as a mapping's value streams and is within every cap.
+    std::string y = "x: [";
+    for (int i = 0; i < 40'000; ++i)
+        y += "a,";
+    y += "a]\n";
+    Diagnostics diags;
+    CHECK(load_yaml(y, "flow.yaml", lrsched::jobs::kJobYamlLimits, diags).has_value());
+}
+
+TEST_CASE("long text is not taken for many tokens: words on a line are one scalar") {
+    std::string words;
+    for (int i = 0; i < 100'000; ++i)
+        words += "w ";
+    const std::string y =
+        "targets: {tags: [a]}\ncommands: [{GetFile: x}]\ncomment: " + words + "\n";
+    Diagnostics diags;
+    CHECK(lrsched::jobs::load_job_text(y, "words.yaml", {}, diags).has_value());
+    CHECK(diags.to_string() == "");
 }

@@ -1,5 +1,6 @@
 #include "jobs/job_parser.hpp"
 
+#include "jobs/job_loader.hpp"
 #include "support/temp_dir.hpp"
 
 #include <doctest/doctest.h>
@@ -124,9 +125,11 @@ const BadJob kBadJobs[] = {
      "outside the jobs directory"},
     {"top level is a list", "- GetFile: x\n", 1, 1, "job: expected a mapping"},
     {"YAML syntax error", "targets: {tags: [a]\ncommands: [{GetFile: x}]\n", 2, 1, "YAML syntax"},
-    {"two YAML documents", "targets: {tags: [a]}\ncommands: [{GetFile: x}]\n---\npriority: 1\n", 0,
-     0, "more than one YAML document"},
-    {"NUL byte", "targets: {tags: [a]}\ncommands: [{GetFile: x}]\0\n", 0, 0, "NUL byte"},
+    {"two YAML documents", "targets: {tags: [a]}\ncommands: [{GetFile: x}]\n---\npriority: 1\n", 3,
+     1, "a second YAML document starts here"},
+    {"NUL byte", "targets: {tags: [a]}\ncommands: [{GetFile: x}]\0\n", 2, 25, "NUL byte"},
+    {"empty file", "", 1, 1, "empty"},
+    {"only comments", "# nothing yet\n\n", 1, 1, "empty"},
 };
 
 std::string first_error(const Diagnostics& d) {

@@ -2,9 +2,11 @@
 // deletions of job files.
 #include "jobs/registry.hpp"
 
+#include "common/sha256.hpp"
 #include "support/temp_dir.hpp"
 
 #include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
 
@@ -91,4 +93,55 @@ TEST_CASE("an unreadable jobs directory withdraws nothing") {
     CHECK(r.removed.empty());
     CHECK(r.refused.size() == 1);
     CHECK(reg.find("a") != nullptr);
+}
+
+TEST_CASE("the registry refuses a job file that is not UTF-8 with validate's message") {
+    TempDir dir;
+    const auto path = dir.write(
+        "jobs/latin1.yaml", "targets: {tags: [a]}\ncommands: [{GetFile: x}]\ncomment: caf\xe9\n");
+    dir.write("jobs/good.yaml", kValid);
+    JobRegistry reg({(dir.path() / "jobs").string(), {}});
+    const auto r = reg.scan();
+    CHECK(r.changed == std::vector<std::string>{"good"});
+    REQUIRE(r.refused.size() == 1);
+    CHECK(r.refused[0].first == "latin1");
+    CHECK(r.refused[0].second.rfind(path.string() + ":3:13: ", 0) == 0);
+    CHECK(r.refused[0].second.find("not UTF-8") != std::string::npos);
+    CHECK(reg.find("latin1") == nullptr);
+    // Word for word what `lrsched validate` prints: both take load_job_file.
+    lrsched::Diagnostics diags;
+    CHECK_FALSE(
+        lrsched::jobs::load_job_file(path.string(), {(dir.path() / "jobs").string(), {}}, diags));
+    CHECK(r.refused[0].second == diags.to_string());
+}
+
+TEST_CASE("a job is stored as the definition and hash of exactly the bytes it was parsed from") {
+    TempDir dir;
+    const std::string job = "targets: {from_file: t.txt}\ncommands: [{GetFile: x}]\n";
+    const std::string list = "a.example\n";
+    dir.write("jobs/t.txt", list);
+    dir.write("jobs/j.yaml", job);
+    JobRegistry reg({(dir.path() / "jobs").string(), {}});
+    REQUIRE(reg.scan().changed.size() == 1);
+    const auto* lj = reg.find("j");
+    REQUIRE(lj != nullptr);
+    CHECK(lj->sha256 == lrsched::sha256_hex(job + list));
+    CHECK(lj->definition == lrsched::jobs::to_json(lj->job).dump());
+    CHECK(lj->definition.find("\"a.example\"") != std::string::npos);
+}
+
+TEST_CASE("a job refused for its target list is loaded once the list is fixed or appears") {
+    TempDir dir;
+    dir.write("jobs/t.txt", "not a host\n");
+    dir.write("jobs/j.yaml", "targets: {from_file: t.txt}\ncommands: [{GetFile: x}]\n");
+    dir.write("jobs/k.yaml", "targets: {from_file: later.txt}\ncommands: [{GetFile: x}]\n");
+    JobRegistry reg({(dir.path() / "jobs").string(), {}});
+    auto r = reg.scan();
+    CHECK(r.refused.size() == 2);
+    CHECK(reg.scan().refused.empty());  // reported once
+    dir.write("jobs/t.txt", "a.example\n");
+    dir.write("jobs/later.txt", "b.example\n");
+    r = reg.scan();
+    CHECK(r.changed == std::vector<std::string>{"j", "k"});
+    CHECK(r.refused.empty());
 }

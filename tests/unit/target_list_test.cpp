@@ -1,4 +1,4 @@
-#include "jobs/job_parser.hpp"
+#include "jobs/job_loader.hpp"
 #include "support/temp_dir.hpp"
 
 #include <doctest/doctest.h>
@@ -66,4 +66,22 @@ TEST_CASE("a from_file list with no entries is an empty target set") {
     CHECK_FALSE(lrsched::jobs::load_job(job.string(), {(dir.path() / "jobs").string(), {}}, diags)
                     .has_value());
     CHECK(diags.to_string().find("empty target set: t.txt lists no machine") != std::string::npos);
+}
+
+TEST_CASE("a target list that is not UTF-8 is refused at its first bad byte") {
+    Diagnostics diags;
+    CHECK_FALSE(parse_target_list("a.example\nb\xe9.example\n", "t.txt", diags).has_value());
+    REQUIRE(diags.error_count() == 1);
+    CHECK(diags.all()[0].to_string().rfind("t.txt:2:2: text is not UTF-8", 0) == 0);
+}
+
+TEST_CASE("a target list saved with a byte order mark reads its first line") {
+    Diagnostics diags;
+    auto list = parse_target_list(
+        "\xef\xbb\xbf"
+        "a.example\n",
+        "t.txt", diags);
+    CAPTURE(diags.to_string());
+    REQUIRE(list.has_value());
+    CHECK(list->hostnames == std::vector<std::string>{"a.example"});
 }
