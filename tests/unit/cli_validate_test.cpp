@@ -145,11 +145,11 @@ TEST_CASE("every message of validate has a position, the whole file's at 1:1") {
                       "1:1: ", "over the size cap"});
     expect.push_back({dir.write("empty.yaml", ""), "1:1: ", "empty"});
     expect.push_back({dir.write("blank.yaml", "# to do\n"), "1:1: ", "empty"});
-    expect.push_back({dir.path() / "missing.yaml", "1:1: ", "cannot read"});
+    expect.push_back({dir.path() / "missing.yaml", "1:1: ", "cannot open"});
     std::filesystem::create_directories(dir.path() / "adir");
     expect.push_back(
         {dir.write("fromdir.yaml", "targets: {from_file: adir}\ncommands: [{GetFile: x}]\n"),
-         "1:22: ", "targets.from_file: \"adir\": not a regular file"});
+         "1:22: ", "targets.from_file: \"adir\": is a directory, not a regular file"});
     std::vector<std::string> argv{kBin, "validate"};
     for (const auto& e : expect)
         argv.push_back(e.file.string());
@@ -202,6 +202,6 @@ TEST_CASE("validate -c reports a tenant's secret problem at the tenant's entry")
     const auto r = run_process({kBin, "validate", "-c", cfg.string()});
     CAPTURE(r.err);
     CHECK(r.exit_code == 1);
-    CHECK(r.err.find(cfg.string() + ":3:5: tenant contoso: cannot open secret file") !=
+    CHECK(r.err.find(cfg.string() + ":3:5: tenant contoso: secret file ") !=
           std::string::npos);
 }

@@ -174,14 +174,14 @@ TEST_CASE("validate: a job file, a target list or the configuration that is a FI
                                           "  - GetFile: 'C:\\x.log'\n");
     const auto r = site.run({"validate", job, uses_list.string()});
     CHECK(r.exit_code == 1);
-    CHECK(contains(r.err, job + ": is a FIFO, not a regular file"));
-    CHECK(contains(r.err, "targets.txt: is a FIFO, not a regular file"));
+    CHECK(contains(r.err, job + ":1:1: is a FIFO, not a regular file"));
+    CHECK(contains(r.err, "\"targets.txt\": is a FIFO, not a regular file"));
 
     const auto config = make_fifo(site.dir.path() / "fifo.yaml");
     auto c = run_process_within({LRSCHED_BINARY, "validate", "-c", config}, kHang);
     REQUIRE_FALSE(c.timed_out);
     CHECK(c.exit_code == 1);
-    CHECK(contains(c.err, config + ": is a FIFO, not a regular file"));
+    CHECK(contains(c.err, config + ":1:1: is a FIFO, not a regular file"));
 }
 
 TEST_CASE("status and sessions: a database path that is a FIFO is refused, not waited on") {
