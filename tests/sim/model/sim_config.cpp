@@ -79,6 +79,7 @@ const Setting kSettings[] = {
     {"link_lifetime", Kind::seconds, &SimConfig::link_lifetime, 0.001, kBig, "result link lifetime (30m)"},
     {"visibility_lag", Kind::seconds, &SimConfig::visibility_lag, 0, kBig, "new actions invisible to reads for this long (0)"},
     {"getfile_size", Kind::u64, &SimConfig::getfile_size, 0, 4'000'000'000.0, "bytes of every GetFile result (4096)"},
+    {"download_delay", Kind::seconds, &SimConfig::download_delay, 0, kBig, "every result download answers after this long (0)"},
     {"fault_http500", Kind::fraction, &SimConfig::fault_http500, 0, 1, "/api calls answered 500, nothing done"},
     {"fault_http503", Kind::fraction, &SimConfig::fault_http503, 0, 1, "/api calls answered 503, nothing done"},
     {"fault_reset", Kind::fraction, &SimConfig::fault_reset, 0, 1, "/api calls reset, nothing done"},

@@ -64,6 +64,7 @@ struct SimConfig {
     double link_lifetime = 1800;
     double visibility_lag = 0;
     std::uint64_t getfile_size = 4096;
+    double download_delay = 0;  // every result download answers after this long
 
     // Faults on /api calls (the token endpoint and /_sim/* are exempt).
     double fault_http500 = 0;
