@@ -1,5 +1,7 @@
 #include "api/mde.hpp"
 
+#include "common/diagnostic.hpp"
+#include "common/log_text.hpp"
 #include "common/text.hpp"
 
 #include <nlohmann/json.hpp>
@@ -269,12 +271,19 @@ ApiError parse_api_error(std::string_view body) {
     return {str(*e, "code"), str(*e, "message")};
 }
 
+std::string http_error_text(int status, std::string_view body) {
+    const ApiError err = parse_api_error(body);
+    std::string out = "HTTP " + std::to_string(status);
+    if (!err.code.empty()) out += " " + log_value(err.code, 100);
+    if (!err.message.empty()) out += ": " + quote_value(err.message, 300);
+    return out;
+}
+
 SubmitResult classify_submit(int status, std::string_view body) {
     SubmitResult r;
     const ApiError err = parse_api_error(body);
     r.error_code = err.code;
-    r.message =
-        err.message.empty() ? "HTTP " + std::to_string(status) : err.code + ": " + err.message;
+    r.message = http_error_text(status, body);
     if (status >= 200 && status < 300) {
         auto a = parse_machine_action(body);
         if (a) {

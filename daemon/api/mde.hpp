@@ -99,6 +99,10 @@ struct ApiError {
     std::string message;
 };
 ApiError parse_api_error(std::string_view body);
+// For a message: "HTTP <status>", then the API's code and message when the
+// body has them, the message quoted (quote_value: it is the server's text):
+// `HTTP 400 BadRequest: "File \"x.ps1\" was not found..."`.
+std::string http_error_text(int status, std::string_view body);
 
 // What a runliveresponse answer means for the session that sent it.
 enum class SubmitOutcome {

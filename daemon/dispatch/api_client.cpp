@@ -1,5 +1,6 @@
 #include "dispatch/api_client.hpp"
 
+#include "common/log_text.hpp"
 #include "limits/retry_after.hpp"
 #include "net/net.hpp"
 
@@ -155,12 +156,10 @@ net::asio::awaitable<Result<net::Response>> ApiClient::Impl::read(std::string me
             continue;
         }
         if (res->status == 401 || res->status == 403) {
-            const auto e = api::parse_api_error(res->body);
             // The library calls need their own permission; say which.
             const bool library = target.rfind("/api/libraryfiles", 0) == 0;
             co_return Error{Errc::permission_denied,
-                            what + ": HTTP " + std::to_string(res->status) + " " + e.code + " " +
-                                e.message +
+                            what + ": " + api::http_error_text(res->status, res->body) +
                                 (library ? " (does the app have Library.Manage?)" : "")};
         }
         if (res->status == 429 && attempt < kReadRetries) {
@@ -186,9 +185,8 @@ net::asio::awaitable<Result<std::vector<api::Machine>>> ApiClient::list_machines
         if (res->status == 404) break;  // "no machine matched"
         if (res->status != 200)
             co_return Error{Errc::invalid_input, "tenant " + impl_->tenant.name +
-                                                     ": listing machines: HTTP " +
-                                                     std::to_string(res->status) + " " +
-                                                     api::parse_api_error(res->body).message};
+                                                     ": listing machines: " +
+                                                     api::http_error_text(res->status, res->body)};
         auto machines = api::parse_machine_list(res->body);
         if (!machines) co_return std::move(machines).error();
         const std::size_t got = machines->size();
@@ -214,9 +212,8 @@ net::asio::awaitable<Result<std::vector<api::MachineAction>>> ApiClient::list_ac
         if (res->status == 404) break;
         if (res->status != 200)
             co_return Error{Errc::invalid_input, "tenant " + impl_->tenant.name +
-                                                     ": listing actions: HTTP " +
-                                                     std::to_string(res->status) + " " +
-                                                     api::parse_api_error(res->body).message};
+                                                     ": listing actions: " +
+                                                     api::http_error_text(res->status, res->body)};
         auto actions = api::parse_machine_action_list(res->body);
         if (!actions) co_return std::move(actions).error();
         const std::size_t got = actions->size();
@@ -232,9 +229,8 @@ net::asio::awaitable<Result<std::vector<api::LibraryFile>>> ApiClient::list_libr
     if (!res) co_return std::move(res).error();
     if (res->status != 200)
         co_return Error{Errc::invalid_input, "tenant " + impl_->tenant.name +
-                                                 ": listing the live response library: HTTP " +
-                                                 std::to_string(res->status) + " " +
-                                                 api::parse_api_error(res->body).message};
+                                                 ": listing the live response library: " +
+                                                 api::http_error_text(res->status, res->body)};
     co_return api::parse_library_list(res->body);
 }
 
@@ -253,13 +249,13 @@ net::asio::awaitable<Result<api::UploadResult>> ApiClient::upload_library(std::s
 
 net::asio::awaitable<Result<void>> ApiClient::cancel(std::string action_id, std::string comment) {
     const nlohmann::json body = {{"Comment", comment}};
-    auto res = co_await impl_->read("POST", "/api/machineactions/" + action_id + "/cancel",
+    auto res = co_await impl_->read("POST",
+                                    "/api/machineactions/" + api::url_encode(action_id) + "/cancel",
                                     body.dump(), kSmallLimit);
     if (!res) co_return std::move(res).error();
     if (res->status / 100 != 2)
-        co_return Error{Errc::invalid_input, "cancel " + action_id + ": HTTP " +
-                                                 std::to_string(res->status) + " " +
-                                                 api::parse_api_error(res->body).message};
+        co_return Error{Errc::invalid_input, "cancel " + log_value(action_id) + ": " +
+                                                 api::http_error_text(res->status, res->body)};
     co_return ok();
 }
 
@@ -270,10 +266,10 @@ net::asio::awaitable<Result<std::string>> ApiClient::result_link(std::string act
             "/GetLiveResponseResultDownloadLink(index=" + std::to_string(index) + ")",
         "", kSmallLimit);
     if (!res) co_return std::move(res).error();
-    const std::string what = "result link " + std::to_string(index) + " of " + action_id;
+    const std::string what = "result link " + std::to_string(index) + " of " + log_value(action_id);
     if (res->status != 200)
-        co_return Error{Errc::invalid_input, what + ": HTTP " + std::to_string(res->status) + " " +
-                                                 api::parse_api_error(res->body).message};
+        co_return Error{Errc::invalid_input,
+                        what + ": " + api::http_error_text(res->status, res->body)};
     const auto j = nlohmann::json::parse(res->body, nullptr, false);
     if (!j.is_object() || !j.contains("value") || !j["value"].is_string())
         co_return Error{Errc::invalid_input, what + ": no URL in the answer"};

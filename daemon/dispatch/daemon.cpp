@@ -11,6 +11,7 @@
 #include "dispatch/daemon.hpp"
 
 #include "common/diagnostic.hpp"
+#include "common/log_text.hpp"
 #include "dispatch/daemon_shell.hpp"
 #include "jobs/firing.hpp"
 #include "jobs/job_parser.hpp"
@@ -92,7 +93,7 @@ void Daemon::spawn(asio::awaitable<void> loop, std::string name) {
                            try {
                                std::rethrow_exception(e);
                            } catch (const std::exception& ex) {
-                               spdlog::critical("loop {} died: {}", name, ex.what());
+                               spdlog::critical("loop {} died: {}", name, log_error(ex.what()));
                            }
                            exit_code_ = 1;
                            stop();
@@ -127,7 +128,7 @@ int Daemon::run() {
         spawn(collect_loop(t.get()), "collect " + t->cfg.name);
     }
     spdlog::info("lrsched daemon started: {} tenant(s), jobs in {}, store {}", tenants_.size(),
-                 cfg_.jobs_dir, cfg_.state_dir);
+                 log_value(cfg_.jobs_dir), log_value(cfg_.state_dir));
     io_.run();
     spdlog::info("lrsched daemon stopped");
     return exit_code_;
@@ -535,10 +536,13 @@ bool set_up_logging(const config::LogConfig& log) {
         else
             logger = spdlog::basic_logger_st("lrsched", log.file);
     } catch (const spdlog::spdlog_ex& e) {
-        std::fprintf(stderr, "lrsched: log file %s: %s\n", log.file.c_str(), e.what());
+        std::fprintf(stderr, "lrsched: log file %s: %s\n", quote_value(log.file, 200).c_str(),
+                     escape_log_message(e.what()).c_str());
         return false;
     }
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+    // Escapes what any call site let through (log_text.hpp): no message
+    // can start a new line or send a terminal sequence.
+    logger->set_formatter(text_log_formatter());
     logger->set_level(spdlog::level::from_str(log.level));
     logger->flush_on(spdlog::level::trace);
     spdlog::set_default_logger(logger);
@@ -729,7 +733,7 @@ int run_daemon(const std::string& config_path) {
     std::error_code ec;
     std::filesystem::create_directories(cfg->state_dir, ec);
     if (ec) {
-        spdlog::critical("state_dir {}: {}", cfg->state_dir, ec.message());
+        spdlog::critical("state_dir {}: {}", log_value(cfg->state_dir), ec.message());
         return 1;
     }
     auto st = store::Store::open(store::database_path(cfg->state_dir));

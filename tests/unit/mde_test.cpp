@@ -160,6 +160,14 @@ TEST_CASE("submit answers are classified into what the dispatcher does next") {
         CHECK(r.outcome == c.outcome);
         if (c.outcome == SubmitOutcome::created) CHECK(r.action->id == "a1");
     }
-    CHECK(classify_submit(400, bad).message == "InvalidRequestBody: order");
+    CHECK(classify_submit(400, bad).message == "HTTP 400 InvalidRequestBody: \"order\"");
     CHECK(classify_submit(503, "").message == "HTTP 503");
+    // The server's text is quoted in the message: it cannot forge a field or
+    // a line wherever the message goes (the session's last_error, the log).
+    const std::string hostile =
+        R"({"error":{"code":"ActiveRequestAlreadyExists","message":"busy\r\n2025 state=done \u001b[31m\u0000","target":"t"}})";
+    CHECK(classify_submit(400, hostile).message ==
+          "HTTP 400 ActiveRequestAlreadyExists: \"busy\\r\\n2025 state=done \\x1b[31m\\x00\"");
+    CHECK(classify_submit(400, R"({"error":{"code":"a b","message":""}})").message ==
+          "HTTP 400 \"a b\"");
 }

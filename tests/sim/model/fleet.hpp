@@ -47,6 +47,11 @@ Result<std::vector<Machine>> load_fleet(std::string_view json_text, Ticks start)
 // The Machine entity as GET /api/machines shows it (hidden fields left out).
 nlohmann::json machine_json(const Machine& m);
 
+// Text for --hostile-strings, to append to a server's message: ESC
+// sequences, NUL and a forged `state=done` field, then CR LF and a forged
+// log line. It names itself "forged-by-server".
+std::string hostile_text();
+
 class Fleet {
   public:
     explicit Fleet(std::vector<Machine> machines);

@@ -82,6 +82,11 @@ struct SimConfig {
     // (deterministic, unlike the fractions above).
     int fault_library_unavailable = 0;
 
+    // Hostile strings (issue 10, C11). Machine names carrying CR LF and
+    // a forged log line, ESC sequences, NUL, or spaces and `state=done`;
+    // every 4xx message and token error carrying such text too.
+    bool hostile_strings = false;
+
     // Observation.
     std::string tag_regex = "lrsched:[0-9a-f]+:[0-9]+:[0-9]+";
     std::string ledger;  // JSON-lines file; empty: none
