@@ -182,7 +182,7 @@ HttpResponse SimApi::create_action(std::size_t machine,
     a.id = guids_.next();
     a.machine = machine;
     a.machine_id = m.id;
-    a.computer_dns_name = m.computer_dns_name;
+    a.computer_dns_name = listed_name(m.computer_dns_name, config_.long_names);
     a.requestor = config_.client_id;
     a.tag = tags_matcher_.find(comment);
     a.comment = std::move(comment);

@@ -62,6 +62,17 @@ std::string hostile_text() {
            "\r\n2025-01-01T00:00:00.000Z critical job=sweep run=1 state=done"s;
 }
 
+std::string listed_name(const std::string& name, std::uint64_t bytes) {
+    if (name.size() >= bytes) return name;
+    std::string out = name;
+    out.reserve(bytes);
+    while (out.size() < bytes) {
+        out += '.';
+        out.append(std::min<std::uint64_t>(63, bytes - out.size()), 'x');
+    }
+    return out;
+}
+
 std::vector<Machine> generate_fleet(const SimConfig& c, Ticks start) {
     std::vector<Machine> out;
     out.reserve(static_cast<std::size_t>(c.machines));
@@ -218,9 +229,9 @@ Result<std::vector<Machine>> load_fleet(std::string_view json_text, Ticks start)
     return out;
 }
 
-nlohmann::json machine_json(const Machine& m) {
+nlohmann::json machine_json(const Machine& m, std::uint64_t name_bytes) {
     return {{"id", m.id},
-            {"computerDnsName", m.computer_dns_name},
+            {"computerDnsName", listed_name(m.computer_dns_name, name_bytes)},
             {"firstSeen", iso_time(m.first_seen)},
             {"lastSeen", iso_time(m.last_seen)},
             {"osPlatform", m.os_platform},

@@ -93,6 +93,7 @@ const Setting kSettings[] = {
     {"fault_expire_link", Kind::fraction, &SimConfig::fault_expire_link, 0, 1, "result downloads answered 403 as if the link had expired"},
     {"fault_library_unavailable", Kind::integer, &SimConfig::fault_library_unavailable, 0, 1'000'000, "the first N library listings and the first N uploads answered 503"},
     {"hostile_strings", Kind::boolean, &SimConfig::hostile_strings, 0, 0, "machine names, 4xx messages and token errors carry CR LF, ESC, NUL and forged fields"},
+    {"long_names", Kind::u64, &SimConfig::long_names, 0, 1'000'000, "listed computerDnsNames padded to this many bytes (0: as is)"},
     {"tag_regex", Kind::string, &SimConfig::tag_regex, 0, 0, "correlation tag in a Comment (ECMAScript regex)"},
     {"ledger", Kind::string, &SimConfig::ledger, 0, 0, "JSON-lines ledger of actions and status changes"},
     {"library", Kind::list, &SimConfig::library, 0, 0, "library file preloaded (repeat the flag; YAML: a list)"},

@@ -82,10 +82,13 @@ struct SimConfig {
     // (deterministic, unlike the fractions above).
     int fault_library_unavailable = 0;
 
-    // Hostile strings (issue 10, C11). Machine names carrying CR LF and
+    // Hostile strings (issue 10, C11/C12). Machine names carrying CR LF and
     // a forged log line, ESC sequences, NUL, or spaces and `state=done`;
     // every 4xx message and token error carrying such text too.
     bool hostile_strings = false;
+    // Every listed computerDnsName padded to this many bytes (0: as is); the
+    // fleet keeps the short names, the padding is added as they are sent.
+    std::uint64_t long_names = 0;
 
     // Observation.
     std::string tag_regex = "lrsched:[0-9a-f]+:[0-9]+:[0-9]+";
