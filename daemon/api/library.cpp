@@ -103,9 +103,7 @@ MultipartBody library_upload_body(std::string_view name,
 
 UploadResult classify_upload(int status, std::string_view body) {
     UploadResult r;
-    const ApiError err = parse_api_error(body);
-    r.message = "HTTP " + std::to_string(status) + (err.code.empty() ? "" : " " + err.code) +
-                (err.message.empty() ? "" : ": " + err.message);
+    r.message = http_error_text(status, body);
     if (status >= 200 && status < 300) {
         r.outcome = UploadOutcome::uploaded;
         const json j = json::parse(body, nullptr, false);

@@ -1,5 +1,7 @@
 #include "api/mde.hpp"
 
+#include "common/diagnostic.hpp"
+#include "common/log_text.hpp"
 #include "common/text.hpp"
 
 #include <nlohmann/json.hpp>
@@ -63,24 +65,10 @@ Result<MachineAction> action_from(const json& j) {
     return a;
 }
 
-// Parses `text` and hands the document to `f`. With `keep`, members of the
-// entities of a list ({"value": [{...}, ...]}) not named in it are dropped
-// while parsing: a page of 10,000 machines then costs a few MB of memory
-// instead of a hundred.
+// Parses `text` and hands the document to `f`.
 template <typename F>
-auto parse_json(std::string_view text,
-                const char* what,
-                F&& f,
-                std::initializer_list<std::string_view> keep = {}) -> decltype(f(json())) {
-    json::parser_callback_t filter = nullptr;
-    if (keep.size() > 0)
-        filter = [keep](int depth, json::parse_event_t event, json& parsed) {
-            // Depth 1: the root's members; 2: the entities; 3: their members.
-            if (event != json::parse_event_t::key || depth != 3) return true;
-            const auto& name = parsed.get_ref<const std::string&>();
-            return std::find(keep.begin(), keep.end(), name) != keep.end();
-        };
-    json j = json::parse(text, filter, false);
+auto parse_json(std::string_view text, const char* what, F&& f) -> decltype(f(json())) {
+    json j = json::parse(text, nullptr, false);
     if (j.is_discarded())
         return Error{Errc::invalid_input, std::string(what) + ": response is not JSON"};
     return f(j);
@@ -229,36 +217,67 @@ Result<std::vector<MachineAction>> parse_machine_action_list(std::string_view te
         });
 }
 
-Result<std::vector<Machine>> parse_machine_list(std::string_view text) {
-    return parse_json(
-        text, "machine list",
-        [](const json& j) -> Result<std::vector<Machine>> {
-            const auto v = j.is_object() ? j.find("value") : j.end();
-            if (v == j.end() || !v->is_array())
-                return Error{Errc::invalid_input, "machine list: no value array"};
-            std::vector<Machine> out;
-            out.reserve(v->size());
-            for (const auto& item : *v) {
-                if (!item.is_object())
-                    return Error{Errc::invalid_input, "machine list: an entry is not an object"};
-                Machine m;
-                m.id = to_lower(str(item, "id"));
-                if (!is_machine_id(m.id))
-                    return Error{Errc::invalid_input, "machine list: an entry has no valid id"};
-                m.computer_dns_name = to_lower(str(item, "computerDnsName"));
-                m.os_platform = str(item, "osPlatform");
-                m.health_status = str(item, "healthStatus");
-                m.last_seen = str(item, "lastSeen");
-                m.rbac_group_name = str(item, "rbacGroupName");
-                if (const auto t = item.find("machineTags"); t != item.end() && t->is_array())
-                    for (const auto& tag : *t)
-                        if (tag.is_string()) m.tags.push_back(tag.get<std::string>());
-                out.push_back(std::move(m));
+Result<MachineList> parse_machine_list(std::string_view text) {
+    static constexpr std::string_view kKeep[] = {"id",           "computerDnsName", "osPlatform",
+                                                 "healthStatus", "lastSeen",        "rbacGroupName",
+                                                 "machineTags"};
+    MachineList out;
+    // While parsing: members not in kKeep are dropped (a page of 10,000
+    // machines costs a few MB, not a hundred), and so is any string longer
+    // than kMaxListedString (6 KB names would otherwise sit in the page's
+    // document). Depth 3: an entity's members; 4: the items of its tags.
+    json::parser_callback_t filter = [&out](int depth, json::parse_event_t event, json& parsed) {
+        if (event == json::parse_event_t::key && depth == 3) {
+            const auto& name = parsed.get_ref<const std::string&>();
+            return std::find(std::begin(kKeep), std::end(kKeep), name) != std::end(kKeep);
+        }
+        if (event == json::parse_event_t::value && depth >= 3 && parsed.is_string() &&
+            parsed.get_ref<const std::string&>().size() > kMaxListedString) {
+            parsed = nullptr;
+            ++out.refused_values;
+        }
+        return true;
+    };
+    json j = json::parse(text, filter, false);
+    if (j.is_discarded()) return Error{Errc::invalid_input, "machine list: response is not JSON"};
+    const auto v = j.is_object() ? j.find("value") : j.end();
+    if (v == j.end() || !v->is_array())
+        return Error{Errc::invalid_input, "machine list: no value array"};
+    // A field over its cap reads as absent.
+    const auto capped = [&out](const json& item, const char* key, std::size_t cap) {
+        std::string s = str(item, key);
+        if (s.size() <= cap) return s;
+        ++out.refused_values;
+        return std::string();
+    };
+    out.machines.reserve(v->size());
+    for (const auto& item : *v) {
+        if (!item.is_object())
+            return Error{Errc::invalid_input, "machine list: an entry is not an object"};
+        Machine m;
+        m.id = to_lower(str(item, "id"));
+        if (!is_machine_id(m.id)) {
+            ++out.bad_ids;
+            continue;
+        }
+        m.computer_dns_name = to_lower(capped(item, "computerDnsName", kMaxDnsName));
+        m.os_platform = capped(item, "osPlatform", kMaxShortField);
+        m.health_status = capped(item, "healthStatus", kMaxShortField);
+        m.last_seen = capped(item, "lastSeen", kMaxShortField);
+        m.rbac_group_name = capped(item, "rbacGroupName", kMaxListedString);
+        if (const auto t = item.find("machineTags"); t != item.end() && t->is_array()) {
+            for (const auto& tag : *t) {
+                if (!tag.is_string()) continue;
+                const auto& s = tag.get_ref<const std::string&>();
+                if (s.size() > kMaxTag || m.tags.size() == kMaxTags)
+                    ++out.refused_values;
+                else
+                    m.tags.push_back(s);
             }
-            return out;
-        },
-        {"id", "computerDnsName", "osPlatform", "healthStatus", "lastSeen", "rbacGroupName",
-         "machineTags"});
+        }
+        out.machines.push_back(std::move(m));
+    }
+    return out;
 }
 
 ApiError parse_api_error(std::string_view body) {
@@ -269,12 +288,19 @@ ApiError parse_api_error(std::string_view body) {
     return {str(*e, "code"), str(*e, "message")};
 }
 
+std::string http_error_text(int status, std::string_view body) {
+    const ApiError err = parse_api_error(body);
+    std::string out = "HTTP " + std::to_string(status);
+    if (!err.code.empty()) out += " " + log_value(err.code, 100);
+    if (!err.message.empty()) out += ": " + quote_value(err.message, 300);
+    return out;
+}
+
 SubmitResult classify_submit(int status, std::string_view body) {
     SubmitResult r;
     const ApiError err = parse_api_error(body);
     r.error_code = err.code;
-    r.message =
-        err.message.empty() ? "HTTP " + std::to_string(status) : err.code + ": " + err.message;
+    r.message = http_error_text(status, body);
     if (status >= 200 && status < 300) {
         auto a = parse_machine_action(body);
         if (a) {

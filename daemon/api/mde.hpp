@@ -90,7 +90,30 @@ struct Machine {
     std::vector<std::string> tags;
     std::string rbac_group_name;
 };
-Result<std::vector<Machine>> parse_machine_list(std::string_view json);
+
+// What a machine listing may make the daemon keep (issue 10, C12): a 10^5
+// machine fleet is held while a run is queued, so no server can grow it with
+// long strings. A value over its cap is refused (left out as if absent),
+// never cut: a cut name could equal another machine's, or match a
+// `hostnames:` selector it does not match whole.
+inline constexpr std::size_t kMaxListedString = 256;  // any string, while parsing
+inline constexpr std::size_t kMaxDnsName = 253;       // RFC 1035
+inline constexpr std::size_t kMaxTag = 200;           // MDE's own limit on a tag
+inline constexpr std::size_t kMaxTags = 64;           // per machine
+inline constexpr std::size_t kMaxShortField = 64;     // osPlatform, healthStatus, lastSeen
+// Before parsing, a string over this many bytes as sent is dropped whole
+// (LongStringFilter): \uXXXX is 6 bytes for 1, so nothing kept is lost.
+inline constexpr std::size_t kMaxRawListedString = 6 * kMaxListedString;
+
+struct MachineList {
+    std::vector<Machine> machines;
+    std::size_t bad_ids = 0;         // entries dropped: their id is not 40 hex
+    std::size_t refused_values = 0;  // strings (or tags) over their cap, left out
+};
+// A page of GET /api/machines. Entries without a valid id are dropped and
+// counted (the caller warns once per listing); only a body that is not a
+// listing at all is an error.
+Result<MachineList> parse_machine_list(std::string_view json);
 
 // The API's error body {"error": {"code", "message", "target"}}; code and
 // message are empty when the body is something else.
@@ -99,6 +122,10 @@ struct ApiError {
     std::string message;
 };
 ApiError parse_api_error(std::string_view body);
+// For a message: "HTTP <status>", then the API's code and message when the
+// body has them, the message quoted (quote_value: it is the server's text):
+// `HTTP 400 BadRequest: "File \"x.ps1\" was not found..."`.
+std::string http_error_text(int status, std::string_view body);
 
 // What a runliveresponse answer means for the session that sent it.
 enum class SubmitOutcome {

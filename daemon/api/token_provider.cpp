@@ -89,9 +89,9 @@ Result<TokenResponse> parse_token_response(int status,
             j["error_description"].is_string()) {
             std::string d = j["error_description"];
             d = d.substr(0, d.find_first_of("\r\n"));  // the AADSTS line; trace ids follow
-            why += ": " + d.substr(0, 300);
+            why += ": " + quote_value(d, 300);         // the server's text (CWE-117)
         } else if (j.is_object() && j.contains("error") && j["error"].is_string()) {
-            why += ": " + j["error"].get<std::string>();
+            why += ": " + quote_value(j["error"].get<std::string>(), 100);
         }
         const Errc code =
             status == 400 || status == 401 ? Errc::permission_denied : Errc::invalid_input;

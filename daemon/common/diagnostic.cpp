@@ -55,7 +55,8 @@ std::string quote_value(std::string_view value, std::size_t max_len) {
     std::size_t shown = 0;
     for (unsigned char c : value) {
         if (shown++ == max_len) {
-            out += "...";
+            // The marker says a value was cut, and how long it was.
+            out += "...(" + std::to_string(value.size()) + " bytes)";
             break;
         }
         if (c == '"' || c == '\\') {
@@ -64,13 +65,27 @@ std::string quote_value(std::string_view value, std::size_t max_len) {
         } else if (c >= 0x20 && c < 0x7f) {
             out += static_cast<char>(c);
         } else {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\x%02x", c);
-            out += buf;
+            out += escape_byte(c);
         }
     }
     out += '"';
     return out;
+}
+
+std::string escape_byte(unsigned char c) {
+    switch (c) {
+        case '\n':
+            return "\\n";
+        case '\r':
+            return "\\r";
+        case '\t':
+            return "\\t";
+        default: {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02x", c);
+            return buf;
+        }
+    }
 }
 
 }  // namespace lrsched

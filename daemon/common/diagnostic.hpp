@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace lrsched {
@@ -42,9 +43,15 @@ class Diagnostics {
     std::size_t errors_ = 0;
 };
 
-// Quotes an operator-supplied value for a message: printable ASCII as is,
-// control characters and non-ASCII bytes escaped, long values cut, so a
-// hostile file cannot forge log lines (CWE-117).
+// Quotes a value from outside (a file, a server) for a message: printable
+// ASCII as is, `"` and `\` as \" and \\, newline, CR and tab as \n, \r
+// and \t, every other control or non-ASCII byte as \xNN; a value longer
+// than max_len bytes is cut, with "...(N bytes)" before the closing quote.
+// A hostile value can then neither forge a log line (CWE-117) nor send a
+// terminal sequence. Log lines use log_value() (log_text.hpp), built on it.
 std::string quote_value(std::string_view value, std::size_t max_len = 80);
+
+// A control or non-ASCII byte as quote_value() writes it: \n, \r, \t or \xNN.
+std::string escape_byte(unsigned char c);
 
 }  // namespace lrsched

@@ -1,5 +1,7 @@
 #include "dispatch/api_client.hpp"
 
+#include "api/long_strings.hpp"
+#include "common/log_text.hpp"
 #include "limits/retry_after.hpp"
 #include "net/net.hpp"
 
@@ -66,13 +68,15 @@ struct ApiClient::Impl {
     void answered();
 
     net::asio::awaitable<void> wait_for_budget();
-    // A body is sent as `content_type`; `timeouts` are the API's unless given.
+    // A body is sent as `content_type`; `timeouts` are the API's unless
+    // given; a 2xx answer's body goes to `sink` when there is one.
     net::asio::awaitable<Result<net::Response>> read(std::string method,
                                                      std::string target,
                                                      std::string body,
                                                      std::uint64_t limit,
                                                      std::string content_type = "application/json",
-                                                     net::Timeouts timeouts = api_timeouts());
+                                                     net::Timeouts timeouts = api_timeouts(),
+                                                     net::BodySink sink = {});
 
     net::HttpsClient& http;
     api::TokenProvider& tokens;
@@ -168,7 +172,8 @@ net::asio::awaitable<Result<net::Response>> ApiClient::Impl::read(std::string me
                                                                   std::string body,
                                                                   std::uint64_t limit,
                                                                   std::string content_type,
-                                                                  net::Timeouts timeouts) {
+                                                                  net::Timeouts timeouts,
+                                                                  net::BodySink sink) {
     std::optional<std::string> rejected;
     for (int attempt = 0;; ++attempt) {
         auto token = co_await tokens.token(rejected);
@@ -192,6 +197,7 @@ net::asio::awaitable<Result<net::Response>> ApiClient::Impl::read(std::string me
         req.body = body;
         req.body_limit = limit;
         req.timeouts = timeouts;
+        req.sink = sink;  // a copy: a 401 or a 429 is tried again
         auto res = co_await http.request(std::move(req));
         const Millis end = call_end_now();
         reads.finish(id, end);
@@ -210,12 +216,10 @@ net::asio::awaitable<Result<net::Response>> ApiClient::Impl::read(std::string me
             continue;
         }
         if (res->status == 401 || res->status == 403) {
-            const auto e = api::parse_api_error(res->body);
             // The library calls need their own permission; say which.
             const bool library = target.rfind("/api/libraryfiles", 0) == 0;
             co_return Error{Errc::permission_denied,
-                            what + ": HTTP " + std::to_string(res->status) + " " + e.code + " " +
-                                e.message +
+                            what + ": " + api::http_error_text(res->status, res->body) +
                                 (library ? " (does the app have Library.Manage?)" : "")};
         }
         if (res->status == 429 && attempt < kReadRetries) {
@@ -233,27 +237,49 @@ net::asio::awaitable<Result<net::Response>> ApiClient::Impl::read(std::string me
 
 net::asio::awaitable<Result<std::vector<api::Machine>>> ApiClient::list_machines() {
     std::vector<api::Machine> all;
+    std::size_t bad_ids = 0;
+    std::size_t refused = 0;
     for (int page = 0; page < kMaxPages; ++page) {
         const std::string target = "/api/machines?$top=" + std::to_string(kPage) +
                                    "&$skip=" + std::to_string(page * kPage);
-        auto res = co_await impl_->read("GET", target, "", kListLimit);
+        // The page is kept as it arrives without its over-long strings: a
+        // fleet of 6 KB names never sits whole in memory (api/mde.hpp).
+        std::string kept;
+        api::LongStringFilter filter(api::kMaxRawListedString);
+        net::BodySink sink = [&kept, &filter](std::string_view chunk) -> Result<void> {
+            filter.feed(chunk, kept);
+            return ok();
+        };
+        auto res = co_await impl_->read("GET", target, "", kListLimit, "application/json",
+                                        api_timeouts(), std::move(sink));
         if (!res) co_return std::move(res).error();
         if (res->status == 404) break;  // "no machine matched"
         if (res->status != 200)
             co_return Error{Errc::invalid_input, "tenant " + impl_->tenant.name +
-                                                     ": listing machines: HTTP " +
-                                                     std::to_string(res->status) + " " +
-                                                     api::parse_api_error(res->body).message};
-        auto machines = api::parse_machine_list(res->body);
-        if (!machines) co_return std::move(machines).error();
-        const std::size_t got = machines->size();
+                                                     ": listing machines: " +
+                                                     api::http_error_text(res->status, res->body)};
+        filter.finish(kept);
+        auto list = api::parse_machine_list(kept);
+        if (!list) co_return std::move(list).error();
+        kept = std::string();
+        bad_ids += list->bad_ids;
+        refused += list->refused_values + filter.replaced();
+        auto& machines = list->machines;
+        const std::size_t got = machines.size() + list->bad_ids;
         // Grown a page at a time, not doubled: at 10^5 machines a doubling
         // would hold 1.5x the fleet's array for a moment.
-        all.reserve(all.size() + got);
-        all.insert(all.end(), std::make_move_iterator(machines->begin()),
-                   std::make_move_iterator(machines->end()));
+        all.reserve(all.size() + machines.size());
+        all.insert(all.end(), std::make_move_iterator(machines.begin()),
+                   std::make_move_iterator(machines.end()));
         if (got < static_cast<std::size_t>(kPage)) break;
     }
+    // Once per listing, not once per machine: a server sending 10^5 bad
+    // entries must not write 10^5 lines.
+    if (bad_ids > 0 || refused > 0)
+        spdlog::warn(
+            "tenant={} machine listing: {} entr(ies) without a 40-hex id dropped, {} value(s) "
+            "over their length cap left out (api/mde.hpp)",
+            impl_->tenant.name, bad_ids, refused);
     co_return all;
 }
 
@@ -269,9 +295,8 @@ net::asio::awaitable<Result<std::vector<api::MachineAction>>> ApiClient::list_ac
         if (res->status == 404) break;
         if (res->status != 200)
             co_return Error{Errc::invalid_input, "tenant " + impl_->tenant.name +
-                                                     ": listing actions: HTTP " +
-                                                     std::to_string(res->status) + " " +
-                                                     api::parse_api_error(res->body).message};
+                                                     ": listing actions: " +
+                                                     api::http_error_text(res->status, res->body)};
         auto actions = api::parse_machine_action_list(res->body);
         if (!actions) co_return std::move(actions).error();
         const std::size_t got = actions->size();
@@ -287,9 +312,8 @@ net::asio::awaitable<Result<std::vector<api::LibraryFile>>> ApiClient::list_libr
     if (!res) co_return std::move(res).error();
     if (res->status != 200)
         co_return Error{Errc::invalid_input, "tenant " + impl_->tenant.name +
-                                                 ": listing the live response library: HTTP " +
-                                                 std::to_string(res->status) + " " +
-                                                 api::parse_api_error(res->body).message};
+                                                 ": listing the live response library: " +
+                                                 api::http_error_text(res->status, res->body)};
     co_return api::parse_library_list(res->body);
 }
 
@@ -308,13 +332,13 @@ net::asio::awaitable<Result<api::UploadResult>> ApiClient::upload_library(std::s
 
 net::asio::awaitable<Result<void>> ApiClient::cancel(std::string action_id, std::string comment) {
     const nlohmann::json body = {{"Comment", comment}};
-    auto res = co_await impl_->read("POST", "/api/machineactions/" + action_id + "/cancel",
+    auto res = co_await impl_->read("POST",
+                                    "/api/machineactions/" + api::url_encode(action_id) + "/cancel",
                                     body.dump(), kSmallLimit);
     if (!res) co_return std::move(res).error();
     if (res->status / 100 != 2)
-        co_return Error{Errc::invalid_input, "cancel " + action_id + ": HTTP " +
-                                                 std::to_string(res->status) + " " +
-                                                 api::parse_api_error(res->body).message};
+        co_return Error{Errc::invalid_input, "cancel " + log_value(action_id) + ": " +
+                                                 api::http_error_text(res->status, res->body)};
     co_return ok();
 }
 
@@ -325,10 +349,10 @@ net::asio::awaitable<Result<std::string>> ApiClient::result_link(std::string act
             "/GetLiveResponseResultDownloadLink(index=" + std::to_string(index) + ")",
         "", kSmallLimit);
     if (!res) co_return std::move(res).error();
-    const std::string what = "result link " + std::to_string(index) + " of " + action_id;
+    const std::string what = "result link " + std::to_string(index) + " of " + log_value(action_id);
     if (res->status != 200)
-        co_return Error{Errc::invalid_input, what + ": HTTP " + std::to_string(res->status) + " " +
-                                                 api::parse_api_error(res->body).message};
+        co_return Error{Errc::invalid_input,
+                        what + ": " + api::http_error_text(res->status, res->body)};
     const auto j = nlohmann::json::parse(res->body, nullptr, false);
     if (!j.is_object() || !j.contains("value") || !j["value"].is_string())
         co_return Error{Errc::invalid_input, what + ": no URL in the answer"};

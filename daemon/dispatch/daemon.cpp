@@ -12,6 +12,7 @@
 
 #include "common/crash_point.hpp"
 #include "common/diagnostic.hpp"
+#include "common/log_text.hpp"
 #include "common/text.hpp"
 #include "dispatch/daemon_shell.hpp"
 #include "jobs/firing.hpp"
@@ -107,7 +108,7 @@ void Daemon::spawn(std::function<asio::awaitable<void>()> make, std::string name
                 }
                 if (loop_failures_[name] != what)
                     spdlog::error("loop {} failed, restarting in {} ms: {}", name, kErrorBackoff,
-                                  quote_value(what, 400));
+                                  log_error(what));
                 loop_failures_[name] = what;
                 auto timer = std::make_shared<asio::steady_timer>(io_, milliseconds(kErrorBackoff));
                 ++loops_;
@@ -148,7 +149,7 @@ int Daemon::run() {
         spawn([this, rt] { return collect_loop(rt); }, "collect " + t->cfg.name);
     }
     spdlog::info("lrsched daemon started: {} tenant(s), jobs in {}, store {}", tenants_.size(),
-                 cfg_.jobs_dir, cfg_.state_dir);
+                 log_value(cfg_.jobs_dir), log_value(cfg_.state_dir));
     io_.run();
     spdlog::info("lrsched daemon stopped");
     return 0;
@@ -393,8 +394,9 @@ void Daemon::job_refused(const std::string& name, const std::string& text, Milli
     refused_logged_[name] = text;
     const bool in_force = registry_.find(name) != nullptr;
     if (fresh)
-        spdlog::error("job={} refused ({}): {}", name,
-                      in_force ? "its last valid version stays in force" : "not loaded", text);
+        spdlog::error("job={} refused ({}): {}", log_value(name),
+                      in_force ? "its last valid version stays in force" : "not loaded",
+                      log_error(text));
     show_job_error(name, text, now);
 }
 
@@ -442,7 +444,7 @@ void Daemon::job_changed(const std::string& name, Millis now) {
             }
         }
     }
-    if (edited) spdlog::info("job={} loaded from {}", name, quote_value(lj->job.source_path));
+    if (edited) spdlog::info("job={} loaded from {}", name, log_value(lj->job.source_path));
 }
 
 void Daemon::job_removed(const store::JobRow& job, Millis now) {
@@ -600,9 +602,9 @@ asio::awaitable<void> Daemon::resolve(std::int64_t run_id) {
     TenantRt* t = tenant(active.tenant);
     auto plan = plan_from_definition(run_id, active.run.definition);
     if (!t || !plan) {
-        spdlog::error(
-            "job={} run={} cannot start: {}", active.job_name, run_id,
-            plan ? "tenant " + active.tenant + " is not configured" : plan.error().message);
+        spdlog::error("job={} run={} cannot start: {}", active.job_name, run_id,
+                      plan ? "tenant " + log_value(active.tenant) + " is not configured"
+                           : plan.error().message);
         resolve_after_[run_id] = unix_now() + 60'000;
         co_return;
     }
@@ -707,10 +709,13 @@ bool set_up_logging(const config::LogConfig& log) {
         else
             logger = spdlog::basic_logger_st("lrsched", log.file);
     } catch (const spdlog::spdlog_ex& e) {
-        std::fprintf(stderr, "lrsched: log file %s: %s\n", log.file.c_str(), e.what());
+        std::fprintf(stderr, "lrsched: log file %s: %s\n", quote_value(log.file, 200).c_str(),
+                     escape_log_message(e.what()).c_str());
         return false;
     }
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+    // Escapes what any call site let through (log_text.hpp): no message
+    // can start a new line or send a terminal sequence.
+    logger->set_formatter(text_log_formatter());
     logger->set_level(spdlog::level::from_str(log.level));
     logger->flush_on(spdlog::level::trace);
     spdlog::set_default_logger(logger);
@@ -901,7 +906,7 @@ int run_daemon(const std::string& config_path) {
     std::error_code ec;
     std::filesystem::create_directories(cfg->state_dir, ec);
     if (ec) {
-        spdlog::critical("state_dir {}: {}", cfg->state_dir, ec.message());
+        spdlog::critical("state_dir {}: {}", log_value(cfg->state_dir), ec.message());
         return 1;
     }
     auto st = store::Store::open(store::database_path(cfg->state_dir));

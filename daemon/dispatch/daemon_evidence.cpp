@@ -7,6 +7,7 @@
 // the read budget, not the disk, is what limits them.
 #include "common/byte_size.hpp"
 #include "common/crash_point.hpp"
+#include "common/log_text.hpp"
 #include "dispatch/daemon_shell.hpp"
 #include "evidence/manifest.hpp"
 #include "evidence/naming.hpp"
@@ -134,7 +135,8 @@ asio::awaitable<Result<Collected>> Daemon::collect(TenantRt* t, Collection c) {
             if (stopping_) co_return Error{Errc::io_error, "stopping"};
             if (!stored && stored.error().code == make_error_code(Errc::limit_exceeded)) {
                 spdlog::error("job={} run={} machine={} action={} file={} not stored: {}", c.job,
-                              c.run_id, machine, c.action_id, item.name, over);
+                              c.run_id, log_value(machine), log_value(c.action_id),
+                              log_value(item.name), over);
                 out.not_stored.push_back(item.name + ": " + over);
                 continue;
             }
@@ -170,7 +172,8 @@ asio::awaitable<Result<Collected>> Daemon::collect(TenantRt* t, Collection c) {
                 co_return r.error();
             }
             spdlog::info("job={} run={} machine={} action={} file={} bytes={} sha256={}", c.job,
-                         c.run_id, machine, c.action_id, entry.file, entry.bytes, entry.sha256);
+                         c.run_id, log_value(machine), log_value(c.action_id),
+                         log_value(entry.file), entry.bytes, entry.sha256);
             file = entry.file;
         }
         if (item.type == "RunScript")

@@ -5,6 +5,7 @@
 // again until the files are there. The decisions are api/library.hpp's;
 // this file makes the calls and keeps the pauses.
 #include "common/diagnostic.hpp"
+#include "common/log_text.hpp"
 #include "common/sha256.hpp"
 #include "dispatch/daemon_shell.hpp"
 
@@ -38,7 +39,8 @@ asio::awaitable<Result<std::vector<api::LibraryFile>>> Daemon::sync_library(Tena
         if (t->library_refused.count(f.name + " " + f.sha256)) continue;
         auto content = t->library_dir->read(f);
         if (!content) {
-            note_once(spdlog::level::warn, "tenant=" + tn + " library_dir file=" + f.name +
+            note_once(spdlog::level::warn, "tenant=" + tn +
+                                               " library_dir file=" + log_value(f.name) +
                                                " not uploaded: " + content.error().message);
             continue;
         }
@@ -48,21 +50,21 @@ asio::awaitable<Result<std::vector<api::LibraryFile>>> Daemon::sync_library(Tena
         if (stopping_) co_return Error{Errc::io_error, "stopping"};
         if (!up) co_return std::move(up).error();
         if (up->outcome == api::UploadOutcome::retry_later)
-            co_return Error{Errc::io_error, "tenant " + tn + ": uploading " + f.name +
+            co_return Error{Errc::io_error, "tenant " + tn + ": uploading " + log_value(f.name) +
                                                 " to the live response library: " + up->message};
         if (up->outcome == api::UploadOutcome::refused) {
             t->library_refused.insert(f.name + " " + sha);
             spdlog::error(
                 "tenant={} file={} bytes={} sha256={} refused by the live response "
                 "library: {}",
-                tn, f.name, bytes, sha, up->message);
+                tn, log_value(f.name), bytes, sha, up->message);
             continue;
         }
         spdlog::info("tenant={} file={} bytes={} sha256={} uploaded to the live response library",
-                     tn, f.name, bytes, sha);
+                     tn, log_value(f.name), bytes, sha);
         if (!up->entity.sha256.empty() && up->entity.sha256 != sha)
-            spdlog::warn("tenant={} file={} the library reports sha256={} for it", tn, f.name,
-                         up->entity.sha256);
+            spdlog::warn("tenant={} file={} the library reports sha256={} for it", tn,
+                         log_value(f.name), log_value(up->entity.sha256));
         api::record_upload(*library, {f.name, sha});
     }
     co_return library;

@@ -250,7 +250,8 @@ FollowUp Dispatcher::submit_answered(const Submit& submit, const SubmitAnswer& a
             return FollowUp::none;
         }
         spdlog::warn("tenant={} machine={} submit outcome unknown ({}): looking for tag {}",
-                     tenant_.name, submit.machine_id, answer.net_error->message, submit.tag);
+                     tenant_.name, log_value(submit.machine_id), answer.net_error->message,
+                     submit.tag);
         return look_up(SessionState::queued);
     }
     const api::SubmitResult r = api::classify_submit(answer.status, answer.body);
@@ -309,7 +310,7 @@ FollowUp Dispatcher::submit_answered(const Submit& submit, const SubmitAnswer& a
             return FollowUp::none;
         case SubmitOutcome::unknown:
             spdlog::warn("tenant={} machine={} submit answered HTTP {}: looking for tag {}",
-                         tenant_.name, submit.machine_id, answer.status, submit.tag);
+                         tenant_.name, log_value(submit.machine_id), answer.status, submit.tag);
             return look_up(SessionState::queued);
     }
     return FollowUp::none;

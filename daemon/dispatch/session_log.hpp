@@ -1,10 +1,11 @@
 // The daemon's one log line per session event (SPEC §7): `job= run= machine=
 // action= state=` fields, so operators can grep a machine or an action
-// across a sweep. Values are our own ids and the server's host names; no
+// across a sweep. The server's host names, machine and action ids are
+// written through log_value(): a name cannot add a field or a line. No
 // secret ever reaches a session row.
 #pragma once
 
-#include "common/diagnostic.hpp"
+#include "common/log_text.hpp"
 #include "store/store.hpp"
 
 #include <spdlog/spdlog.h>
@@ -23,10 +24,10 @@ inline void log_session(std::string_view job,
         row.state == store::SessionState::rejected || row.state == store::SessionState::not_found ||
         row.state == store::SessionState::failed || row.state == store::SessionState::busy;
     spdlog::info("job={} run={} machine={} machine_id={} action={} state={} from={} attempt={}{}{}",
-                 job, row.run_id, machine, row.machine_id, row.action_id.value_or("-"),
-                 sessions::to_string(row.state), sessions::to_string(from), row.attempt,
-                 bad && row.last_error ? " error=" : "",
-                 bad && row.last_error ? quote_value(*row.last_error, 200) : std::string());
+                 job, row.run_id, log_value(machine), log_value(row.machine_id),
+                 row.action_id ? log_value(*row.action_id) : "-", sessions::to_string(row.state),
+                 sessions::to_string(from), row.attempt, bad && row.last_error ? " error=" : "",
+                 bad && row.last_error ? log_error(*row.last_error) : std::string());
 }
 
 }  // namespace lrsched::dispatch

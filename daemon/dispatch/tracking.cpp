@@ -4,6 +4,7 @@
 // looked up by its tag in its machine's actions; the daemon's own backstops
 // (queue_expiry, runscript_timeout, run deadlines) end what the server never
 // reports.
+#include "common/log_text.hpp"
 #include "dispatch/dispatcher.hpp"
 #include "evidence/naming.hpp"
 #include "sessions/policy.hpp"
@@ -118,8 +119,10 @@ void Dispatcher::collect_failed(std::int64_t session_id, const std::string& erro
     const Millis wait =
         sessions::backoff_ms(t.collect_failures, tenant_.poll_interval.count(), 600'000, 1.0);
     t.collect_at = now + std::max<Millis>(wait, 250);
-    spdlog::warn("tenant={} session={} results not stored yet (attempt {}), again in {} ms: {}",
-                 tenant_.name, session_id, t.collect_failures, *t.collect_at - now, error);
+    spdlog::warn(
+        "tenant={} session={} results not stored yet (attempt {}), again in {} ms: error={}",
+        tenant_.name, session_id, t.collect_failures, *t.collect_at - now,
+        lrsched::log_error(error));
     if (auto r = store_.set_session_error(session_id, error, now); !r)
         log_error("recording a collection error", r.error());
 }
@@ -213,8 +216,8 @@ void Dispatcher::on_lookup(std::int64_t session_id,
         }
     }
     if (found) {
-        spdlog::info("tenant={} session={} found action {} by its tag", tenant_.name, session_id,
-                     found->id);
+        spdlog::info("tenant={} session={} found action={} by its tag", tenant_.name, session_id,
+                     log_value(found->id));
         return adopt(session_id, *found, now);
     }
     const Millis lag = tenant_.listing_lag.count();

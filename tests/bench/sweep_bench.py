@@ -3,8 +3,9 @@
 
 Prints figures; asserts nothing. Time is compressed by configuration (limits
 of seconds instead of minutes), never by faking a clock. Usage:
-  tests/bench/run [--quick]        (builds a release tree first)
-  sweep_bench.py BUILD_DIR WORKDIR [--quick]
+  tests/bench/run [--quick] [--only=PHASE]...   (builds a release tree first)
+  sweep_bench.py BUILD_DIR WORKDIR [--quick] [--only=PHASE]...
+PHASE: rate-bound, slot-bound, reads, big-job, hostile-names, restart, big-file.
 """
 
 import json
@@ -162,6 +163,33 @@ def big_job(build, workdir, n):
         env.stop()
 
 
+def hostile_names(build, workdir, n):
+    """A fleet whose every computerDnsName is 6 KB (and some carry CR LF, ESC
+    and NUL): the daemon's peak RSS while it lists and queues them (issue 10,
+    C12: names over 253 bytes are refused, so they cost nothing kept)."""
+    env = SimTenant(
+        os.path.join(workdir, "hostile-names"), build,
+        quiet_fleet(n) + ["--read-calls", "1000", "--read-window", "1m",
+                          "--long-names", "6144", "--hostile-strings"],
+        {"submit_rate": {"calls": 10, "per": "60s"},
+         "read_rate": [{"calls": 1000, "per": "1m"}]})
+    try:
+        env.add_job("sweep", JOB)
+        env.start_daemon()
+        env.wait_for("the run to be resolved",
+                     lambda: bool(env.query("SELECT 1 FROM runs WHERE resolved_at IS NOT NULL")),
+                     timeout=600)
+        queued = env.query("SELECT count(*) FROM sessions")[0][0]
+        rss, _ = env.daemon_usage()
+        log = open(os.path.join(env.workdir, "daemon.err")).read()
+        refused = re.search(r"(\d+) value\(s\) over their length cap", log)
+        print(f"[hostile names] {queued} targets whose names are 6 KB: daemon peak RSS "
+              f"{rss:.1f} MB (target < 100 MB); "
+              f"{refused.group(1) if refused else 0} over-long values refused")
+    finally:
+        env.stop()
+
+
 def restart_with_rows(build, workdir, rows):
     """A store already holding `rows` sessions of an unfinished run: how long
     from the daemon's start until it submits again (a new one-shot job)."""
@@ -237,15 +265,23 @@ def main():
         return 2
     build, workdir = sys.argv[1], sys.argv[2]
     quick = "--quick" in sys.argv[3:]
+    only = {a.split("=", 1)[1] for a in sys.argv[3:] if a.startswith("--only=")}
     shutil.rmtree(workdir, ignore_errors=True)
     os.makedirs(workdir)
-    sweep(build, workdir, "rate-bound", 100 if quick else 300, 0.5, 10, 3, 25, quick)
-    sweep(build, workdir, "slot-bound", 60 if quick else 150, 4, 20, 1, 10, quick)
-    for n in (25, 1000):
-        reads_in_flight(build, workdir, n, quick)
-    big_job(build, workdir, 10_000 if quick else 100_000)
-    restart_with_rows(build, workdir, 100_000 if quick else 1_000_000)
-    big_file(build, workdir, 20_000_000 if quick else 200_000_000)
+    phases = [
+        ("rate-bound", lambda: sweep(build, workdir, "rate-bound", 100 if quick else 300,
+                                     0.5, 10, 3, 25, quick)),
+        ("slot-bound", lambda: sweep(build, workdir, "slot-bound", 60 if quick else 150,
+                                     4, 20, 1, 10, quick)),
+        ("reads", lambda: [reads_in_flight(build, workdir, n, quick) for n in (25, 1000)]),
+        ("big-job", lambda: big_job(build, workdir, 10_000 if quick else 100_000)),
+        ("hostile-names", lambda: hostile_names(build, workdir, 10_000 if quick else 100_000)),
+        ("restart", lambda: restart_with_rows(build, workdir, 100_000 if quick else 1_000_000)),
+        ("big-file", lambda: big_file(build, workdir, 20_000_000 if quick else 200_000_000)),
+    ]
+    for name, run in phases:
+        if not only or name in only:
+            run()
     return 0
 
 

@@ -168,9 +168,10 @@ std::int64_t ReadOnlyDb::scalar(const std::string& sql) {
 // ---- the daemon's log ----
 
 std::vector<SessionLogLine> session_log_lines(const std::string& log) {
+    // A machine name is bare or quoted (log_value): "..." with \" and \\ inside.
     static const std::regex session_line(
-        " run=([0-9]+) machine=\\S+ machine_id=([0-9a-f]+) action=(\\S+) state=([a-z_]+) "
-        "from=([a-z_]+) ");
+        " run=([0-9]+) machine=(?:\"(?:[^\"\\\\]|\\\\.)*\"|\\S+) machine_id=([0-9a-f]+) "
+        "action=(\\S+) state=([a-z_]+) from=([a-z_]+) ");
     std::vector<SessionLogLine> out;
     std::istringstream in(log);
     std::smatch m;

@@ -191,7 +191,7 @@ TEST_CASE("upload answers: 2xx uploaded, client errors refused, the rest tried a
         400,
         R"({"error":{"code":"BadRequest","message":"The file is larger than the 20 MB upload limit"}})");
     CHECK(big.outcome == UploadOutcome::refused);
-    CHECK(big.message == "HTTP 400 BadRequest: The file is larger than the 20 MB upload limit");
+    CHECK(big.message == "HTTP 400 BadRequest: \"The file is larger than the 20 MB upload limit\"");
     CHECK(classify_upload(413, "").outcome == UploadOutcome::refused);
     CHECK(classify_upload(413, "").message == "HTTP 413");
     CHECK(classify_upload(404, "<html/>").outcome == UploadOutcome::refused);
@@ -255,7 +255,7 @@ TEST_CASE("a library pause names the tenant and the files, and is told apart fro
     const std::string hostile =
         library_pause_reason("t", {{"x\nlevel=error forged", CommandType::PutFile}});
     CHECK(hostile ==
-          "the live response library of tenant t lacks \"x\\x0alevel=error forged\" "
+          "the live response library of tenant t lacks \"x\\nlevel=error forged\" "
           "(PutFile)");
     CHECK(hostile.find('\n') == std::string::npos);
 

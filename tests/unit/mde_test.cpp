@@ -87,7 +87,6 @@ TEST_CASE("malformed answers are errors, not crashes") {
         CHECK_FALSE(parse_machine_action_list(bad).ok());
         CHECK_FALSE(parse_machine_list(bad).ok());
     }
-    CHECK_FALSE(parse_machine_list(R"({"value":[{"id":"not-an-id"}]})").ok());
     const std::string deep(100'000, '[');
     CHECK_FALSE(parse_machine_action_list(deep).ok());
 }
@@ -97,10 +96,69 @@ TEST_CASE("machine lists are parsed with tags and normalised ids") {
       "computerDnsName":"DC01.Contoso.Local","osPlatform":"WindowsServer2022","healthStatus":"Active",
       "machineTags":["tier0", 5, "dc"],"rbacGroupName":"Domain Controllers"}]})");
     REQUIRE(m.ok());
-    REQUIRE(m->size() == 1);
-    CHECK((*m)[0].id == "aaaabbbbccccddddeeeeffff0000111122223333");
-    CHECK((*m)[0].computer_dns_name == "dc01.contoso.local");
-    CHECK((*m)[0].tags == std::vector<std::string>{"tier0", "dc"});
+    REQUIRE(m->machines.size() == 1);
+    CHECK(m->machines[0].id == "aaaabbbbccccddddeeeeffff0000111122223333");
+    CHECK(m->machines[0].computer_dns_name == "dc01.contoso.local");
+    CHECK(m->machines[0].tags == std::vector<std::string>{"tier0", "dc"});
+    CHECK(m->bad_ids == 0);
+    CHECK(m->refused_values == 0);
+}
+
+TEST_CASE("machine lists: an entry without a 40-hex id is dropped and counted, not fatal") {
+    const auto m = parse_machine_list(
+        R"({"value":[{"id":"not-an-id"},{"computerDnsName":"x"},{"id":5},
+        {"id":"aaaabbbbccccddddeeeeffff0000111122223333"},{"id":"aaaabbbbccccddddeeeeffff00001111222233334"}]})");
+    REQUIRE(m.ok());
+    REQUIRE(m->machines.size() == 1);
+    CHECK(m->machines[0].id == "aaaabbbbccccddddeeeeffff0000111122223333");
+    CHECK(m->bad_ids == 4);
+}
+
+TEST_CASE("machine lists: strings over their caps are refused, never cut") {
+    using lrsched::api::kMaxDnsName;
+    using lrsched::api::kMaxTag;
+    using lrsched::api::kMaxTags;
+    const std::string id = "aaaabbbbccccddddeeeeffff0000111122223333";
+    const auto entity = [&](const std::string& name, const std::string& extra = "") {
+        return R"({"id":")" + id + R"(","computerDnsName":")" + name + "\"" + extra + "}";
+    };
+    // 253 bytes: a whole DNS name, kept; 254 and 6 KB: refused, the machine kept.
+    const std::string longest = std::string(kMaxDnsName - 5, 'a') + ".test";
+    const auto fits = parse_machine_list(R"({"value":[)" + entity(longest) + "]}");
+    REQUIRE(fits.ok());
+    CHECK(fits->machines.at(0).computer_dns_name == longest);
+    CHECK(fits->refused_values == 0);
+    for (const std::size_t size : {kMaxDnsName + 1, std::size_t{6144}}) {
+        CAPTURE(size);
+        const auto m = parse_machine_list(R"({"value":[)" + entity(std::string(size, 'n')) + "]}");
+        REQUIRE(m.ok());
+        REQUIRE(m->machines.size() == 1);
+        CHECK(m->machines[0].id == id);
+        CHECK(m->machines[0].computer_dns_name.empty());
+        CHECK(m->refused_values == 1);
+    }
+    // Every other kept string is capped too; a refused tag leaves the others.
+    std::string tags = "\"t0\",\"" + std::string(kMaxTag + 1, 't') + "\"";
+    for (std::size_t i = 1; i <= kMaxTags; ++i)
+        tags += ",\"t" + std::to_string(i) + "\"";
+    const auto m = parse_machine_list(
+        R"({"value":[)" +
+        entity("a.test", R"(,"osPlatform":")" + std::string(65, 'o') + R"(","healthStatus":")" +
+                             std::string(65, 'h') + R"(","lastSeen":")" + std::string(65, 'l') +
+                             R"(","rbacGroupName":")" + std::string(6000, 'g') +
+                             R"(","machineTags":[)" + tags + "]") +
+        "]}");
+    REQUIRE(m.ok());
+    const auto& a = m->machines.at(0);
+    CHECK(a.computer_dns_name == "a.test");
+    CHECK(a.os_platform.empty());
+    CHECK(a.health_status.empty());
+    CHECK(a.last_seen.empty());
+    CHECK(a.rbac_group_name.empty());
+    REQUIRE(a.tags.size() == kMaxTags);
+    CHECK(a.tags.front() == "t0");
+    CHECK(a.tags.back() == "t" + std::to_string(kMaxTags - 1));
+    CHECK(m->refused_values == 4 + 1 + 1);  // os, health, seen, group; long tag; 65th tag
 }
 
 TEST_CASE("machine lists keep every field targets need while dropping the rest") {
@@ -113,8 +171,8 @@ TEST_CASE("machine lists keep every field targets need while dropping the rest")
        "rbacGroupName":"Workstations","machineTags":["t1"],"lastIpAddress":"10.0.0.1"},
       {"id":"1111222233334444555566667777888899990000","machineTags":[]}]})");
     REQUIRE(m.ok());
-    REQUIRE(m->size() == 2);
-    const auto& a = (*m)[0];
+    REQUIRE(m->machines.size() == 2);
+    const auto& a = m->machines[0];
     CHECK(a.id == "aaaabbbbccccddddeeeeffff0000111122223333");
     CHECK(a.computer_dns_name == "a.test");
     CHECK(a.os_platform == "Windows11");
@@ -122,7 +180,7 @@ TEST_CASE("machine lists keep every field targets need while dropping the rest")
     CHECK(a.last_seen == "2026-11-01T00:00:00Z");
     CHECK(a.rbac_group_name == "Workstations");
     CHECK(a.tags == std::vector<std::string>{"t1"});
-    CHECK((*m)[1].tags.empty());
+    CHECK(m->machines[1].tags.empty());
 }
 
 TEST_CASE("submit answers are classified into what the dispatcher does next") {
@@ -160,6 +218,14 @@ TEST_CASE("submit answers are classified into what the dispatcher does next") {
         CHECK(r.outcome == c.outcome);
         if (c.outcome == SubmitOutcome::created) CHECK(r.action->id == "a1");
     }
-    CHECK(classify_submit(400, bad).message == "InvalidRequestBody: order");
+    CHECK(classify_submit(400, bad).message == "HTTP 400 InvalidRequestBody: \"order\"");
     CHECK(classify_submit(503, "").message == "HTTP 503");
+    // The server's text is quoted in the message: it cannot forge a field or
+    // a line wherever the message goes (the session's last_error, the log).
+    const std::string hostile =
+        R"({"error":{"code":"ActiveRequestAlreadyExists","message":"busy\r\n2025 state=done \u001b[31m\u0000","target":"t"}})";
+    CHECK(classify_submit(400, hostile).message ==
+          "HTTP 400 ActiveRequestAlreadyExists: \"busy\\r\\n2025 state=done \\x1b[31m\\x00\"");
+    CHECK(classify_submit(400, R"({"error":{"code":"a b","message":""}})").message ==
+          "HTTP 400 \"a b\"");
 }

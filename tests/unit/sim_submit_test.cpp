@@ -32,7 +32,9 @@ TEST_CASE("sim submit: a valid call creates a Pending LiveResponse action (201)"
     CHECK(a["@odata.context"] == "https://127.0.0.1:4443/api/$metadata#MachineActions/$entity");
     CHECK(lrsched::is_guid(a["id"].get<std::string>()));
     CHECK(a["type"] == "LiveResponse");
-    CHECK(a["status"] == "InProgress");  // online, free, no pickup delay: it starts at once
+    // Online, free, no pickup delay: it starts at once, but the creation
+    // answer says Pending, as the API documents (the seed's example).
+    CHECK(a["status"] == "Pending");
     CHECK(a["requestor"] == h.api.config().client_id);
     CHECK(a["requestorComment"] == "sweep lrsched:ab12:3:4");
     CHECK(a["machineId"] == h.machine(1).id);
@@ -46,6 +48,31 @@ TEST_CASE("sim submit: a valid call creates a Pending LiveResponse action (201)"
     CHECK(a["commands"][1]["command"]["type"] == "RunScript");
     CHECK(a["commands"][1]["command"]["params"][1] ==
           nlohmann::json({{"key", "Args"}, {"value", "-Out x"}}));
+    for (const auto& c : a["commands"]) {
+        CHECK(c["commandStatus"] == "Created");
+        CHECK(c["endTime"].is_null());
+    }
+    CHECK(a["lastUpdateDateTimeUtc"] == a["creationDateTimeUtc"]);
+    // The next read sees it running, its first command started.
+    const auto next = h.action(a["id"].get<std::string>(), 0.5);
+    CHECK(next["status"] == "InProgress");
+    CHECK(next["commands"][0]["startTime"] == "2025-01-01T00:00:00.0000000Z");
+}
+
+TEST_CASE("sim submit: the creation answer is Pending even when every command takes no time") {
+    auto config = lrsched::test::quiet_sim_config();
+    config.putfile_duration = 0;
+    config.runscript_duration = 0;
+    config.getfile_duration = 0;
+    SimHarness h(config);
+    h.login(0);
+    const auto r = h.submit(h.machine(0), script_body(), 3);
+    REQUIRE(r.status == 201);
+    const auto a = body_of(r);
+    CHECK(a["status"] == "Pending");
+    CHECK(a["commands"][0]["commandStatus"] == "Created");
+    CHECK(a["commands"][0]["startTime"].is_null());
+    CHECK(h.action(a["id"].get<std::string>(), 3.1)["status"] == "Succeeded");
 }
 
 TEST_CASE("sim submit: the command order PutFile*, RunScript*, GetFile* is enforced") {

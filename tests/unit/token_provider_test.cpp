@@ -174,7 +174,7 @@ TEST_CASE("token responses are read defensively") {
         "c");
     REQUIRE_FALSE(bad.ok());
     CHECK(bad.error().message ==
-          "tenant c: token request refused (HTTP 400: AADSTS700016: App not found.)");
+          "tenant c: token request refused (HTTP 400: \"AADSTS700016: App not found.\")");
 }
 
 TEST_CASE("a token's expires_in is clamped before any clock arithmetic") {

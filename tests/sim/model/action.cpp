@@ -139,10 +139,13 @@ std::vector<Transition> transitions(const Action& a) {
     return out;
 }
 
-nlohmann::json action_json(const Action& a, double t, Ticks start) {
-    const Status status = status_at(a, t);
-    const bool cut = a.cancelled_at && t >= *a.cancelled_at;
-    const double seen = cut ? *a.cancelled_at : t;
+nlohmann::json action_json(const Action& a, double t, Ticks start, bool creation_answer) {
+    // The creation answer shows the action as the API documents it (seed):
+    // Pending, every command Created, no start or end, even when its machine
+    // picks it up at once; any read after it sees the plan.
+    const Status status = creation_answer ? Status::Pending : status_at(a, t);
+    const bool cut = !creation_answer && a.cancelled_at && t >= *a.cancelled_at;
+    const double seen = creation_answer ? -kNever : cut ? *a.cancelled_at : t;
     double last = a.created;
     auto touch = [&](double when) {
         if (when <= seen && when != kNever) last = std::max(last, when);
@@ -156,7 +159,8 @@ nlohmann::json action_json(const Action& a, double t, Ticks start) {
         const auto& cmd = a.commands[i];
         touch(cmd.start);
         touch(cmd.end);
-        const CommandStatus cs = command_status_at(a, i, t);
+        const CommandStatus cs =
+            creation_answer ? CommandStatus::Created : command_status_at(a, i, t);
         nlohmann::json errors = nlohmann::json::array();
         nlohmann::json end_time = time_or_null(start, cmd.end, seen);
         if (cs == CommandStatus::Failed && cmd.end > seen) {

@@ -79,7 +79,8 @@ struct Transition {
 // lie in the future).
 std::vector<Transition> transitions(const Action& a);
 
-// The MachineAction entity as seen at `t`.
-nlohmann::json action_json(const Action& a, double t, Ticks start);
+// The MachineAction entity as seen at `t`; with `creation_answer`, as the
+// runliveresponse call that created it answers (always Pending).
+nlohmann::json action_json(const Action& a, double t, Ticks start, bool creation_answer = false);
 
 }  // namespace lrsched::sim

@@ -132,8 +132,11 @@ HttpResponse SimApi::json(int status, const nlohmann::json& body) const {
 }
 
 HttpResponse SimApi::error(int status, const std::string& code, const std::string& message) {
-    return json(status,
-                {{"error", {{"code", code}, {"message", message}, {"target", guids_.next()}}}});
+    const bool hostile = config_.hostile_strings && status >= 400 && status < 500;
+    return json(status, {{"error",
+                          {{"code", code},
+                           {"message", hostile ? message + hostile_text() : message},
+                           {"target", guids_.next()}}}});
 }
 
 HttpResponse SimApi::too_many(const std::string& reason, double wait, const std::string& message) {

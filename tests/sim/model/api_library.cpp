@@ -141,6 +141,9 @@ HttpResponse SimApi::blob(const std::string& id, std::string_view query, double 
         r.fault = Fault::truncate_body;
         r.truncate_at = size / 2;
     }
+    // Paces result downloads: a test that needs a collection to last (a
+    // kill in its middle) gets that from here, not from a slow build.
+    r.delay_seconds = config_.download_delay;
     return r;
 }
 

@@ -30,7 +30,7 @@ HttpResponse SimApi::machines_list(std::string_view query, double /*now*/) {
     const std::size_t page = q.top.value_or(kMaxTop);
     nlohmann::json value = nlohmann::json::array();
     for (std::size_t k = q.skip; k < matched.size() && k < q.skip + page; ++k)
-        value.push_back(machine_json(all[matched[k]]));
+        value.push_back(machine_json(all[matched[k]], config_.long_names));
     nlohmann::json body = {{"@odata.context", base_ + "/api/$metadata#Machines"}, {"value", value}};
     // As reported: with $top there is never a nextLink; without it, one
     // appears when more than a page remains.
@@ -46,7 +46,7 @@ HttpResponse SimApi::machine_get(const std::string& id) {
     const auto i = fleet_.find(id);
     if (!i)
         return error(404, "ResourceNotFound", "Machine " + quote_value(id, 80) + " was not found");
-    nlohmann::json body = machine_json(fleet_.all()[*i]);
+    nlohmann::json body = machine_json(fleet_.all()[*i], config_.long_names);
     body["@odata.context"] = base_ + "/api/$metadata#Machines/$entity";
     return json(200, body);
 }

@@ -182,7 +182,7 @@ HttpResponse SimApi::create_action(std::size_t machine,
     a.id = guids_.next();
     a.machine = machine;
     a.machine_id = m.id;
-    a.computer_dns_name = m.computer_dns_name;
+    a.computer_dns_name = listed_name(m.computer_dns_name, config_.long_names);
     a.requestor = config_.client_id;
     a.tag = tags_matcher_.find(comment);
     a.comment = std::move(comment);
@@ -196,7 +196,7 @@ HttpResponse SimApi::create_action(std::size_t machine,
     active_.push_back(index);
     last_action_of_machine_[machine] = index;
     log_transitions(actions_[index], now);
-    nlohmann::json body = action_json(actions_[index], now, start_);
+    nlohmann::json body = action_json(actions_[index], now, start_, true);
     body["@odata.context"] = base_ + "/api/$metadata#MachineActions/$entity";
     return json(201, body);
 }

@@ -23,10 +23,12 @@ HttpResponse SimApi::entra_error(
     std::string stamp = when;
     stamp[10] = ' ';  // Entra writes "2025-01-01 00:00:00Z"
     const std::string aadsts = "AADSTS" + std::to_string(code);
+    // Hostile: before the first CR LF, which a client may cut at, too.
+    const std::string hostile = config_.hostile_strings ? hostile_text() : "";
     return json(
         status,
-        {{"error", error},
-         {"error_description", aadsts + ": " + description + " Trace ID: " + trace +
+        {{"error", error + hostile},
+         {"error_description", aadsts + ": " + description + hostile + " Trace ID: " + trace +
                                    " Correlation ID: " + correlation + " Timestamp: " + stamp},
          {"error_codes", {code}},
          {"timestamp", stamp},

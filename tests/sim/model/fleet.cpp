@@ -10,6 +10,8 @@
 namespace lrsched::sim {
 namespace {
 
+using namespace std::string_literals;  // NUL inside a literal
+
 constexpr Ticks kDay = 86'400 * kTicksPerSecond;
 
 struct Draw {
@@ -32,7 +34,44 @@ std::string machine_id(std::uint64_t seed, std::uint64_t index, std::uint64_t at
     return id.substr(0, 40);
 }
 
+// --hostile-strings: four machines in five get a name that would forge a
+// log line, or a field of one, if a client logged it raw. Machine 0 (a
+// domain controller) keeps its name: the forgeries claim to be about it.
+std::string hostile_name(int i, const std::string& name, const Machine& first) {
+    switch (i % 5) {
+        case 1:
+            return name + "\r\n2025-01-01T00:00:00.000Z info job=sweep run=1 machine=" +
+                   first.computer_dns_name + " machine_id=" + first.id +
+                   " action=- state=done from=running attempt=1";
+        case 2:
+            return "\x1b[31m" + name + "\x1b[0m\x1b[2J\x1b]0;owned\x07";
+        case 3:
+            return name + "\0 state=done"s;
+        case 4:
+            return name + " state=done machine_id=" + first.id;
+        default:
+            return name;
+    }
+}
+
 }  // namespace
+
+std::string hostile_text() {
+    // ESC, NUL and a field first: a client may keep only the first line.
+    return " \x1b[31mforged-by-server\x1b[0m\0 state=done"
+           "\r\n2025-01-01T00:00:00.000Z critical job=sweep run=1 state=done"s;
+}
+
+std::string listed_name(const std::string& name, std::uint64_t bytes) {
+    if (name.size() >= bytes) return name;
+    std::string out = name;
+    out.reserve(bytes);
+    while (out.size() < bytes) {
+        out += '.';
+        out.append(std::min<std::uint64_t>(63, bytes - out.size()), 'x');
+    }
+    return out;
+}
 
 std::vector<Machine> generate_fleet(const SimConfig& c, Ticks start) {
     std::vector<Machine> out;
@@ -68,6 +107,7 @@ std::vector<Machine> generate_fleet(const SimConfig& c, Ticks start) {
             m.machine_tags = {"workstation"};
         }
         m.computer_dns_name = name;
+        if (c.hostile_strings && i > 0) m.computer_dns_name = hostile_name(i, name, out[0]);
         if (u(3) < 0.03) m.machine_tags.emplace_back("no-live-response");
         m.last_ip_address = "10." + std::to_string((i >> 16) & 255) + "." +
                             std::to_string((i >> 8) & 255) + "." + std::to_string(i & 255);
@@ -189,9 +229,9 @@ Result<std::vector<Machine>> load_fleet(std::string_view json_text, Ticks start)
     return out;
 }
 
-nlohmann::json machine_json(const Machine& m) {
+nlohmann::json machine_json(const Machine& m, std::uint64_t name_bytes) {
     return {{"id", m.id},
-            {"computerDnsName", m.computer_dns_name},
+            {"computerDnsName", listed_name(m.computer_dns_name, name_bytes)},
             {"firstSeen", iso_time(m.first_seen)},
             {"lastSeen", iso_time(m.last_seen)},
             {"osPlatform", m.os_platform},

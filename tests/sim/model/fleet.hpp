@@ -44,8 +44,18 @@ std::vector<Machine> generate_fleet(const SimConfig& config, Ticks start);
 // `never_online` (bool). Unknown fields are errors.
 Result<std::vector<Machine>> load_fleet(std::string_view json_text, Ticks start);
 
-// The Machine entity as GET /api/machines shows it (hidden fields left out).
-nlohmann::json machine_json(const Machine& m);
+// The Machine entity as GET /api/machines shows it (hidden fields left out),
+// its computerDnsName padded to `name_bytes` (see listed_name).
+nlohmann::json machine_json(const Machine& m, std::uint64_t name_bytes = 0);
+
+// `name` padded with labels of 'x' to `bytes` (SimConfig::long_names); as is
+// when it is that long already or `bytes` is 0.
+std::string listed_name(const std::string& name, std::uint64_t bytes);
+
+// Text for --hostile-strings, to append to a server's message: ESC
+// sequences, NUL and a forged `state=done` field, then CR LF and a forged
+// log line. It names itself "forged-by-server".
+std::string hostile_text();
 
 class Fleet {
   public:

@@ -67,6 +67,7 @@ struct SimConfig {
     double link_lifetime = 1800;
     double visibility_lag = 0;
     std::uint64_t getfile_size = 4096;
+    double download_delay = 0;  // every result download answers after this long
 
     // Faults on /api calls (the token endpoint and /_sim/* are exempt).
     double fault_http500 = 0;
@@ -83,6 +84,14 @@ struct SimConfig {
     // The first N library listings, and the first N uploads, answered 503
     // (deterministic, unlike the fractions above).
     int fault_library_unavailable = 0;
+
+    // Hostile strings (issue 10, C11/C12). Machine names carrying CR LF and
+    // a forged log line, ESC sequences, NUL, or spaces and `state=done`;
+    // every 4xx message and token error carrying such text too.
+    bool hostile_strings = false;
+    // Every listed computerDnsName padded to this many bytes (0: as is); the
+    // fleet keeps the short names, the padding is added as they are sent.
+    std::uint64_t long_names = 0;
 
     // Observation.
     std::string tag_regex = "lrsched:[0-9a-f]+:[0-9]+:[0-9]+";
