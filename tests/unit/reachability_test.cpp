@@ -10,7 +10,7 @@ using lrsched::dispatch::is_unreachable;
 using lrsched::dispatch::Millis;
 using lrsched::dispatch::Reachability;
 
-TEST_CASE("no answer is a network failure; an HTTP status or our own refusal is not") {
+TEST_CASE("no answer is a network failure, an HTTP status or our own refusal is not") {
     for (const Errc e : {Errc::connect_failed, Errc::tls_error, Errc::timeout, Errc::no_response,
                          Errc::response_truncated, Errc::protocol_error})
         CHECK(is_unreachable(make_error_code(e)));
