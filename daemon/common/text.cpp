@@ -1,6 +1,7 @@
 #include "common/text.hpp"
 
 #include <algorithm>
+#include <ctime>
 
 namespace lrsched {
 namespace {
@@ -93,6 +94,15 @@ bool is_https_base_url(std::string_view s) noexcept {
         if (std::stoi(std::string(port)) < 1 || std::stoi(std::string(port)) > 65535) return false;
     }
     return is_hostname(host);
+}
+
+std::string utc_iso8601(std::int64_t unix_ms) {
+    const std::time_t t = unix_ms / 1000;
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
 }
 
 }  // namespace lrsched

@@ -32,4 +32,8 @@ bool has_control_chars(std::string_view s, bool tab_ok = true) noexcept;
 // authority. The daemon never speaks plain HTTP to the API.
 bool is_https_base_url(std::string_view s) noexcept;
 
+// "2024-05-01T02:16:01Z": a unix time in milliseconds as OData and the API
+// write instants (whole seconds, UTC).
+std::string utc_iso8601(std::int64_t unix_ms);
+
 }  // namespace lrsched

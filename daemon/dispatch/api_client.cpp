@@ -235,12 +235,15 @@ net::asio::awaitable<Result<net::Response>> ApiClient::Impl::read(std::string me
     }
 }
 
-net::asio::awaitable<Result<std::vector<api::Machine>>> ApiClient::list_machines() {
+net::asio::awaitable<Result<std::vector<api::Machine>>> ApiClient::list_machines(
+    std::string odata_filter) {
     std::vector<api::Machine> all;
     std::size_t bad_ids = 0;
     std::size_t refused = 0;
+    const std::string filtered =
+        odata_filter.empty() ? "" : "$filter=" + api::url_encode(odata_filter) + "&";
     for (int page = 0; page < kMaxPages; ++page) {
-        const std::string target = "/api/machines?$top=" + std::to_string(kPage) +
+        const std::string target = "/api/machines?" + filtered + "$top=" + std::to_string(kPage) +
                                    "&$skip=" + std::to_string(page * kPage);
         // The page is kept as it arrives without its over-long strings: a
         // fleet of 6 KB names never sits whole in memory (api/mde.hpp).

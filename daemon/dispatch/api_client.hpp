@@ -46,8 +46,10 @@ class ApiClient {
     // Restores the read windows from the store (calls of the last hour).
     Result<void> load(Millis now);
 
-    // The whole fleet, paged with $top/$skip (never nextLink); 404 is "none".
-    boost::asio::awaitable<Result<std::vector<api::Machine>>> list_machines();
+    // The fleet (the machines matching `filter`, an OData expression, when
+    // given), paged with $top/$skip (never nextLink); 404 is "none".
+    boost::asio::awaitable<Result<std::vector<api::Machine>>> list_machines(
+        std::string filter = "");
     // Every action matching `filter` (an OData expression), paged.
     boost::asio::awaitable<Result<std::vector<api::MachineAction>>> list_actions(
         std::string filter);

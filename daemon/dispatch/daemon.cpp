@@ -249,7 +249,7 @@ asio::awaitable<void> Daemon::track_loop(TenantRt* t) {
         if (since && !backoff && unix_now() >= last_poll + d.poll_every()) {
             const Millis sent = unix_now();
             auto actions = co_await t->api->list_actions(
-                "creationDateTimeUtc ge " + iso8601(*since - t->cfg.clock_skew.count()));
+                "creationDateTimeUtc ge " + utc_iso8601(*since - t->cfg.clock_skew.count()));
             if (stopping_) co_return;
             last_poll = sent;
             if (actions) {
@@ -259,6 +259,23 @@ asio::awaitable<void> Daemon::track_loop(TenantRt* t) {
                 failed(actions.error());
             }
         }
+        if (!backoff && d.health_check_due(unix_now())) {
+            std::vector<api::Machine> offline;
+            for (const std::string& filter : d.offline_filters(unix_now())) {
+                auto listed = co_await t->api->list_machines(filter);
+                if (stopping_) co_return;
+                if (!listed) {
+                    failed(listed.error());
+                    break;
+                }
+                offline.insert(offline.end(), std::make_move_iterator(listed->begin()),
+                               std::make_move_iterator(listed->end()));
+            }
+            if (backoff)
+                d.health_check_failed(unix_now());
+            else
+                d.on_health(offline, unix_now());
+        }
         for (const Cancel& c : d.sweep(unix_now())) {
             auto r = co_await t->api->cancel(c.action_id, "lrsched: " + c.reason);
             if (!r) spdlog::warn("tenant={} {}", t->cfg.name, r.error().message);
@@ -266,6 +283,8 @@ asio::awaitable<void> Daemon::track_loop(TenantRt* t) {
         wake_dispatch_if_needed(t);
         if (d.take_collect_wake()) t->collect.notify();
         std::optional<Millis> wake = d.next_timed_work();
+        if (const auto health = d.next_health_check())
+            wake = std::min(wake.value_or(*health), *health);
         if (d.poll_since()) {
             const Millis next_poll = last_poll + d.poll_every();
             wake = std::min(wake.value_or(next_poll), next_poll);
@@ -546,7 +565,7 @@ void Daemon::start_run(const jobs::LoadedJob& lj,
     }
     if (!*id) {
         spdlog::info("job={} firing for {} skipped: it already has its run", lj.job.name,
-                     iso8601(scheduled_for.value_or(0)));
+                     utc_iso8601(scheduled_for.value_or(0)));
         return;
     }
     crash_point("jobs.after_firing");

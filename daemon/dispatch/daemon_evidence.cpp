@@ -153,7 +153,7 @@ asio::awaitable<Result<Collected>> Daemon::collect(TenantRt* t, Collection c) {
             entry.file = stored->file;
             entry.bytes = static_cast<std::int64_t>(stored->bytes);
             entry.sha256 = stored->sha256;
-            entry.downloaded_at = iso8601(unix_now());
+            entry.downloaded_at = utc_iso8601(unix_now());
             entry.action_status = c.action_status;
             if (auto r = evidence::append_manifest(run_dir, entry); !r) {
                 // Unlisted, the file would be a leftover: it goes now, and

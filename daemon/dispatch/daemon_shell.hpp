@@ -7,6 +7,7 @@
 #pragma once
 
 #include "api/library.hpp"
+#include "common/text.hpp"
 #include "config/config.hpp"
 #include "dispatch/api_client.hpp"
 #include "dispatch/dispatcher.hpp"
@@ -20,7 +21,6 @@
 #include <boost/asio/signal_set.hpp>
 
 #include <algorithm>
-#include <ctime>
 #include <functional>
 #include <map>
 #include <memory>
@@ -59,15 +59,6 @@ class Event {
     asio::steady_timer timer_;
     bool pending_ = false;
 };
-
-inline std::string iso8601(Millis ms) {
-    const std::time_t t = ms / 1000;
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
 
 // How often a job paused for a missing library file looks again: ten polls
 // (5 min at the default 30 s; seconds under a test's compressed limits), one

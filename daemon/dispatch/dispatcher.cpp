@@ -117,6 +117,7 @@ Result<void> Dispatcher::add_run(const store::ActiveRun& active) {
         }
     }
     wake_ = true;
+    offline_waiting_ = true;  // health_check_due() finds out
     // A run whose targets all turned out unknown has nothing to wait for.
     auto finished = store_.finish_run_if_done(
         active.run.id, active.run.resolved_at.value_or(active.run.created_at));
@@ -179,7 +180,11 @@ std::optional<SessionRow> Dispatcher::pick(Millis now, std::optional<Millis>& wa
             wake = std::min(wake.value_or(opens), opens);
             continue;
         }
-        for (const bool offline : {false, true}) {
+        // Offline-looking machines first while an offline slot is free: their
+        // wait on the server then overlaps the rest of the sweep, instead of
+        // starting once the online ones are all sent. The gate keeps them to
+        // offline_slots, so the online machines have the other slots.
+        for (const bool offline : {true, false}) {
             if (!gate_.allows(offline)) continue;
             auto s = store_.oldest_queued(plan->run_id, offline);
             if (!s) {

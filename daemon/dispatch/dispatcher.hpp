@@ -142,6 +142,30 @@ class Dispatcher {
     Millis poll_every() const;
     // A listing of the tenant's actions taken at `now`.
     void on_listing(const std::vector<api::MachineAction>& actions, Millis now);
+    // ---- machine health (SPEC §3 "Offline-aware") ----
+    // The machines that do not look reachable at `now`, as OData filters of
+    // /api/machines whose results together are the offline-looking fleet
+    // (jobs::looks_offline: not Active, or no full report for
+    // offline_after): two listings, whatever the number of sessions waiting.
+    std::vector<std::string> offline_filters(Millis now) const;
+    // Whether to list them again: every health_every() while a session of
+    // this tenant waits for a machine that looked offline (queued, busy,
+    // submitting or pending).
+    bool health_check_due(Millis now);
+    // The listing's machines, taken at `now`: a session waiting for a machine
+    // not among them looks online from now on (a queued one is dispatched
+    // as online, a pending one leaves the offline slots), and one waiting for
+    // a machine among them looks offline.
+    void on_health(const std::vector<api::Machine>& offline_now, Millis now);
+    // The listing failed: try again after another period.
+    void health_check_failed(Millis now) { next_health_check_ = now + health_every(); }
+    // When the next check is due, while sessions wait for offline-looking
+    // machines (as of the last health_check_due()).
+    std::optional<Millis> next_health_check() const {
+        return offline_waiting_ ? std::optional<Millis>(next_health_check_) : std::nullopt;
+    }
+    Millis health_every() const;
+
     // Submitting sessions whose outcome is unknown and are due a lookup.
     std::vector<Lookup> lookups_due(Millis now) const;
     // The actions of one machine, listed for a lookup at `now`.
@@ -234,6 +258,7 @@ class Dispatcher {
     void handle_rejection(const RunPlan& plan, const api::SubmitResult& r);
     void throttle(Millis until, Millis now);
     void requeue_busy(Millis now);
+    bool offline_sessions_waiting();
     // collecting for longer than collect_timeout: failed, not retried.
     void collect_timed_out(std::int64_t session_id, Millis now);
     void log_error(const std::string& what, const Error& e) const;
@@ -253,6 +278,8 @@ class Dispatcher {
     std::string paused_reason_;
     Millis throttled_until_ = 0;
     Millis loaded_at_ = 0;  // load(): a submit in flight before it ended then at the latest
+    Millis next_health_check_ = 0;
+    bool offline_waiting_ = true;  // a session waits for an offline-looking machine
     int throttles_in_a_row_ = 0;
     int unauthorized_in_a_row_ = 0;
     bool wake_ = false;

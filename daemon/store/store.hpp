@@ -264,6 +264,20 @@ class Store {
     Result<std::optional<std::int64_t>> next_busy_wake();
     // Busy sessions whose not_before has come, earliest first.
     Result<std::vector<SessionRow>> busy_due(std::int64_t now_ms);
+    // Whether a run has a queued or busy session for a machine that looked
+    // offline (an index seek).
+    Result<bool> has_waiting_offline(std::int64_t run_id);
+    // A health re-check: among the sessions of `run_ids` still waiting for
+    // their machine (queued, busy, submitting, pending), those whose machine
+    // is in `offline_now` look offline from now on and the others online, in
+    // one transaction. Returns the sessions that changed, as they are now.
+    struct OfflineChange {
+        std::int64_t session_id = 0;
+        SessionState state = SessionState::queued;
+        bool looks_offline = false;
+    };
+    Result<std::vector<OfflineChange>> set_waiting_offline(
+        const std::vector<std::int64_t>& run_ids, const std::set<std::string>& offline_now);
     // Moves every queued and busy session of a run to `to` (withdrawn,
     // gave_up or cancelled) with its event, in one transaction: a job of
     // 10^5 sessions is withdrawn in one commit. Returns how many moved.

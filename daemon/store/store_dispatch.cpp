@@ -74,7 +74,15 @@ Result<Store::SubmitStart> Store::begin_submit(std::int64_t session_id,
                                                std::string_view tenant,
                                                std::int64_t now_ms) {
     return in_transaction(*db_, [&]() -> Result<SubmitStart> {
-        auto moved = transition_locked(session_id, SessionState::submitting, {}, now_ms);
+        // The event says how the machine looked when the session was sent:
+        // through the offline share or not (health re-checks change it).
+        auto current = find_session(session_id);
+        if (!current) return std::move(current).error();
+        const bool offline = *current && (*current)->looks_offline;
+        auto moved = transition_locked(
+            session_id, SessionState::submitting,
+            TransitionDetail::note(offline ? "machine looks offline" : "machine looks online"),
+            now_ms);
         if (!moved) return std::move(moved).error();
         auto call = insert_call(*db_, tenant, ApiCallKind::submit, now_ms);
         if (!call) return std::move(call).error();

@@ -136,8 +136,10 @@ Result<std::size_t> Store::queue_sessions(std::int64_t run_id,
         }
         // One creation event per new session, in one statement.
         auto events = db_->prepare(
-            "INSERT INTO session_events (session_id, at, from_state, to_state, attempt) "
-            "SELECT id, ?2, NULL, 'queued', 1 FROM sessions WHERE id > ?1 ORDER BY id");
+            "INSERT INTO session_events (session_id, at, from_state, to_state, attempt, detail) "
+            "SELECT id, ?2, NULL, 'queued', 1, CASE looks_offline WHEN 1 THEN "
+            "'machine looks offline' ELSE 'machine looks online' END "
+            "FROM sessions WHERE id > ?1 ORDER BY id");
         if (!events) return std::move(events).error();
         events->bind_all(last_before, now_ms);
         if (auto r = events->run(); !r) return std::move(r).error();
@@ -298,6 +300,59 @@ Result<std::vector<std::int64_t>> Store::runs_with_queued() {
         if (!*row) return out;
         out.push_back(s->column_int64(0));
     }
+}
+
+Result<bool> Store::has_waiting_offline(std::int64_t run_id) {
+    auto s = db_->prepare(
+        "SELECT EXISTS (SELECT 1 FROM sessions WHERE state = 'queued' AND run_id = ?1 AND "
+        "looks_offline = 1) OR EXISTS (SELECT 1 FROM sessions WHERE state = 'busy' AND "
+        "run_id = ?1 AND looks_offline = 1)");
+    if (!s) return std::move(s).error();
+    s->bind_all(run_id);
+    auto row = s->step();
+    if (!row) return std::move(row).error();
+    return *row && s->column_int64(0) != 0;
+}
+
+Result<std::vector<Store::OfflineChange>> Store::set_waiting_offline(
+    const std::vector<std::int64_t>& run_ids, const std::set<std::string>& offline_now) {
+    return in_transaction(*db_, [&]() -> Result<std::vector<OfflineChange>> {
+        // The machines as a temporary table: a fleet's offline share may be
+        // 10^4 ids, too many for parameters.
+        if (auto r = db_->exec("CREATE TEMP TABLE IF NOT EXISTS offline_now "
+                               "(machine_id TEXT PRIMARY KEY) WITHOUT ROWID");
+            !r)
+            return std::move(r).error();
+        if (auto r = db_->exec("DELETE FROM temp.offline_now"); !r) return std::move(r).error();
+        auto insert = db_->prepare("INSERT OR IGNORE INTO temp.offline_now VALUES (?1)");
+        if (!insert) return std::move(insert).error();
+        for (const std::string& id : offline_now) {
+            insert->bind_text(1, id);
+            if (auto r = insert->run(); !r) return std::move(r).error();
+            insert->reset();
+        }
+        auto update = db_->prepare(
+            "UPDATE sessions SET looks_offline = (machine_id IN temp.offline_now) "
+            "WHERE run_id = ?1 AND state IN ('queued', 'busy', 'submitting', 'pending') AND "
+            "looks_offline <> (machine_id IN temp.offline_now) "
+            "RETURNING id, state, looks_offline");
+        if (!update) return std::move(update).error();
+        std::vector<OfflineChange> changed;
+        for (const std::int64_t run_id : run_ids) {
+            update->bind_int64(1, run_id);
+            for (;;) {
+                auto row = update->step();
+                if (!row) return std::move(row).error();
+                if (!*row) break;
+                auto state = read_state(*update, 1, "session");
+                if (!state) return std::move(state).error();
+                changed.push_back({update->column_int64(0), *state, update->column_int64(2) != 0});
+            }
+            update->reset();
+        }
+        if (auto r = db_->exec("DELETE FROM temp.offline_now"); !r) return std::move(r).error();
+        return changed;
+    });
 }
 
 Result<std::optional<SessionRow>> Store::oldest_queued(std::int64_t run_id, bool looks_offline) {

@@ -17,7 +17,9 @@ using lrsched::test::job_yaml;
 using lrsched::test::machine_id;
 using lrsched::test::unwrap;
 
-TEST_CASE("dispatch goes by priority, then age, online machines before offline-looking ones") {
+TEST_CASE(
+    "dispatch goes by priority, then age, and within a run an offline-looking machine first "
+    "while an offline slot is free") {
     DispatchFixture f;
     f.tenant.limits.concurrent_sessions = 10;
     f.tenant.limits.offline_slots = 5;
@@ -30,7 +32,7 @@ TEST_CASE("dispatch goes by priority, then age, online machines before offline-l
     for (int i = 0; i < 4; ++i)
         order.push_back(f.submit(10).machine_id);
     CHECK(order ==
-          std::vector<std::string>{machine_id(3), machine_id(2), machine_id(4), machine_id(1)});
+          std::vector<std::string>{machine_id(2), machine_id(3), machine_id(4), machine_id(1)});
 }
 
 TEST_CASE("a submit is durable before it leaves and carries a unique tag in its Comment") {
@@ -65,11 +67,13 @@ TEST_CASE("the submit window is never exceeded, and a restart restores it") {
 TEST_CASE("the gate holds the slots and the offline share, an ended action frees its slot") {
     DispatchFixture f;  // 2 slots, 1 for offline-looking machines
     f.add_run("sweep", job_yaml(50), {{1, true}, {2, true}, {3, false}, {4, false}}, 0);
+    // The offline share first: its wait on the server overlaps the others.
     const Submit a = f.submit(10);
-    CHECK(a.machine_id == machine_id(3));
+    CHECK(a.machine_id == machine_id(1));
     f.created(a, 11);
+    // The share is taken: the next offline-looking machine waits, an online one goes.
     const Submit b = f.submit(20);
-    CHECK(b.machine_id == machine_id(4));
+    CHECK(b.machine_id == machine_id(3));
     f.created(b, 21);
     CHECK(f.idle(2'000).why == "every slot is held");
     CHECK(f.d->poll_every() < f.tenant.poll_interval.count());  // slots wanted: poll sooner
@@ -78,12 +82,17 @@ TEST_CASE("the gate holds the slots and the offline share, an ended action frees
     CHECK(f.collect_all(2'100) == 1);
     CHECK(f.state(a.session_id) == SessionState::done);
     CHECK(f.d->take_wake());
-    const Submit c = f.submit(2'200);  // an offline-looking machine, within its share
-    CHECK(c.machine_id == machine_id(1));
+    const Submit c = f.submit(2'200);  // the share is free again: the other offline one
+    CHECK(c.machine_id == machine_id(2));
     f.created(c, 2'201);
     f.d->on_listing({f.action(b, "Succeeded")}, 2'300);
-    // One slot is free, but the offline share (1) is taken: the last one waits.
-    CHECK(f.idle(2'400).why == "nothing to submit");
+    CHECK(f.collect_all(2'300) == 1);
+    // One slot is free and the offline share is taken: the online machine
+    // does not wait for it.
+    const Submit d = f.submit(2'400);
+    CHECK(d.machine_id == machine_id(4));
+    f.created(d, 2'401);
+    CHECK(f.idle(2'500).why == "every slot is held");
 }
 
 TEST_CASE("a lost answer is looked up by tag, and the session is adopted when the action exists") {

@@ -299,7 +299,7 @@ HttpResponse SimApi::api_call(const Route& r,
             resp = machines_list(query, now);
             break;
         case Endpoint::machine_get:
-            resp = machine_get(r.arg);
+            resp = machine_get(r.arg, now);
             break;
         case Endpoint::runliveresponse:
             resp = runliveresponse(r.arg, req, now);

@@ -142,7 +142,7 @@ class SimApi final : public Handler {
     bool authorized(const HttpRequest& req, double now) const;
     // api_machines.cpp
     HttpResponse machines_list(std::string_view query, double now);
-    HttpResponse machine_get(const std::string& id);
+    HttpResponse machine_get(const std::string& id, double now);
     // api_submit.cpp
     HttpResponse runliveresponse(const std::string& machine, const HttpRequest& req, double now);
     HttpResponse create_action(std::size_t machine,

@@ -17,20 +17,22 @@ nlohmann::json filter_view(const Machine& m) {
 
 }  // namespace
 
-HttpResponse SimApi::machines_list(std::string_view query, double /*now*/) {
+HttpResponse SimApi::machines_list(std::string_view query, double now) {
     QueryOptions q = parse_query_options(query, kMachineFields);
     if (!q.error.empty()) return error(400, "ODataError", q.error);
     const auto& all = fleet_.all();
     const bool filtered = !q.filter.predicates().empty();
     std::vector<std::size_t> matched;
     for (std::size_t i = 0; i < all.size(); ++i)
-        if (!filtered || q.filter.matches(filter_view(all[i]))) matched.push_back(i);
+        if (!filtered || q.filter.matches(filter_view(reported_at(all[i], now, start_))))
+            matched.push_back(i);
     if (matched.empty()) return error(404, "ResourceNotFound", "No machines found");
 
     const std::size_t page = q.top.value_or(kMaxTop);
     nlohmann::json value = nlohmann::json::array();
     for (std::size_t k = q.skip; k < matched.size() && k < q.skip + page; ++k)
-        value.push_back(machine_json(all[matched[k]], config_.long_names));
+        value.push_back(
+            machine_json(reported_at(all[matched[k]], now, start_), config_.long_names));
     nlohmann::json body = {{"@odata.context", base_ + "/api/$metadata#Machines"}, {"value", value}};
     // As reported: with $top there is never a nextLink; without it, one
     // appears when more than a page remains.
@@ -42,11 +44,12 @@ HttpResponse SimApi::machines_list(std::string_view query, double /*now*/) {
     return json(200, body);
 }
 
-HttpResponse SimApi::machine_get(const std::string& id) {
+HttpResponse SimApi::machine_get(const std::string& id, double now) {
     const auto i = fleet_.find(id);
     if (!i)
         return error(404, "ResourceNotFound", "Machine " + quote_value(id, 80) + " was not found");
-    nlohmann::json body = machine_json(fleet_.all()[*i], config_.long_names);
+    nlohmann::json body =
+        machine_json(reported_at(fleet_.all()[*i], now, start_), config_.long_names);
     body["@odata.context"] = base_ + "/api/$metadata#Machines/$entity";
     return json(200, body);
 }

@@ -229,6 +229,16 @@ Result<std::vector<Machine>> load_fleet(std::string_view json_text, Ticks start)
     return out;
 }
 
+Machine reported_at(const Machine& m, double now, Ticks start) {
+    Machine r = m;
+    if (m.online_at > 0 && m.online_at != kNever && now >= m.online_at) {
+        r.health_status = "Active";
+        r.last_seen =
+            std::max(m.last_seen, start + static_cast<Ticks>(m.online_at * kTicksPerSecond));
+    }
+    return r;
+}
+
 nlohmann::json machine_json(const Machine& m, std::uint64_t name_bytes) {
     return {{"id", m.id},
             {"computerDnsName", listed_name(m.computer_dns_name, name_bytes)},

@@ -48,6 +48,12 @@ Result<std::vector<Machine>> load_fleet(std::string_view json_text, Ticks start)
 // its computerDnsName padded to `name_bytes` (see listed_name).
 nlohmann::json machine_json(const Machine& m, std::uint64_t name_bytes = 0);
 
+// The machine as the API reports it at sim time `now` (`start` is the
+// wall-clock instant of sim time 0): once a late machine has come online it
+// is `Active` and has sent a full report (lastSeen), as a real sensor does
+// when it reconnects; before, and for one never online, as generated.
+Machine reported_at(const Machine& m, double now, Ticks start);
+
 // `name` padded with labels of 'x' to `bytes` (SimConfig::long_names); as is
 // when it is that long already or `bytes` is 0.
 std::string listed_name(const std::string& name, std::uint64_t bytes);
