@@ -61,7 +61,8 @@ def make_fleet(late_fraction, seed):
         server = i % 5 == 1
         m = {"id": hashlib.sha1(f"real-fleet {seed} {i}".encode()).hexdigest(),
              "computerDnsName": f"{'srv' if server else 'ws'}-{i:05d}.bench.contoso.test",
-             "osPlatform": rng.choice(["WindowsServer2022"] if server else ["Windows10", "Windows11"]),
+             "osPlatform": rng.choice(["WindowsServer2022"] if server
+                                      else ["Windows10", "Windows11"]),
              "rbacGroupName": "Servers" if server else "Workstations",
              "rbacGroupId": 2 if server else 3,
              "machineTags": ["server" if server else "workstation"],
