@@ -5,7 +5,9 @@ Prints figures; asserts nothing. Time is compressed by configuration (limits
 of seconds instead of minutes), never by faking a clock. Usage:
   tests/bench/run [--quick] [--only=PHASE]...   (builds a release tree first)
   sweep_bench.py BUILD_DIR WORKDIR [--quick] [--only=PHASE]...
-PHASE: rate-bound, slot-bound, reads, big-job, hostile-names, restart, big-file.
+PHASE: rate-bound, slot-bound, reads, big-job, hostile-names, restart, big-file,
+real-fleet, real-fleet-30 (late, never-online and busy machines, lrsched beside
+a script-style client: real_fleet.py).
 """
 
 import json
@@ -18,6 +20,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import real_fleet  # noqa: E402
 from simenv import SimTenant  # noqa: E402
 
 JOB = """description: benchmark sweep
@@ -278,6 +281,8 @@ def main():
         ("hostile-names", lambda: hostile_names(build, workdir, 10_000 if quick else 100_000)),
         ("restart", lambda: restart_with_rows(build, workdir, 100_000 if quick else 1_000_000)),
         ("big-file", lambda: big_file(build, workdir, 20_000_000 if quick else 200_000_000)),
+        ("real-fleet", lambda: real_fleet.phase(build, workdir, "real-fleet", 0.10)),
+        ("real-fleet-30", lambda: real_fleet.phase(build, workdir, "real-fleet-30", 0.30)),
     ]
     for name, run in phases:
         if not only or name in only:
