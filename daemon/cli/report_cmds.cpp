@@ -225,8 +225,10 @@ std::string eta_basis(const dispatch::Estimate& e,
     if (e.to_submit > 0)
         out += "; " + std::to_string(e.to_submit) + " to submit at " + std::to_string(rate.calls) +
                " per " + format_duration(rate.per);
+    if (e.stalled > 0)
+        out += "; " + std::to_string(e.stalled) + " pending past that, up to queue_expiry";
     if (e.overdue > 0 && e.duration > 0)
-        out += "; " + std::to_string(e.overdue) + " already past it";
+        out += "; " + std::to_string(e.overdue) + " past their estimate";
     return out;
 }
 
@@ -269,8 +271,7 @@ Eta run_eta(const JobReport& job,
                    " (" + basis + ")";
     } else if (e.overdue > 0) {
         eta.text = "any moment now: " + std::to_string(e.overdue) +
-                   " session(s) on the server past the typical " +
-                   dispatch::approx_duration(times.online_ms) + " (" + basis + ")";
+                   " session(s) on the server past their estimate (" + basis + ")";
     } else {
         eta.text = "any moment now (" + basis + ")";
     }

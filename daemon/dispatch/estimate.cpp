@@ -32,11 +32,12 @@ struct OfflinePlan {
     Millis end = 0;
 };
 
-OfflinePlan schedule_offline(const RunWork& w, Millis wait, const EstimateLimits& l) {
+// `left`: what is left of the sessions already waiting on offline machines.
+OfflinePlan schedule_offline(const RunWork& w,
+                             std::vector<Millis> left,
+                             Millis wait,
+                             const EstimateLimits& l) {
     OfflinePlan p;
-    std::vector<Millis> left;  // of the sessions already pending on offline machines
-    for (const InFlight& f : w.in_flight)
-        if (f.offline) left.push_back(std::max<Millis>(0, wait - f.elapsed));
     for (const Millis r : left)
         p.end = std::max(p.end, r);
     if (!l.pending_counts) {
@@ -194,7 +195,8 @@ RunWork run_work(const store::RunReport& run, Millis now) {
         const bool waiting =
             s.state == store::SessionState::submitting || s.state == store::SessionState::pending;
         w.in_flight.push_back({s.looks_offline && waiting,
-                               s.submitted_at ? std::max<Millis>(0, now - *s.submitted_at) : 0});
+                               s.submitted_at ? std::max<Millis>(0, now - *s.submitted_at) : 0,
+                               s.state == store::SessionState::pending});
     }
     return w;
 }
@@ -218,19 +220,31 @@ Estimate estimate_run(const RunWork& w,
         return e;
     }
 
-    // Sessions on the server: what is left of their typical time.
+    // Sessions on the server: what is left of their typical time; a pending
+    // one past it waits up to queue_expiry from its submission.
     double online_work = 0;
     Millis online_end = 0;
+    std::vector<Millis> offline_left;
     for (const InFlight& f : w.in_flight) {
         const Millis typical = f.offline ? e.offline_each : each;
-        if (f.elapsed >= typical) ++e.overdue;
-        if (f.offline) continue;  // scheduled with the offline slots
-        const Millis left = std::max<Millis>(0, typical - f.elapsed);
+        Millis left = 0;
+        if (f.elapsed < typical) {
+            left = typical - f.elapsed;
+        } else if (f.pending && f.elapsed < l.queue_expiry) {
+            left = l.queue_expiry - f.elapsed;
+            ++e.stalled;
+        } else {
+            ++e.overdue;
+        }
+        if (f.offline) {
+            offline_left.push_back(left);  // scheduled with the offline slots
+            continue;
+        }
         online_work += static_cast<double>(left);
         online_end = std::max(online_end, left);
     }
 
-    const OfflinePlan offline = schedule_offline(w, e.offline_each, l);
+    const OfflinePlan offline = schedule_offline(w, std::move(offline_left), e.offline_each, l);
     e.offline = offline.end;
     int held_now = 0;
     for (const Interval& h : offline.held)

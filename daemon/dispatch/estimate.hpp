@@ -17,7 +17,10 @@
 //   left of T; one past T is "overdue" and counted as ending now;
 // - offline-looking sessions go through offline_slots, each as soon as a
 //   slot is free and its submit is due, and wait W each: the measured time
-//   of offline-looking sessions when there is one, else queue_expiry. When
+//   of offline-looking sessions when there is one, else queue_expiry. A
+//   session still pending past its typical time waits for a machine that is
+//   not there: it ends by queue_expiry after its submission (the server's,
+//   or the daemon's backstop), and only past that is it "overdue". When
 //   pending sessions hold no slot (pending_counts_as_running: false) they all
 //   wait side by side;
 // - busy sessions come back at their not_before (or retry.busy_every from
@@ -94,6 +97,7 @@ EstimateLimits limits_of(const config::Limits& limits);
 struct InFlight {
     bool offline = false;  // sent to an offline-looking machine and not running yet
     Millis elapsed = 0;    // since its submission
+    bool pending = false;  // the server holds it until the machine is reachable
 };
 
 // What is left of a run.
@@ -128,7 +132,8 @@ struct Estimate {
     Millis offline = 0;       // until the last offline-looking session ends
     Millis offline_each = 0;  // W: measured, or queue_expiry
     bool offline_measured = false;
-    std::int64_t overdue = 0;  // sessions on the server past their typical time
+    std::int64_t stalled = 0;  // pending past their typical time: up to queue_expiry
+    std::int64_t overdue = 0;  // sessions on the server past every bound
 };
 
 // The run's end from `work` at the figures `times`, within `limits`.

@@ -191,7 +191,7 @@ TEST_CASE("status text says the ETA, its time and its source in a word") {
               .find("(default: 2m per session assumed; 3 to submit at 10 per "
                     "1m)") != std::string::npos);
     CHECK(line_of(r.out, "late") ==
-          "  eta: any moment now: 1 session(s) on the server past the typical 2m (default: 2m "
+          "  eta: any moment now: 1 session(s) on the server past their estimate (default: 2m "
           "per session assumed)");
     CHECK(line_of(r.out, "held") == "  eta: none while the job is paused (2 waiting session(s))");
 }

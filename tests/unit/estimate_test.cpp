@@ -276,6 +276,38 @@ TEST_CASE("estimate: a run already past its estimate ends 'now', its overdue ses
     CHECK(f.duration == 4'000);
 }
 
+TEST_CASE("estimate: a session pending past its typical time waits up to queue_expiry") {
+    // Pending for 5 s where sessions take 4 s: its machine is not there; the
+    // server (or the daemon's backstop) ends it 15 s after its submission.
+    RunWork w;
+    w.in_flight = {{false, 5'000, true}};
+    auto e = estimate_run(w, measured(4'000), sim_limits(), kNow);
+    CHECK(e.stalled == 1);
+    CHECK(e.overdue == 0);
+    CHECK(e.duration == 10'000);
+    // Running past it: no bound known, it ends "now".
+    w.in_flight = {{false, 5'000, false}};
+    e = estimate_run(w, measured(4'000), sim_limits(), kNow);
+    CHECK(e.stalled == 0);
+    CHECK(e.overdue == 1);
+    CHECK(e.duration == 0);
+    // Pending past queue_expiry too: overdue.
+    w.in_flight = {{false, 16'000, true}};
+    e = estimate_run(w, measured(4'000), sim_limits(), kNow);
+    CHECK(e.stalled == 0);
+    CHECK(e.overdue == 1);
+    CHECK(e.duration == 0);
+    // An offline-looking one past the measured 5 s holds its offline slot
+    // until queue_expiry: a queued offline one on the only slot goes then.
+    EstimateLimits one = sim_limits();
+    one.offline_slots = 1;
+    w = queued(0, 1);
+    w.in_flight = {{true, 6'000, true}};
+    e = estimate_run(w, measured(4'000, 5'000), one, kNow);
+    CHECK(e.stalled == 1);
+    CHECK(e.offline == 9'000 + 5'000);
+}
+
 TEST_CASE("estimate: sessions on offline slots delay the queued offline ones") {
     // One offline slot, two pending offline sessions (10 s and 5 s left of
     // 15 s): a third can go only when the count drops below one, at 10 s,
@@ -378,8 +410,10 @@ TEST_CASE("run_work: the store's backlog seen at now") {
     CHECK(w.busy_every == 60'000);
     REQUIRE(w.in_flight.size() == 4);
     CHECK_FALSE(w.in_flight[0].offline);
+    CHECK_FALSE(w.in_flight[0].pending);
     CHECK(w.in_flight[0].elapsed == 1'500);
     CHECK(w.in_flight[1].offline);
+    CHECK(w.in_flight[1].pending);
     CHECK(w.in_flight[1].elapsed == 4'000);
     CHECK_FALSE(w.in_flight[2].offline);
     CHECK(w.in_flight[3].elapsed == 0);
