@@ -2,11 +2,14 @@
 // [--json]`: find the database through the configuration's state_dir, take
 // one report from store::Report, print it as text for people or as JSON for
 // scripts (the JSON shapes are a contract: README, "Following a sweep").
-// Nothing here reads a secret; times are printed in UTC, ISO 8601.
+// Nothing here reads a secret; times are printed in UTC, ISO 8601. The ETA
+// of an unfinished run is dispatch::estimate_run's, from the figures the
+// report read.
 #include "cli/report_cmds.hpp"
 
 #include "common/duration.hpp"
 #include "config/config.hpp"
+#include "dispatch/estimate.hpp"
 #include "store/database_path.hpp"
 #include "store/report.hpp"
 
@@ -147,7 +150,14 @@ std::int64_t now_ms() {
 
 // ---- status ----
 
-json run_json(const RunReport& run) {
+// The estimated end of a job's latest run, and the status line saying it.
+struct Eta {
+    std::optional<std::int64_t> at;  // none: finished, paused, or unknown
+    std::optional<std::string> source;
+    std::string text;
+};
+
+json run_json(const RunReport& run, const Eta& eta) {
     json counts = json::object();
     for (const auto& [state, n] : run.counts)
         counts[std::string(to_string(state))] = n;
@@ -164,17 +174,19 @@ json run_json(const RunReport& run) {
             {"sessions", std::move(counts)},
             {"total", run.total()},
             {"finished", run.finished()},
-            {"unresolved", std::move(unresolved)}};
+            {"unresolved", std::move(unresolved)},
+            {"eta", json_time(eta.at)},
+            {"eta_source", json_opt(eta.source)}};
 }
 
-json job_json(const JobReport& job) {
+json job_json(const JobReport& job, const Eta& eta) {
     return {{"tenant", job.tenant},
             {"paused", job.paused},
             {"paused_reason", json_opt(job.paused_reason)},
             {"last_error", json_opt(job.last_error)},
             {"last_error_at", json_time(job.last_error_at)},
             {"deleted_at", json_time(job.deleted_at)},
-            {"latest_run", job.latest_run ? run_json(*job.latest_run) : json(nullptr)}};
+            {"latest_run", job.latest_run ? run_json(*job.latest_run, eta) : json(nullptr)}};
 }
 
 json tenant_json(const TenantReport& t) {
@@ -190,10 +202,10 @@ json tenant_json(const TenantReport& t) {
             {"last_error_since", json_time(t.last_error_since)}};
 }
 
-json status_json(const store::StatusReport& r) {
+json status_json(const store::StatusReport& r, const std::vector<Eta>& etas) {
     json jobs = json::object();
-    for (const JobReport& job : r.jobs)
-        jobs[job.name] = job_json(job);
+    for (std::size_t i = 0; i < r.jobs.size(); ++i)
+        jobs[r.jobs[i].name] = job_json(r.jobs[i], etas[i]);
     json tenants = json::object();
     for (const TenantReport& t : r.tenants)
         tenants[t.name] = tenant_json(t);
@@ -201,26 +213,69 @@ json status_json(const store::StatusReport& r) {
         {"jobs", std::move(jobs)}, {"tenants", std::move(tenants)}, {"now", iso_utc(r.now, true)}};
 }
 
-// Submitting what waits (queued and busy) at the tenant's submit rate: a
-// lower bound, since it leaves out how long the sessions then run.
-std::string eta_text(const JobReport& job,
-                     const RunReport& run,
-                     const config::Config& cfg,
-                     bool tenant_paused) {
+// Why the estimate says what it says: its source in a word and the figure,
+// what is left to submit, and sessions running past the figure.
+std::string eta_basis(const dispatch::Estimate& e,
+                      const dispatch::SessionTimes& times,
+                      const config::Rate& rate) {
+    std::string out = std::string(dispatch::source_word(times.source)) + ": ";
+    out += times.source == dispatch::TimesSource::assumed
+               ? dispatch::approx_duration(times.online_ms) + " per session assumed"
+               : "median " + dispatch::approx_duration(times.online_ms) + " per session";
+    if (e.to_submit > 0)
+        out += "; " + std::to_string(e.to_submit) + " to submit at " + std::to_string(rate.calls) +
+               " per " + format_duration(rate.per);
+    if (e.stalled > 0)
+        out += "; " + std::to_string(e.stalled) + " pending past that, up to queue_expiry";
+    if (e.overdue > 0 && e.duration > 0)
+        out += "; " + std::to_string(e.overdue) + " past their estimate";
+    return out;
+}
+
+// When the run should end (README, "Following a sweep"): what waits is
+// submitted at the tenant's rate, then runs for the measured session time
+// through the slots, offline-looking machines wait through their slots, busy
+// ones come back after retry.busy_every. None while paused.
+Eta run_eta(const JobReport& job,
+            const RunReport& run,
+            const config::Config& cfg,
+            bool tenant_paused,
+            std::int64_t now) {
+    Eta eta;
     const std::int64_t waiting =
         run.counts.at(SessionState::queued) + run.counts.at(SessionState::busy);
-    if (waiting == 0) return "nothing left to submit";
     const std::string what = std::to_string(waiting) + " waiting session(s)";
-    if (job.paused) return "none while the job is paused (" + what + ")";
-    if (tenant_paused) return "none while tenant " + job.tenant + " is paused (" + what + ")";
+    if (job.paused) return {{}, {}, "none while the job is paused (" + what + ")"};
+    if (tenant_paused)
+        return {{}, {}, "none while tenant " + job.tenant + " is paused (" + what + ")"};
     const config::Tenant* tenant = cfg.find_tenant(job.tenant);
-    if (tenant == nullptr || tenant->limits.submit_rate.calls <= 0) {
-        return "unknown: tenant " + job.tenant + " is not configured (" + what + ")";
+    if (tenant == nullptr || tenant->limits.submit_rate.calls <= 0)
+        return {{}, {}, "unknown: tenant " + job.tenant + " is not configured (" + what + ")"};
+
+    const dispatch::SessionTimes times =
+        dispatch::session_times(job.samples.value_or(store::SessionSamples{}));
+    const dispatch::Estimate e = dispatch::estimate_run(dispatch::run_work(run, now), times,
+                                                        dispatch::limits_of(tenant->limits), now);
+    if (e.blocked == dispatch::Blocked::no_offline_slots) {
+        return {{},
+                {},
+                "unknown: offline_slots is 0, so its offline-looking sessions are never "
+                "submitted (" +
+                    what + ")"};
     }
-    const config::Rate& rate = tenant->limits.submit_rate;
-    const std::int64_t ms = (waiting * rate.per.count() + rate.calls - 1) / rate.calls;
-    return "about " + human_duration(ms) + " to submit " + what + " at " +
-           std::to_string(rate.calls) + " per " + format_duration(rate.per);
+    eta.at = e.end_at;
+    eta.source = dispatch::source_word(times.source);
+    const std::string basis = eta_basis(e, times, tenant->limits.submit_rate);
+    if (e.duration > 0) {
+        eta.text = "about " + human_duration(e.duration) + ", at " + iso_utc(e.end_at, false) +
+                   " (" + basis + ")";
+    } else if (e.overdue > 0) {
+        eta.text = "any moment now: " + std::to_string(e.overdue) +
+                   " session(s) on the server past their estimate (" + basis + ")";
+    } else {
+        eta.text = "any moment now (" + basis + ")";
+    }
+    return eta;
 }
 
 std::string state_counts_text(const RunReport& run) {
@@ -248,7 +303,7 @@ std::string unresolved_text(const RunReport& run) {
     return out;
 }
 
-void print_job(const JobReport& job, const config::Config& cfg, bool tenant_paused) {
+void print_job(const JobReport& job, const Eta& eta) {
     const std::string deleted =
         job.deleted_at ? " - job file deleted " + iso_utc(*job.deleted_at, false) : "";
     const std::string paused =
@@ -276,9 +331,7 @@ void print_job(const JobReport& job, const config::Config& cfg, bool tenant_paus
     if (const std::string missing = unresolved_text(run); !missing.empty()) {
         std::printf("  not listed by the API: %s\n", missing.c_str());
     }
-    if (!run.finished_at) {
-        std::printf("  eta: %s\n", eta_text(job, run, cfg, tenant_paused).c_str());
-    }
+    if (!run.finished_at) std::printf("  eta: %s\n", eta.text.c_str());
 }
 
 void print_tenant(const TenantReport& t, const config::Config& cfg, std::int64_t now) {
@@ -372,16 +425,23 @@ int cmd_status(const Args& args) {
     auto status = report.status(tenants, job, now_ms());
     if (!status) return report_failed(status.error(), "status");
 
-    if (args.json) {
-        std::fputs(dump(status_json(*status)).c_str(), stdout);
-        return 0;
-    }
-    if (status->jobs.empty()) std::puts("no jobs yet");
+    std::vector<Eta> etas;
     for (const JobReport& j : status->jobs) {
         const auto tenant =
             std::find_if(status->tenants.begin(), status->tenants.end(),
                          [&j](const TenantReport& t) { return t.name == j.tenant; });
-        print_job(j, cfg, tenant != status->tenants.end() && tenant->paused);
+        const bool tenant_paused = tenant != status->tenants.end() && tenant->paused;
+        const bool unfinished = j.latest_run && !j.latest_run->finished_at;
+        etas.push_back(unfinished ? run_eta(j, *j.latest_run, cfg, tenant_paused, status->now)
+                                  : Eta{});
+    }
+    if (args.json) {
+        std::fputs(dump(status_json(*status, etas)).c_str(), stdout);
+        return 0;
+    }
+    if (status->jobs.empty()) std::puts("no jobs yet");
+    for (std::size_t i = 0; i < status->jobs.size(); ++i) {
+        print_job(status->jobs[i], etas[i]);
         std::puts("");
     }
     for (const TenantReport& t : status->tenants)

@@ -15,10 +15,12 @@
 #include "common/log_text.hpp"
 #include "common/text.hpp"
 #include "dispatch/daemon_shell.hpp"
+#include "dispatch/estimate.hpp"
 #include "jobs/firing.hpp"
 #include "jobs/job_parser.hpp"
 #include "jobs/targets.hpp"
 #include "store/database_path.hpp"
+#include "store/report.hpp"
 
 #include <nlohmann/json.hpp>
 #include <spdlog/sinks/basic_file_sink.h>
@@ -764,26 +766,47 @@ std::string human_ms(Millis ms) {
     return buf;
 }
 
-// The estimate printed by `plan`: submits are paced by the rate, sessions by
-// the slots; online machines take `session_ms` each.
-void print_estimate(const config::Tenant& t, std::size_t online, std::size_t offline) {
-    constexpr Millis kSessionMs = 120'000;  // a typical collection; RunScript alone may take 10m
-    const auto n = static_cast<double>(online + offline);
-    const auto& rate = t.limits.submit_rate;
-    const double rate_bound = n * static_cast<double>(rate.per.count()) /
-                              static_cast<double>(std::max<std::int64_t>(1, rate.calls));
-    const double slot_bound = static_cast<double>(online) * kSessionMs /
-                              std::max(1, t.limits.concurrent_sessions - t.limits.offline_slots);
-    std::printf(
-        "estimate: %s (submits: %zu at %lld per %s take %s; slots: %d, %s per online "
-        "session assumed, take %s)\n",
-        human_ms(static_cast<Millis>(std::max(rate_bound, slot_bound))).c_str(), online + offline,
-        static_cast<long long>(rate.calls), human_ms(rate.per.count()).c_str(),
-        human_ms(static_cast<Millis>(rate_bound)).c_str(), t.limits.concurrent_sessions,
-        human_ms(kSessionMs).c_str(), human_ms(static_cast<Millis>(slot_bound)).c_str());
-    if (offline > 0)
-        std::printf("offline-looking machines wait on the server up to %s each (queue_expiry)\n",
-                    human_ms(t.limits.queue_expiry.count()).c_str());
+// The estimate printed by `plan` (dispatch/estimate.hpp's model): submits
+// paced by the rate, online sessions through the slots the offline ones
+// leave at the measured session time (`samples`: the job's last runs, else
+// the tenant's recent sessions, else the documented 2 minutes, and it says
+// which), offline-looking ones through offline_slots.
+void print_estimate(const config::Tenant& t,
+                    const store::SessionSamples& samples,
+                    std::size_t online,
+                    std::size_t offline) {
+    const SessionTimes times = session_times(samples);
+    RunWork work;
+    work.queued_online = static_cast<std::int64_t>(online);
+    work.queued_offline = static_cast<std::int64_t>(offline);
+    const Estimate e = estimate_run(work, times, limits_of(t.limits), unix_now());
+    const auto& l = t.limits;
+    if (e.blocked == Blocked::no_offline_slots) {
+        std::printf(
+            "estimate: none: offline_slots is 0, so the %zu offline-looking machine(s) would "
+            "never be submitted (%s)\n",
+            offline, describe(times).c_str());
+        return;
+    }
+    std::printf("estimate: %s, %s\n", human_ms(e.duration).c_str(), describe(times).c_str());
+    std::printf("  submits: %zu at %lld per %s, the last after %s\n", online + offline,
+                static_cast<long long>(l.submit_rate.calls),
+                human_ms(l.submit_rate.per.count()).c_str(), human_ms(e.submits).c_str());
+    if (online > 0)
+        std::printf("  online: %zu session(s) through %d of %d slot(s), done after %s\n", online,
+                    e.online_slots, l.concurrent_sessions, human_ms(e.online).c_str());
+    if (offline == 0) return;
+    const std::string each = e.offline_measured
+                                 ? human_ms(e.offline_each) + " each (measured)"
+                                 : "up to " + human_ms(e.offline_each) + " each (queue_expiry)";
+    if (l.pending_counts_as_running)
+        std::printf("  offline-looking: %zu through %d offline slot(s), %s, done after %s\n",
+                    offline, l.offline_slots, each.c_str(), human_ms(e.offline).c_str());
+    else
+        std::printf(
+            "  offline-looking: %zu waiting side by side (pending holds no slot), %s, "
+            "done after %s\n",
+            offline, each.c_str(), human_ms(e.offline).c_str());
 }
 
 // What the run would find in the live response library, counting what
@@ -826,6 +849,7 @@ struct PlanOutcome {
 asio::awaitable<void> plan_run(ApiClient* api,
                                const config::Tenant* t,
                                const jobs::Job* job,
+                               const store::SessionSamples* samples,
                                PlanOutcome* out) {
     auto fleet = co_await api->list_machines();
     if (!fleet) {
@@ -846,7 +870,7 @@ asio::awaitable<void> plan_run(ApiClient* api,
         std::printf("unknown machine id: %s\n", id.c_str());
     for (const auto& h : res.unknown_hostnames)
         std::printf("unknown host name: %s\n", quote_value(h).c_str());
-    print_estimate(*t, res.machines.size() - offline, offline);
+    print_estimate(*t, *samples, res.machines.size() - offline, offline);
     if (api::uses_library(job->commands) || !t->library_dir.empty())
         co_await plan_library(api, t, job);
     out->status = 0;
@@ -889,6 +913,16 @@ int run_plan(const std::string& config_path, const std::string& job_ref) {
         std::fprintf(stderr, "lrsched plan: %s\n", st.error().message.c_str());
         return 1;
     }
+    // The estimate's measured session times, read as `status` reads them.
+    store::SessionSamples samples;
+    auto report = store::Report::open(store::database_path(cfg->state_dir));
+    auto read = report ? report->session_samples(job->name, t->name)
+                       : Result<store::SessionSamples>(report.error());
+    if (read)
+        samples = std::move(*read);
+    else
+        std::fprintf(stderr, "lrsched plan: session times not read: %s\n",
+                     read.error().message.c_str());
     asio::io_context io;
     auto http = net::HttpsClient::create(io, {t->ca_file, "lrsched/0.1"});
     if (!http) {
@@ -904,7 +938,7 @@ int run_plan(const std::string& config_path, const std::string& job_ref) {
         return 1;
     }
     PlanOutcome out;
-    asio::co_spawn(io, plan_run(&api, t, &*job, &out), [](const std::exception_ptr& e) {
+    asio::co_spawn(io, plan_run(&api, t, &*job, &samples, &out), [](const std::exception_ptr& e) {
         if (e) std::fputs("lrsched plan: internal error\n", stderr);
     });
     io.run();

@@ -7,6 +7,7 @@
 #include "store/report.hpp"
 
 #include "store/migrations.hpp"
+#include "store/report_estimates.hpp"
 #include "store/sqlite.hpp"
 
 #include <filesystem>
@@ -141,6 +142,20 @@ Result<void> add_latest_runs(Database& db, std::vector<JobReport>& jobs) {
         auto run = read_latest_run(db, job.id);
         if (!run) return std::move(run).error();
         job.latest_run = std::move(*run);
+    }
+    return ok();
+}
+
+// What the ETA of each unfinished latest run is estimated from.
+Result<void> add_estimate_inputs(Database& db, std::vector<JobReport>& jobs) {
+    auto version = user_version(db);
+    if (!version) return std::move(version).error();
+    for (JobReport& job : jobs) {
+        if (!job.latest_run || job.latest_run->finished_at) continue;
+        if (auto r = read_backlog(db, *version, *job.latest_run); !r) return r;
+        auto samples = read_samples(db, *version, job.id, job.tenant);
+        if (!samples) return std::move(samples).error();
+        job.samples = std::move(*samples);
     }
     return ok();
 }
@@ -344,6 +359,7 @@ Result<StatusReport> Report::status(const std::vector<std::string>& configured_t
         if (!jobs) return std::move(jobs).error();
         if (job && jobs->empty()) return unknown_job(*job);
         if (auto r = add_latest_runs(*db_, *jobs); !r) return std::move(r).error();
+        if (auto r = add_estimate_inputs(*db_, *jobs); !r) return std::move(r).error();
         report.jobs = std::move(*jobs);
 
         std::set<std::string> names;
@@ -367,6 +383,23 @@ Result<SessionsReport> Report::sessions(std::string_view job, std::optional<Sess
         if (!rows) return std::move(rows).error();
         report.sessions = std::move(*rows);
         return report;
+    });
+}
+
+Result<SessionSamples> Report::session_samples(std::string_view job, std::string_view tenant) {
+    return in_read_transaction(*db_, [&]() -> Result<SessionSamples> {
+        auto version = user_version(*db_);
+        if (!version) return std::move(version).error();
+        // The job's own runs count only under the same tenant: a job file
+        // moved to another tenant starts from that tenant's figures.
+        auto s = db_->prepare("SELECT id FROM jobs WHERE name = ?1 AND tenant = ?2");
+        if (!s) return std::move(s).error();
+        s->bind_all(job, tenant);
+        auto row = s->step();
+        if (!row) return std::move(row).error();
+        const std::optional<std::int64_t> job_id =
+            *row ? std::optional{s->column_int64(0)} : std::nullopt;
+        return read_samples(*db_, *version, job_id, tenant);
     });
 }
 

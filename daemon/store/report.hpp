@@ -7,6 +7,8 @@
 // argument (unix ms, UTC), never read here. Load: one report per operator
 // command: a few dozen jobs, one index-only GROUP BY per latest run, two
 // grouped counts for the tenants; a sessions listing reads up to 10^5 rows.
+// For the ETA of an unfinished run, a few index seeks more: its backlog and
+// at most a few thousand measured session times (report_estimates.cpp).
 #pragma once
 
 #include "common/result.hpp"
@@ -28,6 +30,43 @@ class Database;
 // The window of the per-tenant call counts: "calls in the last minute".
 inline constexpr std::int64_t kCallWindowMs = 60'000;
 
+// Measured session times (issue 11): milliseconds from a session's
+// submission (sessions.submitted_at) to its end (its last event), newest
+// first. Online-looking sessions count when done, or failed with results
+// stored; offline-looking ones also when expired, since waiting out the
+// queue is what most of them do.
+enum class SampleSource {
+    none,             // nothing measured yet
+    job_runs,         // the job's last kMeasuredRuns finished runs
+    tenant_sessions,  // the tenant's last kTenantSessions sessions, of any job
+};
+inline constexpr int kMeasuredRuns = 3;
+inline constexpr int kMeasuredPerRun = 200;  // per run and end state, newest first
+inline constexpr int kTenantSessions = 200;
+
+struct SessionSamples {
+    SampleSource source = SampleSource::none;
+    int runs = 0;  // job_runs: how many finished runs gave samples
+    std::vector<std::int64_t> online;
+    std::vector<std::int64_t> offline;
+};
+
+// A session of the run on the server: submitting, pending, running, collecting.
+struct InFlightSession {
+    bool looks_offline = false;
+    SessionState state = SessionState::submitting;
+    std::optional<std::int64_t> submitted_at;
+};
+
+// What is left of an unfinished run, for its ETA.
+struct RunBacklog {
+    std::int64_t queued_online = 0;
+    std::int64_t queued_offline = 0;
+    std::optional<std::int64_t> busy_until;     // the latest not_before of its busy sessions
+    std::optional<std::int64_t> busy_every_ms;  // retry.busy_every of its frozen definition
+    std::vector<InFlightSession> in_flight;     // by id
+};
+
 struct RunReport {
     std::int64_t id = 0;
     RunTrigger trigger = RunTrigger::manual;
@@ -36,6 +75,7 @@ struct RunReport {
     std::optional<std::int64_t> deadline_at;
     std::optional<std::string> unresolved;        // JSON text, as runs.unresolved holds it
     std::map<SessionState, std::int64_t> counts;  // every one of the 14 states, zeros included
+    std::optional<RunBacklog> backlog;            // status only, and only while unfinished
 
     std::int64_t total() const;
     std::int64_t finished() const;  // sessions in a terminal state (sessions::is_terminal)
@@ -51,6 +91,9 @@ struct JobReport {
     std::optional<std::int64_t> last_error_at;
     std::optional<std::int64_t> deleted_at;
     std::optional<RunReport> latest_run;  // nullopt: the job never ran
+    // status only, and only while the latest run is unfinished: the times
+    // its ETA is estimated from.
+    std::optional<SessionSamples> samples;
 };
 
 struct TenantReport {
@@ -106,6 +149,11 @@ class Report {
     // The sessions of `job`'s latest run, by id, only those in `filter` when
     // given. Errc::not_found for a job status would not show.
     Result<SessionsReport> sessions(std::string_view job, std::optional<SessionState> filter);
+
+    // The measured session times `lrsched plan` estimates from: those of
+    // the job named, if the store knows it under `tenant` and it has
+    // finished runs with samples, else the tenant's recent ones.
+    Result<SessionSamples> session_samples(std::string_view job, std::string_view tenant);
 
   private:
     explicit Report(std::unique_ptr<Database> db);

@@ -2,23 +2,29 @@
 // lrsched-sim resolves the job's targets through the machines API, prints
 // the estimate from the tenant's limits, and says what the run would find
 // in the live response library, counting what library_dir would upload.
-// It changes nothing: no action is created, no file uploaded.
+// It changes nothing: no action is created, no file uploaded. The estimate's
+// session time is measured (issue 11): the job's last runs, else the
+// tenant's recent sessions, else the documented 2 minutes, and it says which.
+#include "dispatch/estimate.hpp"
 #include "support/daemon_fixture.hpp"
 #include "support/process.hpp"
 
 #include <doctest/doctest.h>
 
+#include <csignal>
+#include <fstream>
 #include <string>
+#include <vector>
 
 using lrsched::test::DaemonE2e;
+using lrsched::test::ReadOnlyDb;
 using lrsched::test::run_process;
 using lrsched::test::SweepSpec;
 
 namespace {
 
-lrsched::test::ProcessResult plan(DaemonE2e& e2e) {
-    return run_process(
-        {LRSCHED_BINARY, "plan", "sweep", "-c", (e2e.dir() / "lrsched.yaml").string()});
+lrsched::test::ProcessResult plan(DaemonE2e& e2e, const std::string& job = "sweep") {
+    return run_process({LRSCHED_BINARY, "plan", job, "-c", (e2e.dir() / "lrsched.yaml").string()});
 }
 
 int calls(DaemonE2e& e2e, const std::string& endpoint) {
@@ -69,4 +75,52 @@ TEST_CASE("plan e2e: what library_dir would upload counts as there, and nothing 
     CHECK(has(out.out, "library: every PutFile and RunScript file is there"));
     CHECK(calls(e2e, "libraryfiles_upload") == 0);
     CHECK(calls(e2e, "libraryfiles_list") == 1);
+}
+
+TEST_CASE("plan e2e: the estimate's session time is measured, and it says where it comes from") {
+    SweepSpec spec;
+    spec.machines = 12;
+    spec.offline_fraction = "0";
+    spec.never_online_fraction = "0";
+    spec.busy_fraction = "0";
+    DaemonE2e e2e(spec);
+
+    auto out = plan(e2e);
+    INFO(out.out << out.err);
+    REQUIRE(out.exit_code == 0);
+    CHECK(has(out.out, "estimate: "));
+    CHECK(has(out.out, "no measurements yet: 2m per session assumed"));
+
+    e2e.start_daemon();
+    e2e.wait_for_sweep_end();
+    CHECK(e2e.stop_daemon(SIGTERM) == 0);
+
+    // What the daemon measured: each session from its submission to its
+    // last event, read from its database.
+    std::vector<std::int64_t> times;
+    {
+        ReadOnlyDb db(e2e.db_path());
+        for (const auto& row :
+             db.rows("SELECT (SELECT max(at) FROM session_events e WHERE e.session_id = s.id) - "
+                     "s.submitted_at FROM sessions s WHERE s.state = 'done'"))
+            times.push_back(std::stoll(row.at(0).value()));
+    }
+    REQUIRE(times.size() == 12);
+    const std::string figure =
+        "median " + lrsched::dispatch::approx_duration(lrsched::dispatch::median(times)) +
+        " per session";
+
+    out = plan(e2e);
+    INFO(out.out << out.err);
+    REQUIRE(out.exit_code == 0);
+    CHECK(has(out.out, "from this job's last run: " + figure));
+
+    // A job of the same tenant that never ran: the tenant's recent sessions.
+    std::ifstream sweep(e2e.dir() / "jobs" / "sweep.yaml");
+    std::ofstream(e2e.dir() / "jobs" / "other.yaml") << sweep.rdbuf();
+    out = plan(e2e, "other");
+    INFO(out.out << out.err);
+    REQUIRE(out.exit_code == 0);
+    CHECK(has(out.out, "from the tenant's last 12 sessions: " + figure));
+    CHECK(calls(e2e, "runliveresponse") == 12);  // plan submitted nothing
 }
