@@ -389,8 +389,9 @@ void Daemon::show_job_error(const std::string& name, const std::string& error, M
 
 void Daemon::scan_jobs(Millis now) {
     const jobs::ScanReport report = registry_.scan();
-    for (const auto& [name, text] : report.refused)
-        for_job(name, now, [&] { job_refused(name, text, now); });
+    // No lambda captures a structured binding: clang 14 (clang-tidy) refuses it.
+    for (const auto& refused : report.refused)
+        for_job(refused.first, now, [&] { job_refused(refused.first, refused.second, now); });
     for (const auto& w : report.warnings)
         spdlog::warn("{}", w);
     for (const auto& name : report.changed)
@@ -488,9 +489,10 @@ void Daemon::job_removed(const store::JobRow& job, Millis now) {
 
 std::optional<Millis> Daemon::fire_jobs(Millis now, bool at_startup) {
     std::optional<Millis> wake;
-    for (const auto& [name, lj] : registry_.jobs())
-        for_job(name, now, [&] {
-            if (auto at = fire_job(lj, now, at_startup)) wake = std::min(wake.value_or(*at), *at);
+    for (const auto& entry : registry_.jobs())
+        for_job(entry.first, now, [&] {
+            if (auto at = fire_job(entry.second, now, at_startup))
+                wake = std::min(wake.value_or(*at), *at);
         });
     return wake;
 }
