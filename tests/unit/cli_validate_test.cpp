@@ -202,6 +202,5 @@ TEST_CASE("validate -c reports a tenant's secret problem at the tenant's entry")
     const auto r = run_process({kBin, "validate", "-c", cfg.string()});
     CAPTURE(r.err);
     CHECK(r.exit_code == 1);
-    CHECK(r.err.find(cfg.string() + ":3:5: tenant contoso: secret file ") !=
-          std::string::npos);
+    CHECK(r.err.find(cfg.string() + ":3:5: tenant contoso: secret file ") != std::string::npos);
 }

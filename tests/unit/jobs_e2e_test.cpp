@@ -271,8 +271,8 @@ TEST_CASE(
     spec.busy_fraction = "0";
     spec.commands = "  - RunScript: slow.ps1\n  - GetFile: 'C:\\Windows\\Temp\\x.log'\n";
     // Every action waits 1.5 s in Pending before it runs for 6 s.
-    spec.sim_flags = {"--library", "slow.ps1", "--runscript-duration", "6s", "--pickup-delay",
-                      "1500ms"};
+    spec.sim_flags = {"--library", "slow.ps1",       "--runscript-duration",
+                      "6s",        "--pickup-delay", "1500ms"};
     spec.tenant_extra = "    clock_skew: 200ms\n";
     DaemonE2e e2e(spec);
     e2e.start_daemon();
