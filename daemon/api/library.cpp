@@ -141,20 +141,20 @@ void record_upload(std::vector<LibraryFile>& library, LibraryFile file) {
     if (!found) library.push_back(std::move(file));
 }
 
-bool uses_library(const std::vector<jobs::Command>& commands) noexcept {
-    return std::any_of(commands.begin(), commands.end(), [](const jobs::Command& c) {
-        return c.type == jobs::CommandType::PutFile || c.type == jobs::CommandType::RunScript;
+bool uses_library(const std::vector<Command>& commands) noexcept {
+    return std::any_of(commands.begin(), commands.end(), [](const Command& c) {
+        return c.type == CommandType::PutFile || c.type == CommandType::RunScript;
     });
 }
 
-std::vector<MissingFile> missing_from_library(const std::vector<jobs::Command>& commands,
+std::vector<MissingFile> missing_from_library(const std::vector<Command>& commands,
                                               const std::vector<LibraryFile>& library) {
     std::set<std::string_view> held;
     for (const auto& f : library)
         held.insert(f.file_name);
     std::vector<MissingFile> out;
     for (const auto& c : commands) {
-        if (c.type == jobs::CommandType::GetFile || held.count(c.param) > 0) continue;
+        if (c.type == CommandType::GetFile || held.count(c.param) > 0) continue;
         MissingFile m{c.param, c.type};
         if (std::find(out.begin(), out.end(), m) == out.end()) out.push_back(std::move(m));
     }
@@ -170,7 +170,7 @@ std::string library_pause_reason(std::string_view tenant, const std::vector<Miss
         const auto& m = missing[i];
         out += is_library_name(m.name) ? m.name : quote_value(m.name);
         out += " (";
-        out += jobs::to_string(m.type);
+        out += to_string(m.type);
         out += ')';
     }
     return out;

@@ -9,8 +9,8 @@
 // every body parameter of runliveresponse); SHA-256 digests ignore case.
 #pragma once
 
+#include "api/command.hpp"
 #include "common/result.hpp"
-#include "jobs/job.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -89,17 +89,17 @@ void record_upload(std::vector<LibraryFile>& library, LibraryFile file);
 
 struct MissingFile {
     std::string name;
-    jobs::CommandType type = jobs::CommandType::RunScript;  // PutFile or RunScript
+    CommandType type = CommandType::RunScript;  // PutFile or RunScript
     friend bool operator==(const MissingFile&, const MissingFile&) = default;
 };
 
 // The PutFile FileNames and RunScript ScriptNames of `commands` that the
 // library lacks, each (name, type) once, in command order.
-std::vector<MissingFile> missing_from_library(const std::vector<jobs::Command>& commands,
+std::vector<MissingFile> missing_from_library(const std::vector<Command>& commands,
                                               const std::vector<LibraryFile>& library);
 
 // Whether `commands` name anything from the library at all.
-bool uses_library(const std::vector<jobs::Command>& commands) noexcept;
+bool uses_library(const std::vector<Command>& commands) noexcept;
 
 // The reason a job is paused with while files are missing, e.g. "the live
 // response library of tenant contoso lacks collect.ps1 (RunScript),

@@ -5,8 +5,8 @@
 // `lastUpdateTimeUtc`, ActiveRequestAlreadyExists found by its code in a 400.
 #pragma once
 
+#include "api/command.hpp"
 #include "common/result.hpp"
-#include "jobs/job.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -16,32 +16,11 @@
 
 namespace lrsched::api {
 
-// ---- correlation tags --------------------------------------------------
-
-// "lrsched:<install>:<session>:<submission>": unique per submit call, so a
-// retry after a busy answer or a proved-absent action is a new tag, and an
-// action found carrying a tag belongs to exactly one of our submit calls.
-std::string correlation_tag(std::string_view install_id,
-                            std::int64_t session_id,
-                            std::int64_t submission);
-
-struct ParsedTag {
-    std::string install_id;
-    std::int64_t session_id = 0;
-    std::int64_t submission = 0;
-};
-// Finds our tag in an action's Comment (anywhere in it); nullopt if absent.
-std::optional<ParsedTag> find_tag(std::string_view comment);
-
-// The Comment sent: the job's comment, then the tag in brackets.
-std::string action_comment(std::string_view job_comment, std::string_view tag);
-
 // ---- requests ------------------------------------------------------------
 
 // The runliveresponse body, with the documented casing (Commands/Comment,
 // type/params/key/value) and commands in the job's (validated) order.
-std::string run_live_response_body(const std::vector<jobs::Command>& commands,
-                                   std::string_view comment);
+std::string run_live_response_body(const std::vector<Command>& commands, std::string_view comment);
 
 // OData string literal: single quotes, inner quotes doubled.
 std::string odata_string(std::string_view value);
@@ -147,5 +126,15 @@ struct SubmitResult {
 };
 
 SubmitResult classify_submit(int status, std::string_view body);
+
+// How one submit call ended, as the client (mde/api_client.hpp) saw it:
+// an HTTP answer, or a network failure and whether a byte left.
+struct SubmitAnswer {
+    std::optional<Error> net_error;  // no HTTP answer at all
+    bool request_sent = true;        // false: failed before a byte left (connect, TLS)
+    int status = 0;
+    std::string body;
+    std::string retry_after;  // the header, when any
+};
 
 }  // namespace lrsched::api

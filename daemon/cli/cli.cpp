@@ -1,12 +1,13 @@
 #include "cli/cli.hpp"
 
 #include "cli/args.hpp"
+#include "cli/plan.hpp"
 #include "cli/report_cmds.hpp"
 #include "config/config.hpp"
-#include "dispatch/daemon.hpp"
 #include "evidence/manifest.hpp"
 #include "jobs/job_loader.hpp"
 #include "jobs/registry.hpp"
+#include "runtime/daemon.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -183,15 +184,14 @@ int run(int argc, char** argv) {
             std::fputs("lrsched daemon: takes no arguments besides -c FILE\n", stderr);
             return 1;
         }
-        return dispatch::run_daemon(args.config.value_or(config::kDefaultConfigPath));
+        return runtime::run_daemon(args.config.value_or(config::kDefaultConfigPath));
     }
     if (args.command == "plan") {
         if (args.positional.size() != 1) {
             std::fputs("lrsched plan: name one job\n", stderr);
             return 1;
         }
-        return dispatch::run_plan(args.config.value_or(config::kDefaultConfigPath),
-                                  args.positional[0]);
+        return run_plan(args.config.value_or(config::kDefaultConfigPath), args.positional[0]);
     }
     if (args.command == "status") return cmd_status(args);
     if (args.command == "sessions") return cmd_sessions(args);

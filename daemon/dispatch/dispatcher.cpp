@@ -6,11 +6,11 @@
 #include "dispatch/session_log.hpp"
 #include "limits/retry_after.hpp"
 #include "sessions/policy.hpp"
+#include "sessions/tag.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <random>
 
 namespace lrsched::dispatch {
 
@@ -28,20 +28,16 @@ bool holds_tracking(SessionState s) {
            s == SessionState::running || s == SessionState::collecting;
 }
 
-double jitter_unit() {
-    static thread_local std::mt19937_64 rng{std::random_device{}()};
-    return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
-}
-
 }  // namespace
 
-Dispatcher::Dispatcher(store::Store& store, const config::Tenant& tenant)
+Dispatcher::Dispatcher(store::Store& store, const config::Tenant& tenant, Draw draw)
     : store_(store),
       tenant_(tenant),
       install_id_(store.install_id()),
       gate_({tenant.limits.concurrent_sessions, tenant.limits.offline_slots,
              tenant.limits.pending_counts_as_running}),
-      submits_(submit_windows(tenant)) {}
+      submits_(submit_windows(tenant)),
+      draw_(std::move(draw)) {}
 
 void Dispatcher::log_error(const std::string& what, const Error& e) const {
     spdlog::error("tenant={} {}: {}", tenant_.name, what, e.message);
@@ -226,7 +222,7 @@ std::variant<Submit, Idle> Dispatcher::next(Millis now) {
     out.machine_id = session->machine_id;
     out.tag = store_.correlation_tag(start->session);
     out.body =
-        api::run_live_response_body(plan.commands, api::action_comment(plan.comment, out.tag));
+        api::run_live_response_body(plan.commands, sessions::action_comment(plan.comment, out.tag));
     out.store_call_id = start->call_id;
     out.limiter_call_id = submits_.begin(now);
     after_move(start->session, SessionState::queued, now);
@@ -294,7 +290,7 @@ FollowUp Dispatcher::submit_answered(const Submit& submit, const SubmitAnswer& a
                        store::TransitionDetail::note("429: " + r.message), now);
             ++throttles_in_a_row_;
             const Millis fallback =
-                now + sessions::backoff_ms(throttles_in_a_row_, 5'000, 300'000, jitter_unit());
+                now + sessions::backoff_ms(throttles_in_a_row_, 5'000, 300'000, draw_());
             throttle(limits::parse_retry_after(answer.retry_after, now).value_or(fallback), now);
             return FollowUp::none;
         }

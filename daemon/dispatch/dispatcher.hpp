@@ -1,8 +1,10 @@
 // The dispatcher of one tenant (SPEC §1, §3): which queued session goes next,
 // what each answer of the API means for it, and what the sessions on the
-// server are doing. Pure: no sockets and no clock. The network shell
-// (tenant_loop.cpp) asks it what to do, makes the calls, and hands the
-// answers back with the time they arrived; so every decision here is tested
+// server are doing. No sockets, no clock and no random source: the runtime
+// (runtime/tenant_loops.cpp) asks it what to do, makes the calls, and hands
+// the answers back with the time they arrived; the jitter's draws come from
+// the `Draw` it is given. It is not pure: every decision is committed to the
+// store (and logged) before it returns, so a crash loses none; tests run it
 // in microseconds against a real store file.
 //
 // Expected load: ~10 submits a minute per tenant (up to a few per second with
@@ -17,6 +19,7 @@
 #pragma once
 
 #include "api/mde.hpp"
+#include "common/clock.hpp"
 #include "common/result.hpp"
 #include "config/config.hpp"
 #include "dispatch/run_plan.hpp"
@@ -25,6 +28,7 @@
 #include "store/store.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -34,7 +38,6 @@
 
 namespace lrsched::dispatch {
 
-using Millis = std::int64_t;
 using store::SessionRow;
 using store::SessionState;
 
@@ -56,14 +59,7 @@ struct Idle {
     std::string why;  // for debug logs
 };
 
-// How a submit call ended, as the network shell saw it.
-struct SubmitAnswer {
-    std::optional<Error> net_error;  // no HTTP answer at all
-    bool request_sent = true;        // false: failed before a byte left (connect, TLS)
-    int status = 0;
-    std::string body;
-    std::string retry_after;  // the header, when any
-};
+using api::SubmitAnswer;  // how a submit call ended, as the client saw it
 
 // What the shell does after a submit answer.
 enum class FollowUp { none, refresh_token, reconcile };
@@ -116,7 +112,9 @@ inline constexpr int kRejectionsToPause = 3;
 class Dispatcher {
   public:
     // `tenant` and `store` must outlive the dispatcher.
-    Dispatcher(store::Store& store, const config::Tenant& tenant);
+    // A draw in [0, 1) for the jitter of backoffs; the runtime seeds it.
+    using Draw = std::function<double()>;
+    Dispatcher(store::Store& store, const config::Tenant& tenant, Draw draw);
 
     // Rebuilds everything from the store: the tenant's unfinished runs, the
     // gate (sessions holding slots), the rate windows (api_calls), pause and
@@ -269,6 +267,7 @@ class Dispatcher {
     std::string install_id_;
     limits::ConcurrencyGate gate_;
     limits::RateLimiter submits_;
+    Draw draw_;
     std::map<std::int64_t, RunPlan> runs_;     // by run id: this tenant's unfinished runs
     std::map<std::int64_t, Tracked> tracked_;  // by session id
     std::set<std::int64_t> deadline_handled_;  // runs whose waiting sessions gave up

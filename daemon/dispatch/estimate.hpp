@@ -30,6 +30,7 @@
 // (offline_slots: 0 while pending counts).
 #pragma once
 
+#include "common/clock.hpp"
 #include "config/config.hpp"
 #include "store/report.hpp"
 
@@ -39,8 +40,6 @@
 #include <vector>
 
 namespace lrsched::dispatch {
-
-using Millis = std::int64_t;
 
 // The documented default when nothing was measured: a typical collection
 // (README, `lrsched plan`); a RunScript alone may take up to 10 minutes.

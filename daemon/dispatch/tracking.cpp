@@ -8,6 +8,7 @@
 #include "dispatch/dispatcher.hpp"
 #include "evidence/naming.hpp"
 #include "sessions/policy.hpp"
+#include "sessions/tag.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -166,7 +167,7 @@ void Dispatcher::on_listing(const std::vector<api::MachineAction>& actions, Mill
         const auto hit = by_action.find(a.id);
         if (hit == by_action.end()) {
             // A lost answer's action, seen before its lookup came due.
-            const auto tag = api::find_tag(a.comment);
+            const auto tag = sessions::find_tag(a.comment);
             if (!tag || tag->install_id != install_id_) continue;
             const auto t = tracked_.find(tag->session_id);
             if (t != tracked_.end() && t->second.lookup_at &&
@@ -206,7 +207,7 @@ void Dispatcher::on_lookup(std::int64_t session_id,
     const api::MachineAction* found = nullptr;
     std::int64_t found_submission = 0;
     for (const auto& a : actions) {
-        const auto tag = api::find_tag(a.comment);
+        const auto tag = sessions::find_tag(a.comment);
         if (!tag || tag->install_id != install_id_ || tag->session_id != session_id) continue;
         const bool match = tag->submission == t.submissions ||
                            (t.if_absent == SessionState::busy && tag->submission < t.submissions);

@@ -6,18 +6,6 @@
 
 namespace lrsched::jobs {
 
-std::string_view to_string(CommandType t) noexcept {
-    switch (t) {
-        case CommandType::PutFile:
-            return "PutFile";
-        case CommandType::RunScript:
-            return "RunScript";
-        case CommandType::GetFile:
-            return "GetFile";
-    }
-    return "?";
-}
-
 namespace {
 
 nlohmann::json selectors_json(const Selectors& s) {

@@ -3,6 +3,7 @@
 // dispatcher never re-validates. A fleet job may carry 10^5 targets.
 #pragma once
 
+#include "api/command.hpp"
 #include "common/duration.hpp"
 #include "jobs/cron.hpp"
 
@@ -17,15 +18,10 @@ namespace lrsched::jobs {
 
 using namespace std::chrono_literals;
 
-enum class CommandType { PutFile, RunScript, GetFile };
-
-std::string_view to_string(CommandType t) noexcept;
-
-struct Command {
-    CommandType type = CommandType::RunScript;
-    std::string param;                // FileName, ScriptName or Path, exactly as written
-    std::optional<std::string> args;  // RunScript only
-};
+// The commands are the API's own (api/command.hpp); a job holds them validated.
+using api::Command;
+using api::CommandType;
+using api::to_string;
 
 struct Selectors {
     std::vector<std::string> machines;   // lower-case 40-hex ids

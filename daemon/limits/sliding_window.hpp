@@ -10,6 +10,7 @@
 // the network did, and no safety margin has to be guessed.
 #pragma once
 
+#include "common/clock.hpp"
 #include "common/duration.hpp"
 
 #include <cstdint>
@@ -17,8 +18,6 @@
 #include <set>
 
 namespace lrsched::limits {
-
-using Millis = std::int64_t;  // Unix time in milliseconds
 
 class SlidingWindow {
   public:

@@ -8,29 +8,20 @@
 // BOOST_BEAST_SEPARATE_COMPILATION for everything that links it.
 #pragma once
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
+#include "net/coro.hpp"
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
 namespace lrsched::net {
 
-namespace asio = boost::asio;
 namespace ssl = boost::asio::ssl;
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
 using tcp = boost::asio::ip::tcp;
-
-// Completion token for co_await that returns (error_code, values...) instead
-// of throwing: every network failure is an expected outcome here.
-inline constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 

@@ -4,7 +4,7 @@
 // transaction: one prepared INSERT reused for every row, then one INSERT ...
 // SELECT for all their creation events (about 20% faster than a second
 // per-row INSERT; ~0.8 s for 10^5 sessions in a release build).
-#include "api/mde.hpp"
+#include "sessions/tag.hpp"
 #include "store/sqlite.hpp"
 #include "store/store.hpp"
 
@@ -285,7 +285,7 @@ Result<std::vector<EventRow>> Store::events_of(std::int64_t session_id) {
 }
 
 std::string Store::correlation_tag(const SessionRow& session) const {
-    return api::correlation_tag(install_id_, session.id, session.submissions);
+    return sessions::correlation_tag(install_id_, session.id, session.submissions);
 }
 
 Result<std::vector<std::int64_t>> Store::runs_with_queued() {

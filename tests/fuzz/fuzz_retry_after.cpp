@@ -12,7 +12,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (size < 4) return 0;
     std::uint32_t raw = 0;
     std::memcpy(&raw, data, 4);
-    const lrsched::limits::Millis now = static_cast<lrsched::limits::Millis>(raw) * 1000;
+    const lrsched::Millis now = static_cast<lrsched::Millis>(raw) * 1000;
     const std::string_view value(reinterpret_cast<const char*>(data) + 4, size - 4);
     const auto until = lrsched::limits::parse_retry_after(value, now);
     if (!until) return 0;

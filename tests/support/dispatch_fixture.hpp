@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include <memory>
+#include <random>
 #include <string>
 #include <variant>
 #include <vector>
@@ -52,13 +53,16 @@ struct DispatchFixture {
     config::Tenant tenant = dispatch_tenant();
     store::Store store = unwrap(store::Store::open((dir.path() / "lrsched.db").string()));
     std::unique_ptr<dispatch::Dispatcher> d;
+    std::mt19937_64 rng{42};  // the dispatcher's jitter draws
     int next_action = 1;
 
     DispatchFixture() { reload(0); }
 
     // A new Dispatcher over the same store, as after a restart.
-    void reload(dispatch::Millis now) {
-        d = std::make_unique<dispatch::Dispatcher>(store, tenant);
+    void reload(Millis now) {
+        d = std::make_unique<dispatch::Dispatcher>(store, tenant, [this] {
+            return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+        });
         unwrap(d->load(now));
     }
 
@@ -66,7 +70,7 @@ struct DispatchFixture {
     std::int64_t add_run(const std::string& name,
                          const std::string& yaml,
                          const std::vector<std::pair<int, bool>>& machines,
-                         dispatch::Millis now) {
+                         Millis now) {
         Diagnostics diags;
         jobs::JobContext ctx{dir.path().string(), {"contoso"}};
         auto job = jobs::parse_job(yaml, (dir.path() / (name + ".yaml")).string(), ctx, diags);
@@ -97,13 +101,13 @@ struct DispatchFixture {
     }
 
     // next(), which must be a submit.
-    dispatch::Submit submit(dispatch::Millis now) {
+    dispatch::Submit submit(Millis now) {
         auto n = d->next(now);
         if (auto* idle = std::get_if<dispatch::Idle>(&n)) FAIL("idle: " << idle->why);
         return std::get<dispatch::Submit>(n);
     }
     // next(), which must be idle.
-    dispatch::Idle idle(dispatch::Millis now) {
+    dispatch::Idle idle(Millis now) {
         auto n = d->next(now);
         if (std::holds_alternative<dispatch::Submit>(n))
             FAIL("submitted session " << std::get<dispatch::Submit>(n).session_id);
@@ -126,7 +130,7 @@ struct DispatchFixture {
     dispatch::FollowUp answer(const dispatch::Submit& s,
                               int status,
                               std::string body,
-                              dispatch::Millis now,
+                              Millis now,
                               std::string retry_after = "") {
         dispatch::SubmitAnswer a;
         a.status = status;
@@ -134,17 +138,17 @@ struct DispatchFixture {
         a.retry_after = std::move(retry_after);
         return d->submit_answered(s, a, now);
     }
-    dispatch::FollowUp created(const dispatch::Submit& s, dispatch::Millis now) {
+    dispatch::FollowUp created(const dispatch::Submit& s, Millis now) {
         return answer(s, 201, action_json(s, "Pending").dump(), now);
     }
-    dispatch::FollowUp lost(const dispatch::Submit& s, dispatch::Millis now) {
+    dispatch::FollowUp lost(const dispatch::Submit& s, Millis now) {
         dispatch::SubmitAnswer a;
         a.net_error = Error{Errc::no_response, "connection reset"};
         return d->submit_answered(s, a, now);
     }
 
     // Plays the collect loop: every collection due is reported stored.
-    std::size_t collect_all(dispatch::Millis now) {
+    std::size_t collect_all(Millis now) {
         const auto due = d->collections_due(now);
         for (const auto& c : due)
             d->collected(c.session_id, {}, now);

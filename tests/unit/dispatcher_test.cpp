@@ -3,6 +3,7 @@
 // and a restart. Time is passed in; nothing sleeps.
 #include "dispatch/dispatcher.hpp"
 
+#include "sessions/tag.hpp"
 #include "support/dispatch_fixture.hpp"
 
 #include <doctest/doctest.h>
@@ -43,7 +44,7 @@ TEST_CASE("a submit is durable before it leaves and carries a unique tag in its 
     const auto body = nlohmann::json::parse(s.body);
     const std::string comment = body["Comment"];
     CHECK(comment.find("IR-1") == 0);
-    const auto tag = lrsched::api::find_tag(comment);
+    const auto tag = lrsched::sessions::find_tag(comment);
     REQUIRE(tag);
     CHECK(tag->session_id == s.session_id);
     CHECK(tag->install_id == f.store.install_id());

@@ -8,6 +8,7 @@
 
 #include <vector>
 
+using lrsched::Millis;
 using lrsched::dispatch::approx_duration;
 using lrsched::dispatch::Blocked;
 using lrsched::dispatch::describe;
@@ -16,7 +17,6 @@ using lrsched::dispatch::EstimateLimits;
 using lrsched::dispatch::InFlight;
 using lrsched::dispatch::kDefaultSessionMs;
 using lrsched::dispatch::median;
-using lrsched::dispatch::Millis;
 using lrsched::dispatch::run_work;
 using lrsched::dispatch::RunWork;
 using lrsched::dispatch::session_times;

@@ -1,7 +1,7 @@
-// A tenant's library_dir (dispatch/library_dir.hpp) on real temp folders:
+// A tenant's library_dir (runtime/library_dir.hpp) on real temp folders:
 // what is listed, what is skipped and why, the digest cache, and reads that
 // never follow a link or pass the upload limit.
-#include "dispatch/library_dir.hpp"
+#include "runtime/library_dir.hpp"
 
 #include "common/sha256.hpp"
 #include "support/temp_dir.hpp"
@@ -15,8 +15,8 @@
 
 namespace fs = std::filesystem;
 using lrsched::sha256_hex;
-using lrsched::dispatch::LibraryDir;
-using lrsched::dispatch::LibraryScan;
+using lrsched::runtime::LibraryDir;
+using lrsched::runtime::LibraryScan;
 using lrsched::test::TempDir;
 
 namespace {

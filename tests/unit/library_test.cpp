@@ -17,8 +17,8 @@
 
 using namespace lrsched::api;
 using lrsched::sha256_hex;
-using lrsched::jobs::Command;
-using lrsched::jobs::CommandType;
+using lrsched::api::Command;
+using lrsched::api::CommandType;
 
 namespace {
 

@@ -1,11 +1,14 @@
 #include "api/mde.hpp"
 
+#include "sessions/tag.hpp"
+
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
 using namespace lrsched::api;
-using lrsched::jobs::Command;
-using lrsched::jobs::CommandType;
+using namespace lrsched::sessions;
+using lrsched::api::Command;
+using lrsched::api::CommandType;
 
 TEST_CASE("correlation tags are found again in whatever comment carries them") {
     const std::string tag = correlation_tag("0123456789abcdef", 42, 3);

@@ -1,14 +1,14 @@
 // Reachability: the backoff while a tenant's API gives no answer, and the
 // two moments an outage is logged (its start and its end).
-#include "dispatch/reachability.hpp"
+#include "mde/reachability.hpp"
 
 #include <doctest/doctest.h>
 
 using lrsched::Errc;
 using lrsched::make_error_code;
-using lrsched::dispatch::is_unreachable;
-using lrsched::dispatch::Millis;
-using lrsched::dispatch::Reachability;
+using lrsched::Millis;
+using lrsched::mde::is_unreachable;
+using lrsched::mde::Reachability;
 
 TEST_CASE("no answer is a network failure, an HTTP status or our own refusal is not") {
     for (const Errc e : {Errc::connect_failed, Errc::tls_error, Errc::timeout, Errc::no_response,

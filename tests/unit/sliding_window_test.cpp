@@ -9,7 +9,7 @@
 #include <vector>
 
 using lrsched::Duration;
-using lrsched::limits::Millis;
+using lrsched::Millis;
 using lrsched::limits::RateLimiter;
 using lrsched::limits::SlidingWindow;
 

@@ -1,6 +1,6 @@
 // Tokens against lrsched-sim's token endpoint over loopback TLS: cached,
 // fetched once for many callers, refreshed after a 401, refused clearly.
-#include "api/token_provider.hpp"
+#include "mde/token_provider.hpp"
 
 #include "net/net.hpp"
 #include "support/process.hpp"
@@ -12,8 +12,8 @@
 #include <csignal>
 #include <vector>
 
-using lrsched::api::TokenProvider;
-using lrsched::api::TokenSettings;
+using lrsched::mde::TokenProvider;
+using lrsched::mde::TokenSettings;
 using lrsched::test::BackgroundProcess;
 using lrsched::test::TempDir;
 namespace asio = lrsched::net::asio;

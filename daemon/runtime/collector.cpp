@@ -8,9 +8,9 @@
 #include "common/byte_size.hpp"
 #include "common/crash_point.hpp"
 #include "common/log_text.hpp"
-#include "dispatch/daemon_shell.hpp"
 #include "evidence/manifest.hpp"
 #include "evidence/naming.hpp"
+#include "runtime/shell.hpp"
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -20,7 +20,7 @@
 #include <fstream>
 #include <iterator>
 
-namespace lrsched::dispatch::shell {
+namespace lrsched::runtime {
 namespace {
 
 // The exit code in a RunScript transcript ({"script_name", "exit_code",
@@ -182,4 +182,4 @@ asio::awaitable<Result<Collected>> Daemon::collect(TenantRt* t, Collection c) {
     co_return out;
 }
 
-}  // namespace lrsched::dispatch::shell
+}  // namespace lrsched::runtime

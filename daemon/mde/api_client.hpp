@@ -14,12 +14,12 @@
 
 #include "api/library.hpp"
 #include "api/mde.hpp"
-#include "api/token_provider.hpp"
+#include "common/clock.hpp"
 #include "common/result.hpp"
 #include "config/config.hpp"
-#include "dispatch/dispatcher.hpp"
-#include "dispatch/reachability.hpp"
 #include "limits/rate_limiter.hpp"
+#include "mde/reachability.hpp"
+#include "mde/token_provider.hpp"
 #include "net/https_client.hpp"
 #include "store/store.hpp"
 
@@ -29,14 +29,14 @@
 #include <string>
 #include <vector>
 
-namespace lrsched::dispatch {
+namespace lrsched::mde {
 
 class ApiClient {
   public:
     // Everything given must outlive the client.
     ApiClient(boost::asio::io_context& io,
               net::HttpsClient& http,
-              api::TokenProvider& tokens,
+              mde::TokenProvider& tokens,
               const config::Tenant& tenant,
               store::Store& store);
     ~ApiClient();
@@ -74,9 +74,9 @@ class ApiClient {
     boost::asio::awaitable<Result<api::UploadResult>> upload_library(std::string name,
                                                                      std::string content);
     // One runliveresponse call with `token`; never retried here.
-    boost::asio::awaitable<SubmitAnswer> submit(std::string machine_id,
-                                                std::string body,
-                                                std::string token);
+    boost::asio::awaitable<api::SubmitAnswer> submit(std::string machine_id,
+                                                     std::string body,
+                                                     std::string token);
 
     std::uint64_t reads() const noexcept;  // read calls made, for metrics and tests
 
@@ -93,12 +93,4 @@ class ApiClient {
     std::unique_ptr<Impl> impl_;
 };
 
-// Unix time in milliseconds from the system clock: what the store keeps.
-Millis unix_now();
-// When a call that just ended is logged: unix_now() rounded up. The clock is
-// truncated to whole milliseconds, so an end logged as unix_now() may be up
-// to 1 ms early, and a call paced `per` after it could reach the server a
-// fraction of a millisecond inside the window (the simulator caught it).
-Millis call_end_now();
-
-}  // namespace lrsched::dispatch
+}  // namespace lrsched::mde

@@ -1,4 +1,4 @@
-#include "dispatch/library_dir.hpp"
+#include "runtime/library_dir.hpp"
 
 #include "common/safe_file.hpp"
 #include "common/sha256.hpp"
@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-namespace lrsched::dispatch {
+namespace lrsched::runtime {
 namespace {
 
 struct DirCloser {
@@ -130,4 +130,4 @@ Result<std::string> LibraryDir::read(const api::LocalFile& file) const {
     return Error{content.error().code, file.path + ": " + content.error().message};
 }
 
-}  // namespace lrsched::dispatch
+}  // namespace lrsched::runtime

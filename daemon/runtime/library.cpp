@@ -7,11 +7,11 @@
 #include "common/diagnostic.hpp"
 #include "common/log_text.hpp"
 #include "common/sha256.hpp"
-#include "dispatch/daemon_shell.hpp"
+#include "runtime/shell.hpp"
 
 #include <spdlog/spdlog.h>
 
-namespace lrsched::dispatch::shell {
+namespace lrsched::runtime {
 
 asio::awaitable<Result<std::vector<api::LibraryFile>>> Daemon::sync_library(TenantRt* t) {
     const std::string& tn = t->cfg.name;
@@ -153,4 +153,4 @@ asio::awaitable<void> Daemon::recheck_library(TenantRt* t) {
         apply_library(t, job, *library, unix_now());
 }
 
-}  // namespace lrsched::dispatch::shell
+}  // namespace lrsched::runtime

@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-namespace lrsched::dispatch {
+namespace lrsched::runtime {
 
 struct LibraryScan {
     struct Skipped {
@@ -57,4 +57,4 @@ class LibraryDir {
     std::map<std::string, Seen> seen_;  // by name: the digests of the last scan
 };
 
-}  // namespace lrsched::dispatch
+}  // namespace lrsched::runtime

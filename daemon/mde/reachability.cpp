@@ -1,10 +1,10 @@
-#include "dispatch/reachability.hpp"
+#include "mde/reachability.hpp"
 
 #include "sessions/policy.hpp"
 
 #include <algorithm>
 
-namespace lrsched::dispatch {
+namespace lrsched::mde {
 
 bool is_unreachable(const std::error_code& code) noexcept {
     for (const Errc e : {Errc::connect_failed, Errc::tls_error, Errc::timeout, Errc::no_response,
@@ -41,4 +41,4 @@ std::optional<Reachability::Outage> Reachability::answered() {
     return o;
 }
 
-}  // namespace lrsched::dispatch
+}  // namespace lrsched::mde

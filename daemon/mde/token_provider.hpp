@@ -7,6 +7,7 @@
 // The secret and the tokens are never logged and never appear in an error.
 #pragma once
 
+#include "api/token.hpp"
 #include "common/result.hpp"
 #include "config/config.hpp"
 #include "net/https_client.hpp"
@@ -18,7 +19,7 @@
 #include <optional>
 #include <string>
 
-namespace lrsched::api {
+namespace lrsched::mde {
 
 struct TokenSettings {
     std::string tenant_name;  // for messages
@@ -59,21 +60,4 @@ class TokenProvider {
     std::unique_ptr<State> state_;
 };
 
-// The lifetime a token is scheduled with, whatever `expires_in` said.
-inline constexpr std::chrono::seconds kMinTokenLife{60};
-inline constexpr std::chrono::seconds kMaxTokenLife{24 * 3600};
-
-// Reads an Entra token response: the token and its lifetime (expires_in,
-// a number or a numeric string, clamped to [kMinTokenLife, kMaxTokenLife]),
-// or an error naming the AADSTS code and description (the first line of it),
-// or, for a 200 that cannot be used, what is wrong with it (not JSON, no
-// access_token, no usable expires_in). Never the token or the body. Pure.
-struct TokenResponse {
-    std::string access_token;
-    std::chrono::seconds expires_in{0};
-};
-Result<TokenResponse> parse_token_response(int status,
-                                           std::string_view body,
-                                           std::string_view tenant_name);
-
-}  // namespace lrsched::api
+}  // namespace lrsched::mde

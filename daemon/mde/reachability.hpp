@@ -8,6 +8,7 @@
 // draw. Load: one update per API call, a few a minute.
 #pragma once
 
+#include "common/clock.hpp"
 #include "common/error.hpp"
 #include "common/result.hpp"
 
@@ -15,9 +16,7 @@
 #include <optional>
 #include <string>
 
-namespace lrsched::dispatch {
-
-using Millis = std::int64_t;
+namespace lrsched::mde {
 
 // A network outcome that means the server gave no answer (as opposed to an
 // HTTP status, or our own refusal of a file or value).
@@ -59,4 +58,4 @@ class Reachability {
     std::string last_error_;
 };
 
-}  // namespace lrsched::dispatch
+}  // namespace lrsched::mde

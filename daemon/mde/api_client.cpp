@@ -1,4 +1,4 @@
-#include "dispatch/api_client.hpp"
+#include "mde/api_client.hpp"
 
 #include "api/long_strings.hpp"
 #include "common/log_text.hpp"
@@ -11,7 +11,7 @@
 #include <chrono>
 #include <random>
 
-namespace lrsched::dispatch {
+namespace lrsched::mde {
 
 namespace {
 
@@ -36,20 +36,10 @@ net::Timeouts api_timeouts() {
 
 }  // namespace
 
-Millis unix_now() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
-Millis call_end_now() {
-    return unix_now() + 1;
-}
-
 struct ApiClient::Impl {
     Impl(net::asio::io_context& io,
          net::HttpsClient& h,
-         api::TokenProvider& t,
+         TokenProvider& t,
          const config::Tenant& c,
          store::Store& s)
         : http(h),
@@ -79,7 +69,7 @@ struct ApiClient::Impl {
                                                      net::BodySink sink = {});
 
     net::HttpsClient& http;
-    api::TokenProvider& tokens;
+    mde::TokenProvider& tokens;
     const config::Tenant& tenant;
     store::Store& store;
     limits::RateLimiter reads;
@@ -125,7 +115,7 @@ void ApiClient::token_failed(const Error& e) {
 
 ApiClient::ApiClient(boost::asio::io_context& io,
                      net::HttpsClient& http,
-                     api::TokenProvider& tokens,
+                     mde::TokenProvider& tokens,
                      const config::Tenant& tenant,
                      store::Store& store)
     : impl_(std::make_unique<Impl>(io, http, tokens, tenant, store)) {}
@@ -381,9 +371,9 @@ net::asio::awaitable<Result<std::uint64_t>> ApiClient::download(std::string url,
     co_return res->body_bytes;
 }
 
-net::asio::awaitable<SubmitAnswer> ApiClient::submit(std::string machine_id,
-                                                     std::string body,
-                                                     std::string token) {
+net::asio::awaitable<api::SubmitAnswer> ApiClient::submit(std::string machine_id,
+                                                          std::string body,
+                                                          std::string token) {
     net::Request req;
     req.method = "POST";
     req.url = impl_->tenant.api_base + "/api/machines/" + machine_id + "/runliveresponse";
@@ -394,7 +384,7 @@ net::asio::awaitable<SubmitAnswer> ApiClient::submit(std::string machine_id,
     req.body_limit = kSmallLimit;
     req.timeouts = api_timeouts();
     auto res = co_await impl_->http.request(std::move(req));
-    SubmitAnswer a;
+    api::SubmitAnswer a;
     if (res)
         impl_->answered();
     else if (is_unreachable(res.error().code))
@@ -412,4 +402,4 @@ net::asio::awaitable<SubmitAnswer> ApiClient::submit(std::string machine_id,
     co_return a;
 }
 
-}  // namespace lrsched::dispatch
+}  // namespace lrsched::mde

@@ -1,24 +1,24 @@
-// The daemon's shell, shared by the three files that hold its coroutines:
-// daemon.cpp (start-up, the dispatch and tracking loops, job files,
-// firings, target resolution), daemon_evidence.cpp (collecting results)
-// and daemon_library.cpp (the live response library). Private to them:
-// nothing else includes this header. Each of those files includes Asio and
-// costs 20-30 s to compile (STYLE.md), hence three and not more.
+// The runtime's shell: the Daemon class and its per-tenant state, shared by
+// the files that hold its loops and flows: daemon.cpp (start-up and
+// shutdown), tenant_loops.cpp (dispatch and tracking), jobs_loop.cpp (job
+// files and firings), run_start.cpp (target resolution), collector.cpp
+// (results) and library.cpp (the live response library). Private to
+// runtime/: nothing else includes this header. It includes Asio's core
+// (net/coro.hpp), not Beast, to keep those files quick to compile.
 #pragma once
 
 #include "api/library.hpp"
 #include "common/text.hpp"
 #include "config/config.hpp"
-#include "dispatch/api_client.hpp"
 #include "dispatch/dispatcher.hpp"
-#include "dispatch/library_dir.hpp"
 #include "evidence/recovery.hpp"
 #include "evidence/writer.hpp"
 #include "jobs/registry.hpp"
-#include "net/net.hpp"
+#include "mde/api_client.hpp"
+#include "mde/token_provider.hpp"
+#include "net/coro.hpp"
+#include "runtime/library_dir.hpp"
 #include "store/store.hpp"
-
-#include <boost/asio/signal_set.hpp>
 
 #include <algorithm>
 #include <functional>
@@ -30,7 +30,7 @@
 #include <string_view>
 #include <vector>
 
-namespace lrsched::dispatch::shell {
+namespace lrsched::runtime {
 
 namespace asio = net::asio;
 using std::chrono::milliseconds;
@@ -68,13 +68,25 @@ inline Millis library_recheck_every(const config::Tenant& c) {
     return std::clamp<Millis>(10 * c.poll_interval.count(), 1'000, 300'000);
 }
 
+using dispatch::Cancel;
+using dispatch::Collected;
+using dispatch::Collection;
+using dispatch::Dispatcher;
+using dispatch::FollowUp;
+using dispatch::Idle;
+using dispatch::Lookup;
+using dispatch::plan_from_definition;
+using dispatch::ResultItem;
+using dispatch::Submit;
+using mde::Reachability;
+
 struct TenantRt {
     TenantRt(asio::io_context& io, const config::Tenant& c)
         : cfg(c), dispatch(io), track(io), collect(io) {}
     const config::Tenant& cfg;
     std::unique_ptr<net::HttpsClient> http;
-    std::unique_ptr<api::TokenProvider> tokens;
-    std::unique_ptr<ApiClient> api;
+    std::unique_ptr<mde::TokenProvider> tokens;
+    std::unique_ptr<mde::ApiClient> api;
     std::unique_ptr<Dispatcher> dispatcher;
     std::unique_ptr<LibraryDir> library_dir;   // when library_dir is configured
     std::optional<Millis> library_recheck_at;  // jobs waiting for the library look again then
@@ -187,4 +199,4 @@ class Daemon {
     bool first_firing_ = true;  // the first firing pass is the start-up's (catch_up)
 };
 
-}  // namespace lrsched::dispatch::shell
+}  // namespace lrsched::runtime
