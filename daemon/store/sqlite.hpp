@@ -37,12 +37,12 @@ namespace detail {
 template <typename R>
 struct RowRead {
     using value_type = R;
-    static constexpr bool checked = false;
+    static constexpr bool kChecked = false;
 };
 template <typename T>
 struct RowRead<Result<T>> {
     using value_type = T;
-    static constexpr bool checked = true;
+    static constexpr bool kChecked = true;
 };
 template <typename F>
 using RowReadOf = RowRead<std::remove_cvref_t<std::invoke_result_t<F&, const Statement&>>>;
@@ -94,7 +94,7 @@ class Statement {
             auto row = step();
             if (!row) return std::move(row).error();
             if (!*row) return ok();
-            if constexpr (Read::checked) {
+            if constexpr (Read::kChecked) {
                 if (auto r = std::invoke(f, std::as_const(*this)); !r) return r;
             } else {
                 std::invoke(f, std::as_const(*this));
@@ -114,7 +114,7 @@ class Statement {
         auto row = step();
         if (!row) return std::move(row).error();
         if (!*row) return std::optional<T>{};
-        if constexpr (Read::checked) {
+        if constexpr (Read::kChecked) {
             auto value = std::invoke(f, std::as_const(*this));
             if (!value) return std::move(value).error();
             return std::optional<T>{std::move(*value)};
