@@ -8,6 +8,7 @@
 
 #include "store/migrations.hpp"
 #include "store/report_estimates.hpp"
+#include "store/rows.hpp"
 #include "store/sqlite.hpp"
 
 #include <filesystem>
@@ -17,8 +18,6 @@
 
 namespace lrsched::store {
 namespace {
-
-using sessions::parse_state;
 
 // Migration 2 made api_calls, tenants and runs.unresolved, which reports read.
 constexpr int kOldestReadableSchema = 2;
@@ -57,20 +56,6 @@ Result<void> check_schema(Database& db) {
     return ok();
 }
 
-Result<RunTrigger> parse_trigger(const std::string& name) {
-    for (const RunTrigger t :
-         {RunTrigger::first_load, RunTrigger::cron, RunTrigger::catch_up, RunTrigger::manual}) {
-        if (to_string(t) == name) return t;
-    }
-    return Error{Errc::database_error, "run with unknown trigger '" + name + "'"};
-}
-
-Result<SessionState> read_state(const Statement& s, int column) {
-    const std::string name = s.column_text(column);
-    if (auto state = parse_state(name)) return *state;
-    return Error{Errc::database_error, "unknown session state '" + name + "'"};
-}
-
 // Jobs as status shows them: a deleted job only while it has runs (their
 // evidence refers to it); all of them, or the one named.
 Result<std::vector<JobReport>> read_jobs(Database& db, std::optional<std::string_view> name) {
@@ -81,21 +66,20 @@ Result<std::vector<JobReport>> read_jobs(Database& db, std::optional<std::string
     if (!s) return std::move(s).error();
     s->bind_all(name);
     std::vector<JobReport> jobs;
-    for (;;) {
-        auto row = s->step();
-        if (!row) return std::move(row).error();
-        if (!*row) return jobs;
+    auto read = s->each([&](const Statement& row) {
         JobReport j;
-        j.id = s->column_int64(0);
-        j.name = s->column_text(1);
-        j.tenant = s->column_text(2);
-        j.paused = s->column_int64(3) != 0;
-        j.paused_reason = s->column_optional_text(4);
-        j.last_error = s->column_optional_text(5);
-        j.last_error_at = s->column_optional_int64(6);
-        j.deleted_at = s->column_optional_int64(7);
+        j.id = row.column_int64(0);
+        j.name = row.column_text(1);
+        j.tenant = row.column_text(2);
+        j.paused = row.column_int64(3) != 0;
+        j.paused_reason = row.column_optional_text(4);
+        j.last_error = row.column_optional_text(5);
+        j.last_error_at = row.column_optional_int64(6);
+        j.deleted_at = row.column_optional_int64(7);
         jobs.push_back(std::move(j));
-    }
+    });
+    if (!read) return std::move(read).error();
+    return jobs;
 }
 
 // Every state a key, zeros included; one seek on sessions_by_run_state.
@@ -105,14 +89,13 @@ Result<void> read_counts(Database& db, RunReport& run) {
     auto s = db.prepare("SELECT state, count(*) FROM sessions WHERE run_id = ?1 GROUP BY state");
     if (!s) return std::move(s).error();
     s->bind_all(run.id);
-    for (;;) {
-        auto row = s->step();
-        if (!row) return std::move(row).error();
-        if (!*row) return ok();
-        auto state = read_state(*s, 0);
+    const std::string what = "run " + std::to_string(run.id);
+    return s->each([&](const Statement& row) -> Result<void> {
+        auto state = read_state(row, 0, what);
         if (!state) return std::move(state).error();
-        run.counts[*state] = s->column_int64(1);
-    }
+        run.counts[*state] = row.column_int64(1);
+        return ok();
+    });
 }
 
 Result<std::optional<RunReport>> read_latest_run(Database& db, std::int64_t job_id) {
@@ -121,20 +104,21 @@ Result<std::optional<RunReport>> read_latest_run(Database& db, std::int64_t job_
         "WHERE job_id = ?1 ORDER BY id DESC LIMIT 1");
     if (!s) return std::move(s).error();
     s->bind_all(job_id);
-    auto row = s->step();
-    if (!row) return std::move(row).error();
-    if (!*row) return std::optional<RunReport>{};
-    auto trigger = parse_trigger(s->column_text(1));
-    if (!trigger) return std::move(trigger).error();
-    RunReport run;
-    run.id = s->column_int64(0);
-    run.trigger = *trigger;
-    run.created_at = s->column_int64(2);
-    run.finished_at = s->column_optional_int64(3);
-    run.deadline_at = s->column_optional_int64(4);
-    run.unresolved = s->column_optional_text(5);
-    if (auto r = read_counts(db, run); !r) return std::move(r).error();
-    return std::optional<RunReport>{std::move(run)};
+    auto run = s->first([](const Statement& row) -> Result<RunReport> {
+        auto trigger = parse_trigger(row.column_text(1));
+        if (!trigger) return std::move(trigger).error();
+        RunReport r;
+        r.id = row.column_int64(0);
+        r.trigger = *trigger;
+        r.created_at = row.column_int64(2);
+        r.finished_at = row.column_optional_int64(3);
+        r.deadline_at = row.column_optional_int64(4);
+        r.unresolved = row.column_optional_text(5);
+        return r;
+    });
+    if (!run || !*run) return run;
+    if (auto r = read_counts(db, **run); !r) return std::move(r).error();
+    return run;
 }
 
 Result<void> add_latest_runs(Database& db, std::vector<JobReport>& jobs) {
@@ -181,20 +165,17 @@ Result<void> read_tenant_rows(Database& db, TenantMap& tenants, bool add) {
                             : "SELECT name, paused, paused_reason, throttled_until, NULL, NULL "
                               "FROM tenants");
     if (!s) return std::move(s).error();
-    for (;;) {
-        auto row = s->step();
-        if (!row) return std::move(row).error();
-        if (!*row) return ok();
-        const std::string name = s->column_text(0);
+    return s->each([&](const Statement& row) {
+        const std::string name = row.column_text(0);
         if (add && !tenants.contains(name)) add_tenant(tenants, name);
         const auto it = tenants.find(name);
-        if (it == tenants.end()) continue;
-        it->second.paused = s->column_int64(1) != 0;
-        it->second.paused_reason = s->column_optional_text(2);
-        it->second.throttled_until = s->column_optional_int64(3);
-        it->second.last_error = s->column_optional_text(4);
-        it->second.last_error_since = s->column_optional_int64(5);
-    }
+        if (it == tenants.end()) return;
+        it->second.paused = row.column_int64(1) != 0;
+        it->second.paused_reason = row.column_optional_text(2);
+        it->second.throttled_until = row.column_optional_int64(3);
+        it->second.last_error = row.column_optional_text(4);
+        it->second.last_error_since = row.column_optional_int64(5);
+    });
 }
 
 // Calls that left in the window, both kinds; api_calls holds only the
@@ -205,19 +186,16 @@ Result<void> read_call_counts(Database& db, TenantMap& tenants, std::int64_t now
         "GROUP BY tenant, kind");
     if (!s) return std::move(s).error();
     s->bind_all(now_ms - kCallWindowMs);
-    for (;;) {
-        auto row = s->step();
-        if (!row) return std::move(row).error();
-        if (!*row) return ok();
-        const auto it = tenants.find(s->column_text(0));
-        if (it == tenants.end()) continue;
-        const std::int64_t n = s->column_int64(2);
-        if (s->column_text(1) == "submit") {
+    return s->each([&](const Statement& row) {
+        const auto it = tenants.find(row.column_text(0));
+        if (it == tenants.end()) return;
+        const std::int64_t n = row.column_int64(2);
+        if (row.column_text(1) == "submit") {
             it->second.submit_calls_last_minute = n;
         } else {
             it->second.read_calls_last_minute = n;
         }
-    }
+    });
 }
 
 // In-flight sessions per tenant: a seek on sessions_dispatch per state, then
@@ -229,19 +207,17 @@ Result<void> read_session_counts(Database& db, TenantMap& tenants) {
         "WHERE sessions.state IN ('running', 'pending', 'submitting') "
         "GROUP BY jobs.tenant, sessions.state");
     if (!s) return std::move(s).error();
-    for (;;) {
-        auto row = s->step();
-        if (!row) return std::move(row).error();
-        if (!*row) return ok();
-        const auto it = tenants.find(s->column_text(0));
-        if (it == tenants.end()) continue;
-        auto state = read_state(*s, 1);
+    return s->each([&](const Statement& row) -> Result<void> {
+        const auto it = tenants.find(row.column_text(0));
+        if (it == tenants.end()) return ok();
+        auto state = read_state(row, 1, "tenant '" + it->first + "'");
         if (!state) return std::move(state).error();
-        const std::int64_t n = s->column_int64(2);
+        const std::int64_t n = row.column_int64(2);
         if (*state == SessionState::running) it->second.running = n;
         if (*state == SessionState::pending) it->second.pending = n;
         if (*state == SessionState::submitting) it->second.submitting = n;
-    }
+        return ok();
+    });
 }
 
 Result<std::vector<TenantReport>> read_tenants(Database& db,
@@ -286,29 +262,29 @@ Result<std::vector<SessionRow>> read_sessions(Database& db,
         filter ? std::optional{to_string(*filter)} : std::nullopt;
     s->bind_all(run_id, state);
     std::vector<SessionRow> out;
-    for (;;) {
-        auto row = s->step();
-        if (!row) return std::move(row).error();
-        if (!*row) return out;
-        auto st = read_state(*s, 4);
-        if (!st) return std::move(st).error();
+    auto read = s->each([&](const Statement& row) -> Result<void> {
         SessionRow r;
-        r.id = s->column_int64(0);
+        r.id = row.column_int64(0);
+        auto st = read_state(row, 4, "session " + std::to_string(r.id));
+        if (!st) return std::move(st).error();
         r.run_id = run_id;
-        r.machine_id = s->column_text(1);
-        r.computer_dns_name = s->column_optional_text(2);
-        r.looks_offline = s->column_int64(3) != 0;
+        r.machine_id = row.column_text(1);
+        r.computer_dns_name = row.column_optional_text(2);
+        r.looks_offline = row.column_int64(3) != 0;
         r.state = *st;
-        r.attempt = s->column_int64(5);
-        r.submissions = s->column_int64(6);
-        r.action_id = s->column_optional_text(7);
-        r.not_before = s->column_optional_int64(8);
-        r.exit_code = s->column_optional_int64(9);
-        r.created_at = s->column_int64(10);
-        r.updated_at = s->column_int64(11);
-        r.last_error = s->column_optional_text(12);
+        r.attempt = row.column_int64(5);
+        r.submissions = row.column_int64(6);
+        r.action_id = row.column_optional_text(7);
+        r.not_before = row.column_optional_int64(8);
+        r.exit_code = row.column_optional_int64(9);
+        r.created_at = row.column_int64(10);
+        r.updated_at = row.column_int64(11);
+        r.last_error = row.column_optional_text(12);
         out.push_back(std::move(r));
-    }
+        return ok();
+    });
+    if (!read) return std::move(read).error();
+    return out;
 }
 
 }  // namespace
@@ -395,11 +371,9 @@ Result<SessionSamples> Report::session_samples(std::string_view job, std::string
         auto s = db_->prepare("SELECT id FROM jobs WHERE name = ?1 AND tenant = ?2");
         if (!s) return std::move(s).error();
         s->bind_all(job, tenant);
-        auto row = s->step();
-        if (!row) return std::move(row).error();
-        const std::optional<std::int64_t> job_id =
-            *row ? std::optional{s->column_int64(0)} : std::nullopt;
-        return read_samples(*db_, *version, job_id, tenant);
+        auto job_id = s->first([](const Statement& row) { return row.column_int64(0); });
+        if (!job_id) return std::move(job_id).error();
+        return read_samples(*db_, *version, *job_id, tenant);
     });
 }
 

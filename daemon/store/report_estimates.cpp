@@ -6,6 +6,7 @@
 // sessions), so a report on 10^6 sessions reads only the rows it uses.
 #include "store/report_estimates.hpp"
 
+#include "store/rows.hpp"
 #include "store/sqlite.hpp"
 
 #include <algorithm>
@@ -58,15 +59,13 @@ Result<std::int64_t> add_run_samples(Database& db,
         auto s = db.prepare(sql);
         if (!s) return std::move(s).error();
         s->bind_all(run_id, limit - added);
-        for (;;) {
-            auto row = s->step();
-            if (!row) return std::move(row).error();
-            if (!*row) break;
-            const std::int64_t ms = s->column_int64(1);
-            if (ms < 0) continue;  // our clock stepped back between the two
-            (s->column_int64(0) != 0 ? out.offline : out.online).push_back(ms);
+        auto read = s->each([&](const Statement& row) {
+            const std::int64_t ms = row.column_int64(1);
+            if (ms < 0) return;  // our clock stepped back between the two
+            (row.column_int64(0) != 0 ? out.offline : out.online).push_back(ms);
             ++added;
-        }
+        });
+        if (!read) return std::move(read).error();
     }
     return added;
 }
@@ -74,12 +73,9 @@ Result<std::int64_t> add_run_samples(Database& db,
 // The run ids `s` (bound, with its LIMIT) yields.
 Result<std::vector<std::int64_t>> run_ids(Statement& s) {
     std::vector<std::int64_t> ids;
-    for (;;) {
-        auto row = s.step();
-        if (!row) return std::move(row).error();
-        if (!*row) return ids;
-        ids.push_back(s.column_int64(0));
-    }
+    auto read = s.each([&](const Statement& row) { ids.push_back(row.column_int64(0)); });
+    if (!read) return std::move(read).error();
+    return ids;
 }
 
 Result<SessionSamples> job_samples(Database& db, std::int64_t job_id) {
@@ -128,12 +124,9 @@ Result<void> read_queued(Database& db, RunBacklog& b, std::int64_t run_id) {
         "GROUP BY looks_offline");
     if (!s) return std::move(s).error();
     s->bind_all(run_id);
-    for (;;) {
-        auto row = s->step();
-        if (!row) return std::move(row).error();
-        if (!*row) return ok();
-        (s->column_int64(0) != 0 ? b.queued_offline : b.queued_online) = s->column_int64(1);
-    }
+    return s->each([&](const Statement& row) {
+        (row.column_int64(0) != 0 ? b.queued_offline : b.queued_online) = row.column_int64(1);
+    });
 }
 
 Result<void> read_busy(Database& db, RunBacklog& b, std::int64_t run_id) {
@@ -144,9 +137,9 @@ Result<void> read_busy(Database& db, RunBacklog& b, std::int64_t run_id) {
         "WHERE run_id = ?1 AND state = 'busy'");
     if (!s) return std::move(s).error();
     s->bind_all(run_id);
-    auto row = s->step();
-    if (!row) return std::move(row).error();
-    if (*row) b.busy_until = s->column_optional_int64(0);
+    auto until = s->first([](const Statement& row) { return row.column_optional_int64(0); });
+    if (!until) return std::move(until).error();
+    if (*until) b.busy_until = **until;
     // The frozen definition's retry.busy_every (jobs::to_json); a run stored
     // without one (an older daemon, a test) leaves the default.
     auto d = db.prepare(
@@ -154,9 +147,9 @@ Result<void> read_busy(Database& db, RunBacklog& b, std::int64_t run_id) {
         "THEN json_extract(definition, '$.retry.busy_every_ms') END FROM runs WHERE id = ?1");
     if (!d) return std::move(d).error();
     d->bind_all(run_id);
-    auto drow = d->step();
-    if (!drow) return std::move(drow).error();
-    if (*drow) b.busy_every_ms = d->column_optional_int64(0);
+    auto every = d->first([](const Statement& row) { return row.column_optional_int64(0); });
+    if (!every) return std::move(every).error();
+    if (*every) b.busy_every_ms = **every;
     return ok();
 }
 
@@ -170,15 +163,13 @@ Result<void> read_in_flight(Database& db, int schema, RunBacklog& b, std::int64_
                               "'running', 'collecting')");
     if (!s) return std::move(s).error();
     s->bind_all(run_id);
-    for (;;) {
-        auto row = s->step();
-        if (!row) return std::move(row).error();
-        if (!*row) return ok();
-        const auto state = sessions::parse_state(s->column_text(1));
-        if (!state)
-            return Error{Errc::database_error, "unknown session state '" + s->column_text(1) + "'"};
-        b.in_flight.push_back({s->column_int64(0) != 0, *state, s->column_optional_int64(2)});
-    }
+    const std::string what = "run " + std::to_string(run_id);
+    return s->each([&](const Statement& row) -> Result<void> {
+        auto state = read_state(row, 1, what);
+        if (!state) return std::move(state).error();
+        b.in_flight.push_back({row.column_int64(0) != 0, *state, row.column_optional_int64(2)});
+        return ok();
+    });
 }
 
 }  // namespace

@@ -154,11 +154,7 @@ Result<bool> Statement::step() {
 }
 
 Result<void> Statement::run() {
-    for (;;) {
-        auto row = step();
-        if (!row) return std::move(row).error();
-        if (!*row) return ok();
-    }
+    return each([](const Statement&) {});
 }
 
 void Statement::reset() noexcept {

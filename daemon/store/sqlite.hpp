@@ -1,6 +1,7 @@
 // A small RAII layer over SQLite: a Database that owns the connection and a
 // cache of prepared statements keyed by SQL text, a Statement guard that hands
-// a cached statement back reset, and a Transaction that rolls back unless
+// a cached statement back reset (each() and first() read its rows, so no
+// caller writes the step loop), and a Transaction that rolls back unless
 // committed. Every SQLite return code becomes Errc::database_error with
 // SQLite's own message. One connection, owned by the io thread; the load is a
 // few statements per state change (~10 a minute) plus batch inserts of up to
@@ -21,11 +22,31 @@
 #include <string_view>
 #include <type_traits>
 #include <unordered_map>
+#include <utility>
 
 struct sqlite3;
 struct sqlite3_stmt;
 
 namespace lrsched::store {
+
+class Statement;
+
+namespace detail {
+// What a row reader returns: a plain value, or a Result whose error stops
+// the read.
+template <typename R>
+struct RowRead {
+    using value_type = R;
+    static constexpr bool kChecked = false;
+};
+template <typename T>
+struct RowRead<Result<T>> {
+    using value_type = T;
+    static constexpr bool kChecked = true;
+};
+template <typename F>
+using RowReadOf = RowRead<std::remove_cvref_t<std::invoke_result_t<F&, const Statement&>>>;
+}  // namespace detail
 
 // A statement borrowed from Database's cache for one use. Binding errors are
 // kept and returned by the next step()/run(), so a sequence of binds needs no
@@ -59,6 +80,48 @@ class Statement {
     Result<bool> step();
     // Steps to completion, for statements that return no rows.
     Result<void> run();
+
+    // Steps to the end, calling `f(row)` on each row (`row` is this
+    // statement, its column readers valid during the call). `f` returns void,
+    // or Result<void> whose error stops the loop and is returned; a step's
+    // error is returned as is.
+    template <typename F>
+    Result<void> each(F&& f) {
+        using Read = detail::RowReadOf<F>;
+        static_assert(std::is_void_v<typename Read::value_type>,
+                      "each(): f returns void or Result<void>");
+        for (;;) {
+            auto row = step();
+            if (!row) return std::move(row).error();
+            if (!*row) return ok();
+            if constexpr (Read::kChecked) {
+                if (auto r = std::invoke(f, std::as_const(*this)); !r) return r;
+            } else {
+                std::invoke(f, std::as_const(*this));
+            }
+        }
+    }
+
+    // Steps once: std::nullopt if there is no row, else what `f(row)` reads
+    // from the first row (a T, or a Result<T> whose error is returned). It
+    // does not look for a second row; the statement stays on the first, so a
+    // RETURNING statement can then be run() to its end.
+    template <typename F>
+    Result<std::optional<typename detail::RowReadOf<F>::value_type>> first(F&& f) {
+        using Read = detail::RowReadOf<F>;
+        using T = typename Read::value_type;
+        static_assert(!std::is_void_v<T>, "first(): f returns the value read");
+        auto row = step();
+        if (!row) return std::move(row).error();
+        if (!*row) return std::optional<T>{};
+        if constexpr (Read::kChecked) {
+            auto value = std::invoke(f, std::as_const(*this));
+            if (!value) return std::move(value).error();
+            return std::optional<T>{std::move(*value)};
+        } else {
+            return std::optional<T>{std::invoke(f, std::as_const(*this))};
+        }
+    }
     // Rewinds for another execution within the same borrow (a batch insert);
     // bindings are kept, to be overwritten.
     void reset() noexcept;

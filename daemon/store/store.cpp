@@ -4,6 +4,7 @@
 #include "store/store.hpp"
 
 #include "store/migrations.hpp"
+#include "store/rows.hpp"
 #include "store/sqlite.hpp"
 
 #include <array>
@@ -35,13 +36,6 @@ JobRow read_job(const Statement& s) {
 }
 
 constexpr std::array kTriggerNames{"first_load", "cron", "catch_up", "manual"};
-
-Result<RunTrigger> parse_trigger(std::string_view name) {
-    for (std::size_t i = 0; i < kTriggerNames.size(); ++i) {
-        if (name == kTriggerNames[i]) return static_cast<RunTrigger>(i);
-    }
-    return Error{Errc::database_error, "run with unknown trigger '" + std::string(name) + "'"};
-}
 
 constexpr std::string_view kSelectArtifact =
     "SELECT id, session_id, action_id, command_index, command_type, remote, file, bytes, sha256, "
@@ -91,10 +85,10 @@ Result<Store> Store::open(const std::string& path) {
     {
         auto s = db->prepare("SELECT value FROM meta WHERE key = 'install_id'");
         if (!s) return std::move(s).error();
-        auto row = s->step();
-        if (!row) return std::move(row).error();
-        if (!*row) return Error{Errc::database_error, path + " has no install_id"};
-        install_id = s->column_text(0);
+        auto value = s->first([](const Statement& row) { return row.column_text(0); });
+        if (!value) return std::move(value).error();
+        if (!*value) return Error{Errc::database_error, path + " has no install_id"};
+        install_id = std::move(**value);
     }
     return Store(std::move(db), std::move(install_id), *version);
 }
@@ -114,13 +108,11 @@ Result<std::int64_t> Store::upsert_job(const JobRow& job) {
         if (!s) return std::move(s).error();
         s->bind_all(job.name, job.tenant, job.definition, job.source_path, job.source_sha256,
                     job.loaded_at, job.deleted_at);
-        auto row = s->step();
-        if (!row) return std::move(row).error();
-        if (!*row)
-            return Error{Errc::database_error, "upsert of job '" + job.name + "' gave no id"};
-        const std::int64_t id = s->column_int64(0);
+        auto id = s->first([](const Statement& row) { return row.column_int64(0); });
+        if (!id) return std::move(id).error();
+        if (!*id) return Error{Errc::database_error, "upsert of job '" + job.name + "' gave no id"};
         if (auto done = s->run(); !done) return std::move(done).error();
-        return id;
+        return **id;
     });
 }
 
@@ -128,10 +120,7 @@ Result<std::optional<JobRow>> Store::find_job(std::string_view name) {
     auto s = db_->prepare(std::string(kSelectJob) + " WHERE name = ?1");
     if (!s) return std::move(s).error();
     s->bind_all(name);
-    auto row = s->step();
-    if (!row) return std::move(row).error();
-    if (!*row) return std::optional<JobRow>{};
-    return std::optional<JobRow>{read_job(*s)};
+    return s->first(read_job);
 }
 
 Result<void> Store::set_job_error(std::string_view name,
@@ -176,12 +165,9 @@ Result<std::vector<JobRow>> Store::list_jobs() {
     auto s = db_->prepare(std::string(kSelectJob) + " ORDER BY name");
     if (!s) return std::move(s).error();
     std::vector<JobRow> jobs;
-    for (;;) {
-        auto row = s->step();
-        if (!row) return std::move(row).error();
-        if (!*row) return jobs;
-        jobs.push_back(read_job(*s));
-    }
+    auto read = s->each([&](const Statement& row) { jobs.push_back(read_job(row)); });
+    if (!read) return std::move(read).error();
+    return jobs;
 }
 
 // ---- runs ----
@@ -192,10 +178,7 @@ Result<std::optional<std::string>> Store::job_of_run(std::int64_t run_id) {
         "WHERE runs.id = ?1");
     if (!s) return std::move(s).error();
     s->bind_all(run_id);
-    auto row = s->step();
-    if (!row) return std::move(row).error();
-    if (!*row) return std::optional<std::string>{};
-    return std::optional<std::string>{s->column_text(0)};
+    return s->first([](const Statement& row) { return row.column_text(0); });
 }
 
 Result<std::optional<std::int64_t>> Store::create_run(const NewRun& run) {
@@ -257,12 +240,7 @@ Result<std::optional<RunRow>> Store::latest_run(std::int64_t job_id) {
     auto s = db_->prepare(std::string(kSelectRun) + " WHERE job_id = ?1 ORDER BY id DESC LIMIT 1");
     if (!s) return std::move(s).error();
     s->bind_all(job_id);
-    auto row = s->step();
-    if (!row) return std::move(row).error();
-    if (!*row) return std::optional<RunRow>{};
-    auto run = read_run(*s);
-    if (!run) return std::move(run).error();
-    return std::optional<RunRow>{std::move(*run)};
+    return s->first(read_run);
 }
 
 Result<std::vector<ActiveRun>> Store::unfinished_runs() {
@@ -274,14 +252,14 @@ Result<std::vector<ActiveRun>> Store::unfinished_runs() {
         "WHERE runs.finished_at IS NULL ORDER BY runs.id");
     if (!s) return std::move(s).error();
     std::vector<ActiveRun> out;
-    for (;;) {
-        auto row = s->step();
-        if (!row) return std::move(row).error();
-        if (!*row) return out;
-        auto run = read_run(*s);
+    auto read = s->each([&](const Statement& row) -> Result<void> {
+        auto run = read_run(row);
         if (!run) return std::move(run).error();
-        out.push_back({std::move(*run), s->column_text(9), s->column_text(10)});
-    }
+        out.push_back({std::move(*run), row.column_text(9), row.column_text(10)});
+        return ok();
+    });
+    if (!read) return std::move(read).error();
+    return out;
 }
 
 Result<void> Store::mark_run_resolved(std::int64_t run_id,
@@ -329,12 +307,9 @@ Result<std::vector<ArtifactRow>> Store::artifacts_of_session(std::int64_t sessio
     if (!s) return std::move(s).error();
     s->bind_all(session_id);
     std::vector<ArtifactRow> out;
-    for (;;) {
-        auto row = s->step();
-        if (!row) return std::move(row).error();
-        if (!*row) return out;
-        out.push_back(read_artifact(*s));
-    }
+    auto read = s->each([&](const Statement& row) { out.push_back(read_artifact(row)); });
+    if (!read) return std::move(read).error();
+    return out;
 }
 
 Result<std::set<std::pair<std::string, std::int64_t>>> Store::artifact_keys_of_run(
@@ -345,22 +320,17 @@ Result<std::set<std::pair<std::string, std::int64_t>>> Store::artifact_keys_of_r
     if (!s) return std::move(s).error();
     s->bind_all(run_id);
     std::set<std::pair<std::string, std::int64_t>> out;
-    for (;;) {
-        auto row = s->step();
-        if (!row) return std::move(row).error();
-        if (!*row) return out;
-        out.emplace(s->column_text(0), s->column_int64(1));
-    }
+    auto read = s->each(
+        [&](const Statement& row) { out.emplace(row.column_text(0), row.column_int64(1)); });
+    if (!read) return std::move(read).error();
+    return out;
 }
 
 Result<std::optional<std::int64_t>> Store::session_of_action(std::string_view action_id) {
     auto s = db_->prepare("SELECT id FROM sessions WHERE action_id = ?1");
     if (!s) return std::move(s).error();
     s->bind_all(action_id);
-    auto row = s->step();
-    if (!row) return std::move(row).error();
-    if (!*row) return std::optional<std::int64_t>{};
-    return std::optional<std::int64_t>{s->column_int64(0)};
+    return s->first([](const Statement& row) { return row.column_int64(0); });
 }
 
 }  // namespace lrsched::store

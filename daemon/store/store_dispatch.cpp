@@ -52,12 +52,11 @@ Result<std::vector<ApiCallRow>> Store::api_calls_since(std::string_view tenant,
     if (!s) return std::move(s).error();
     s->bind_all(tenant, kind_name(kind), since_ms);
     std::vector<ApiCallRow> out;
-    for (;;) {
-        auto row = s->step();
-        if (!row) return std::move(row).error();
-        if (!*row) return out;
-        out.push_back({s->column_int64(0), s->column_int64(1), s->column_optional_int64(2)});
-    }
+    auto read = s->each([&](const Statement& row) {
+        out.push_back({row.column_int64(0), row.column_int64(1), row.column_optional_int64(2)});
+    });
+    if (!read) return std::move(read).error();
+    return out;
 }
 
 Result<std::int64_t> Store::prune_api_calls(std::int64_t before_ms) {
@@ -96,18 +95,19 @@ Result<TenantRow> Store::tenant_state(std::string_view tenant) {
         "WHERE name = ?1");
     if (!s) return std::move(s).error();
     s->bind_all(tenant);
-    auto row = s->step();
-    if (!row) return std::move(row).error();
-    TenantRow t;
-    t.name = std::string(tenant);
-    if (*row) {
-        t.paused = s->column_int64(0) != 0;
-        t.paused_reason = s->column_optional_text(1);
-        t.throttled_until = s->column_optional_int64(2);
-        t.last_error = s->column_optional_text(3);
-        t.last_error_since = s->column_optional_int64(4);
-    }
-    return t;
+    TenantRow none;  // no row: never paused, throttled or failed
+    none.name = std::string(tenant);
+    auto found = s->first([&](const Statement& row) {
+        TenantRow t = none;
+        t.paused = row.column_int64(0) != 0;
+        t.paused_reason = row.column_optional_text(1);
+        t.throttled_until = row.column_optional_int64(2);
+        t.last_error = row.column_optional_text(3);
+        t.last_error_since = row.column_optional_int64(4);
+        return t;
+    });
+    if (!found) return std::move(found).error();
+    return found->value_or(std::move(none));
 }
 
 Result<void> Store::set_tenant_error(std::string_view tenant,
