@@ -25,7 +25,8 @@ namespace lrsched::runtime {
 namespace {
 
 constexpr Millis kErrorBackoff = 5'000;  // a loop that threw starts again after this
-constexpr Millis kStopGrace = 4'000;     // SIGTERM: calls in flight get this long
+constexpr Millis kStopGrace = 4'000;     // SIGTERM: calls in flight get this long to finish
+constexpr Millis kCancelGrace = 500;     // then cancelled, they get this long to unwind
 
 // The dispatcher's random draws in [0, 1), one generator per tenant.
 Dispatcher::Draw jitter_draw() {
@@ -69,43 +70,55 @@ Result<void> Daemon::set_up() {
 
 void Daemon::spawn(std::function<asio::awaitable<void>()> make, std::string name) {
     ++loops_;
+    auto flight = flights_.emplace(flights_.end());
     auto loop = make();
-    asio::co_spawn(
-        io_, std::move(loop),
-        [this, make = std::move(make), name = std::move(name)](const std::exception_ptr& e) {
-            --loops_;
-            if (e && !stopping_) {
-                // A loop never ends on an error: what one job or session did
-                // to it is logged (once per message) and the loop starts
-                // again after a pause; its state lives in the store and the
-                // dispatchers, not in the coroutine.
-                std::string what = "unknown exception";
-                try {
-                    std::rethrow_exception(e);
-                } catch (const std::exception& ex) {
-                    what = ex.what();
-                } catch (...) {
-                }
-                if (loop_failures_[name] != what)
-                    spdlog::error("loop {} failed, restarting in {} ms: {}", name, kErrorBackoff,
-                                  log_error(what));
-                loop_failures_[name] = what;
-                auto timer = std::make_shared<asio::steady_timer>(io_, milliseconds(kErrorBackoff));
-                ++loops_;
-                timer->async_wait([this, timer, make, name](boost::system::error_code) {
-                    --loops_;
-                    if (!stopping_) spawn(make, name);
-                    if (loops_ == 0) io_.stop();
-                });
+    const auto done = [this, flight, make = std::move(make),
+                       name = std::move(name)](const std::exception_ptr& e) {
+        --loops_;
+        flight->running = false;
+        // Not inside the handler its own signal may still be calling.
+        asio::post(io_, [this, flight] { flights_.erase(flight); });
+        if (e && !stopping_) {
+            // A loop never ends on an error: what one job or session did
+            // to it is logged (once per message) and the loop starts
+            // again after a pause; its state lives in the store and the
+            // dispatchers, not in the coroutine.
+            std::string what = "unknown exception";
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                what = ex.what();
+            } catch (...) {
             }
-            if (loops_ == 0) io_.stop();
-        });
+            if (loop_failures_[name] != what)
+                spdlog::error("loop {} failed, restarting in {} ms: {}", name, kErrorBackoff,
+                              log_error(what));
+            loop_failures_[name] = what;
+            auto timer = std::make_shared<asio::steady_timer>(io_, milliseconds(kErrorBackoff));
+            restarts_.insert(timer);
+            ++loops_;
+            timer->async_wait([this, timer, make, name](boost::system::error_code) {
+                --loops_;
+                restarts_.erase(timer);
+                if (!stopping_) spawn(make, name);
+                if (loops_ == 0) io_.stop();
+            });
+        }
+        if (loops_ == 0) io_.stop();
+    };
+    asio::co_spawn(io_, std::move(loop),
+                   asio::bind_cancellation_slot(flight->cancel.slot(), std::move(done)));
 }
 
 void Daemon::stop() {
     if (stopping_) return;
     stopping_ = true;
-    spdlog::info("stopping: no new submits; calls in flight get {} ms", kStopGrace);
+    // Phase one: nothing new starts. Each loop ends at its next check of
+    // stopping_, once the call it is awaiting (if any) has its answer,
+    // which is recorded like any other; loops that wait on an event or a
+    // timer end at once.
+    spdlog::info("stopping: no new work; {} loop(s) running, calls in flight get {} ms", loops_,
+                 kStopGrace);
     signals_.cancel();
     jobs_event_.notify();
     for (auto& t : tenants_) {
@@ -113,10 +126,25 @@ void Daemon::stop() {
         t->track.notify();
         t->collect.notify();
     }
-    // Whatever is still in flight then is left to reconciliation at the
-    // next start: its session is durably `submitting`.
-    auto guard = std::make_shared<asio::steady_timer>(io_, milliseconds(kStopGrace));
-    guard->async_wait([this, guard](boost::system::error_code) { io_.stop(); });
+    for (const auto& timer : restarts_)
+        timer->cancel();
+    // Phase two: what is still in flight then is cancelled. A submit cut
+    // off this way stays durably `submitting`, and the next start
+    // reconciles it by its tag, as after a crash.
+    auto grace = std::make_shared<asio::steady_timer>(io_, milliseconds(kStopGrace));
+    grace->async_wait([this, grace](boost::system::error_code) {
+        if (loops_ == 0) return;
+        spdlog::warn("stopping: cancelling {} loop(s) still waiting for a call", loops_);
+        for (Flight& f : flights_)
+            if (f.running) f.cancel.emit(asio::cancellation_type::terminal);
+        // An operation that cannot be cancelled does not hold the process.
+        grace->expires_after(milliseconds(kCancelGrace));
+        grace->async_wait([this, grace](boost::system::error_code ec) {
+            if (ec || loops_ == 0) return;
+            spdlog::warn("stopping: {} loop(s) did not end; leaving them", loops_);
+            io_.stop();
+        });
+    });
 }
 
 int Daemon::run() {
@@ -131,6 +159,8 @@ int Daemon::run() {
     spdlog::info("lrsched daemon started: {} tenant(s), jobs in {}, store {}", tenants_.size(),
                  log_value(cfg_.jobs_dir), log_value(cfg_.state_dir));
     io_.run();
+    // Every loop has ended (or, past the cancel grace, been left): the
+    // Daemon goes with its clients, then its store closes (member order).
     spdlog::info("lrsched daemon stopped");
     return 0;
 }

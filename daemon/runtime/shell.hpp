@@ -22,6 +22,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -193,6 +194,16 @@ class Daemon {
     // Runs collected for since start-up: their folders squared with the
     // store, and the bytes they hold. A few numbers per run.
     std::map<std::int64_t, evidence::RunTally> run_tallies_;
+    // Shutdown (stop()): phase one takes no new work and lets what is in
+    // flight finish; phase two cancels what is left through each loop's
+    // cancellation slot. loops_ counts the loops still running (the work
+    // in flight, with the restarts waiting after a failure).
+    struct Flight {
+        asio::cancellation_signal cancel;
+        bool running = true;
+    };
+    std::list<Flight> flights_;
+    std::set<std::shared_ptr<asio::steady_timer>> restarts_;
     bool stopping_ = false;
     bool rescan_ = true;
     int loops_ = 0;

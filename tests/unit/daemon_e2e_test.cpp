@@ -371,6 +371,28 @@ TEST_CASE("daemon e2e: a wrong-host certificate stops every API request before i
 }
 
 TEST_CASE(
+    "daemon e2e: SIGTERM while every call hangs lets them run out the grace, then cancels them, "
+    "and every loop ends before the store closes") {
+    SweepSpec spec;
+    spec.machines = 20;
+    spec.sim_flags = {"--fault-slow", "1", "--slow-seconds", "60"};
+    DaemonE2e e2e(spec);
+    e2e.start_daemon();
+    e2e.wait_until("an API call in flight", [&] {
+        return e2e.query("SELECT count(*) FROM api_calls WHERE ended_at IS NULL").value_or(0) >= 1;
+    });
+    CHECK_MESSAGE(e2e.stop_daemon(SIGTERM) == 0, "the daemon did not exit 0 on SIGTERM:\n"
+                                                     << e2e.log_tail());
+    const std::string log = e2e.log();
+    // Phase one named the work in flight; phase two cancelled it, and
+    // every loop unwound (none was left for io_context::stop to drop).
+    CHECK(log.find("stopping: no new work;") != std::string::npos);
+    CHECK_MESSAGE(log.find("stopping: cancelling") != std::string::npos, e2e.log_tail());
+    CHECK_MESSAGE(log.find("did not end") == std::string::npos, e2e.log_tail());
+    CHECK(log.find("lrsched daemon stopped") != std::string::npos);
+}
+
+TEST_CASE(
     "daemon e2e: SIGTERM mid-sweep exits 0 and a restart finishes the sweep with nothing twice") {
     const SweepSpec spec = rate_bound_sweep();
     DaemonE2e e2e(spec);
