@@ -38,6 +38,7 @@ Dispatcher::Draw jitter_draw() {
 
 Result<void> Daemon::set_up() {
     const Millis now = unix_now();
+    started_at_ = now;
     for (const auto& c : cfg_.tenants) {
         auto rt = std::make_unique<TenantRt>(io_, c);
         auto client = mde::make_tenant_client(io_, c, store_, now);
@@ -161,8 +162,42 @@ int Daemon::run() {
     io_.run();
     // Every loop has ended (or, past the cancel grace, been left): the
     // Daemon goes with its clients, then its store closes (member order).
+    for (const view::TenantLive& t : live(unix_now()).tenants)
+        spdlog::info("tenant={} at stop: {}", t.name, view::summary(t));
     spdlog::info("lrsched daemon stopped");
     return 0;
+}
+
+view::Live Daemon::live(Millis now) const {
+    view::Live out;
+    out.at = now;
+    out.started_at = started_at_;
+    out.loops_running = loops_;
+    out.stopping = stopping_;
+    for (const auto& t : tenants_) {
+        view::TenantLive v;
+        v.name = t->cfg.name;
+        const limits::ConcurrencyGate& gate = t->dispatcher->gate();
+        v.slots_held = gate.held();
+        v.slots_held_offline = gate.held_offline();
+        v.slot_limit = t->cfg.limits.concurrent_sessions;
+        v.offline_slots = t->cfg.limits.offline_slots;
+        v.sessions_tracked = t->dispatcher->tracked();
+        v.runs = t->dispatcher->runs();
+        v.paused = t->dispatcher->paused();
+        v.paused_reason = t->dispatcher->paused_reason();
+        v.reads = t->api->reads();
+        v.token_fetches = t->tokens->fetches();
+        const Reachability& reach = t->api->reachability();
+        if (reach.failing()) {
+            v.unreachable = true;
+            v.unreachable_since = reach.since();
+            v.retry_at = reach.retry_at();
+            v.last_error = reach.last_error();
+        }
+        out.tenants.push_back(std::move(v));
+    }
+    return out;
 }
 
 asio::awaitable<void> Daemon::signal_loop() {

@@ -19,6 +19,7 @@
 #include "net/coro.hpp"
 #include "runtime/library_dir.hpp"
 #include "store/store.hpp"
+#include "view/live.hpp"
 
 #include <algorithm>
 #include <functional>
@@ -109,6 +110,8 @@ class Daemon {
 
     Result<void> set_up();
     int run();
+    // The read model's live part (view/live.hpp), as of `now`.
+    view::Live live(Millis now) const;
 
   private:
     static std::vector<std::string> tenant_names(const config::Config& c) {
@@ -205,6 +208,7 @@ class Daemon {
     std::list<Flight> flights_;
     std::set<std::shared_ptr<asio::steady_timer>> restarts_;
     bool stopping_ = false;
+    Millis started_at_ = 0;
     bool rescan_ = true;
     int loops_ = 0;
     bool first_firing_ = true;  // the first firing pass is the start-up's (catch_up)

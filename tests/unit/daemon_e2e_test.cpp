@@ -390,6 +390,10 @@ TEST_CASE(
     CHECK_MESSAGE(log.find("stopping: cancelling") != std::string::npos, e2e.log_tail());
     CHECK_MESSAGE(log.find("did not end") == std::string::npos, e2e.log_tail());
     CHECK(log.find("lrsched daemon stopped") != std::string::npos);
+    // The read model's live figures, as the daemon stopped: one listing at
+    // least was sent (and cut), one token fetched.
+    CHECK_MESSAGE(log.find("tenant=sim at stop: reads=") != std::string::npos, e2e.log_tail());
+    CHECK(log.find("token_fetches=1 ") != std::string::npos);
 }
 
 TEST_CASE(
