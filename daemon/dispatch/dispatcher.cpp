@@ -7,6 +7,7 @@
 #include "limits/retry_after.hpp"
 #include "sessions/policy.hpp"
 #include "sessions/tag.hpp"
+#include "store/rate_window.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -54,17 +55,10 @@ Result<void> Dispatcher::load(Millis now) {
     }
     throttled_until_ = state->throttled_until.value_or(0);
 
-    const Millis per = tenant_.limits.submit_rate.per.count();
-    auto calls = store_.api_calls_since(tenant_.name, store::ApiCallKind::submit, now - per);
-    if (!calls) return std::move(calls).error();
-    for (const auto& c : *calls) {
-        // A call in flight when the daemon stopped may have reached the
-        // server at any moment until now: it counts as now.
-        submits_.restore(c.ended_at.value_or(now));
-        if (!c.ended_at) {
-            if (auto r = store_.end_api_call(c.id, now); !r) return r;
-        }
-    }
+    if (auto r = store::restore_rate_window(store_, tenant_.name, store::ApiCallKind::submit,
+                                            submits_, now);
+        !r)
+        return r;
 
     auto jobs = store_.list_jobs();
     if (!jobs) return std::move(jobs).error();

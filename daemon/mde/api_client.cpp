@@ -4,6 +4,7 @@
 #include "common/log_text.hpp"
 #include "limits/retry_after.hpp"
 #include "net/net.hpp"
+#include "store/rate_window.hpp"
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -127,19 +128,8 @@ std::uint64_t ApiClient::reads() const noexcept {
 }
 
 Result<void> ApiClient::load(Millis now) {
-    Millis longest = 0;
-    for (const auto& r : impl_->tenant.limits.read_rate)
-        longest = std::max<Millis>(longest, r.per.count());
-    auto calls =
-        impl_->store.api_calls_since(impl_->tenant.name, store::ApiCallKind::read, now - longest);
-    if (!calls) return std::move(calls).error();
-    for (const auto& c : *calls) {
-        impl_->reads.restore(c.ended_at.value_or(now));
-        if (!c.ended_at) {
-            if (auto r = impl_->store.end_api_call(c.id, now); !r) return r;
-        }
-    }
-    return ok();
+    return store::restore_rate_window(impl_->store, impl_->tenant.name, store::ApiCallKind::read,
+                                      impl_->reads, now);
 }
 
 net::asio::awaitable<void> ApiClient::Impl::wait_for_budget() {
