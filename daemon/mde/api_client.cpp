@@ -2,6 +2,7 @@
 
 #include "api/long_strings.hpp"
 #include "common/log_text.hpp"
+#include "config/policy.hpp"
 #include "limits/retry_after.hpp"
 #include "net/net.hpp"
 #include "store/rate_window.hpp"
@@ -16,11 +17,10 @@ namespace lrsched::mde {
 
 namespace {
 
-constexpr std::uint64_t kListLimit = std::uint64_t{64} * 1024 * 1024;  // 10,000 entities
-constexpr std::uint64_t kSmallLimit = std::uint64_t{1024} * 1024;
-constexpr int kPage = 10'000;   // the API's largest $top
-constexpr int kMaxPages = 100;  // a million entries: a listing that never ends is a bug
-constexpr int kReadRetries = 3;
+using policy::kListLimit;
+using policy::kMaxPages;
+using policy::kPage;
+using policy::kSmallLimit;
 constexpr const char* kLibraryDescription = "kept in the library by lrsched from its library_dir";
 
 std::vector<limits::WindowSpec> read_windows(const config::Tenant& t) {
@@ -31,8 +31,7 @@ std::vector<limits::WindowSpec> read_windows(const config::Tenant& t) {
 }
 
 net::Timeouts api_timeouts() {
-    using std::chrono::seconds;
-    return {seconds(10), seconds(10), seconds(30), seconds(60)};
+    return call_timeouts(policy::kApiDeadlines);
 }
 
 }  // namespace
@@ -202,9 +201,9 @@ net::asio::awaitable<Result<net::Response>> ApiClient::Impl::read(std::string me
                             what + ": " + api::http_error_text(res->status, res->body) +
                                 (library ? " (does the app have Library.Manage?)" : "")};
         }
-        if (res->status == 429 && attempt < kReadRetries) {
-            const auto until =
-                limits::parse_retry_after(res->header("Retry-After"), end).value_or(end + 5'000);
+        if (res->status == 429 && attempt < policy::kReadRetries) {
+            const auto until = limits::parse_retry_after(res->header("Retry-After"), end)
+                                   .value_or(end + policy::kThrottleWait);
             spdlog::warn("{}: 429, waiting {} ms", what, until - end);
             net::asio::steady_timer t(co_await net::asio::this_coro::executor);
             t.expires_after(std::chrono::milliseconds(until - end));
@@ -291,7 +290,7 @@ net::asio::awaitable<Result<std::vector<api::MachineAction>>> ApiClient::list_ac
 }
 
 net::asio::awaitable<Result<std::vector<api::LibraryFile>>> ApiClient::list_library() {
-    auto res = co_await impl_->read("GET", "/api/libraryfiles", "", kSmallLimit * 16);
+    auto res = co_await impl_->read("GET", "/api/libraryfiles", "", policy::kLibraryListLimit);
     if (!res) co_return std::move(res).error();
     if (res->status != 200)
         co_return Error{Errc::invalid_input, "tenant " + impl_->tenant.name +
@@ -304,11 +303,9 @@ net::asio::awaitable<Result<api::UploadResult>> ApiClient::upload_library(std::s
                                                                           std::string content) {
     auto form = api::library_upload_body(name, content, kLibraryDescription);
     content = std::string();  // up to 20 MB: keep one copy, not two
-    // 20 MB at a slow 200 kB/s still fits; a stalled transfer does not.
-    const net::Timeouts timeouts{std::chrono::seconds(10), std::chrono::seconds(10),
-                                 std::chrono::seconds(60), std::chrono::minutes(10)};
-    auto res = co_await impl_->read("POST", "/api/libraryfiles", std::move(form.body), kSmallLimit,
-                                    std::move(form.content_type), timeouts);
+    auto res =
+        co_await impl_->read("POST", "/api/libraryfiles", std::move(form.body), kSmallLimit,
+                             std::move(form.content_type), call_timeouts(policy::kUploadDeadlines));
     if (!res) co_return std::move(res).error();
     co_return api::classify_upload(res->status, res->body);
 }
@@ -349,9 +346,7 @@ net::asio::awaitable<Result<std::uint64_t>> ApiClient::download(std::string url,
     req.url = std::move(url);
     req.body_limit = cap;
     req.sink = std::move(sink);
-    // Large files: the total bounds a stalled transfer, not a slow one.
-    req.timeouts = {std::chrono::seconds(10), std::chrono::seconds(10), std::chrono::seconds(60),
-                    std::chrono::hours(6)};
+    req.timeouts = call_timeouts(policy::kDownloadDeadlines);
     auto res = co_await impl_->http.request(std::move(req));
     if (!res) co_return std::move(res).error();
     if (res->status == 403)
