@@ -1,11 +1,14 @@
 // The daemon's configuration (SPEC §5): YAML to a validated plain struct.
 // No globals: whoever needs configuration is handed a Config or a Tenant.
-// Read at start-up and on reload; a few tenants, a few dozen keys.
+// Read at start-up and on reload; a few tenants, a few dozen keys. The
+// fixed numbers no operator sets (margins, backoffs, page sizes, and the
+// defaults below of lrsched's own choosing) are in config/policy.hpp.
 #pragma once
 
 #include "common/diagnostic.hpp"
 #include "common/duration.hpp"
 #include "common/result.hpp"
+#include "config/policy.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -56,12 +59,12 @@ struct Tenant {
     // answers 404 for a moment after creation, mde-api.md §4). A submit
     // whose answer was lost is proved never created only by a listing taken
     // this long after it; until then it holds its slot and is not resent.
-    Duration listing_lag{2min};
+    Duration listing_lag{policy::kDefaultListingLag};
     // How far the server's clock may be behind ours: listings of actions
     // start this long before the oldest submission still followed.
-    Duration clock_skew{10min};
+    Duration clock_skew{policy::kDefaultClockSkew};
     // A machine whose last report is older than this looks offline.
-    Duration offline_after{25h};
+    Duration offline_after{policy::kDefaultOfflineAfter};
     std::string library_dir;  // absolute after loading, or empty
     Location where;           // of the tenant's entry, for later messages
 };

@@ -3,10 +3,12 @@
 // actions already on the server is in tracking.cpp.
 #include "dispatch/dispatcher.hpp"
 
+#include "config/policy.hpp"
 #include "dispatch/session_log.hpp"
 #include "limits/retry_after.hpp"
 #include "sessions/policy.hpp"
 #include "sessions/tag.hpp"
+#include "store/rate_window.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -54,17 +56,10 @@ Result<void> Dispatcher::load(Millis now) {
     }
     throttled_until_ = state->throttled_until.value_or(0);
 
-    const Millis per = tenant_.limits.submit_rate.per.count();
-    auto calls = store_.api_calls_since(tenant_.name, store::ApiCallKind::submit, now - per);
-    if (!calls) return std::move(calls).error();
-    for (const auto& c : *calls) {
-        // A call in flight when the daemon stopped may have reached the
-        // server at any moment until now: it counts as now.
-        submits_.restore(c.ended_at.value_or(now));
-        if (!c.ended_at) {
-            if (auto r = store_.end_api_call(c.id, now); !r) return r;
-        }
-    }
+    if (auto r = store::restore_rate_window(store_, tenant_.name, store::ApiCallKind::submit,
+                                            submits_, now);
+        !r)
+        return r;
 
     auto jobs = store_.list_jobs();
     if (!jobs) return std::move(jobs).error();
@@ -138,7 +133,7 @@ Millis Dispatcher::poll_every() const {
     Millis spacing = 0;
     for (const auto& r : tenant_.limits.read_rate)
         spacing = std::max<Millis>(spacing, r.per.count() / std::max<std::int64_t>(1, r.calls));
-    return std::clamp<Millis>(2 * spacing, 100, normal);
+    return std::clamp<Millis>(policy::kFastPollShare * spacing, policy::kFastPollMin, normal);
 }
 
 const RunPlan* Dispatcher::plan_of(std::int64_t run_id) const {
@@ -214,7 +209,7 @@ std::variant<Submit, Idle> Dispatcher::next(Millis now) {
     auto start = store_.begin_submit(session->id, tenant_.name, now);
     if (!start) {
         log_error("marking a session submitting", start.error());
-        return Idle{now + 1000, "store error"};
+        return Idle{now + policy::kStoreErrorRetry, "store error"};
     }
     Submit out;
     out.session_id = session->id;
@@ -240,7 +235,7 @@ FollowUp Dispatcher::submit_answered(const Submit& submit, const SubmitAnswer& a
     t.answered_at = now;
     const auto look_up = [&](SessionState if_absent) {
         t.if_absent = if_absent;
-        t.lookup_at = now + std::max<Millis>(lag / 4, 250);
+        t.lookup_at = now + std::max<Millis>(lag / policy::kLookupsPerLag, policy::kLookupMin);
         return FollowUp::reconcile;
     };
     if (answer.net_error) {
@@ -271,7 +266,8 @@ FollowUp Dispatcher::submit_answered(const Submit& submit, const SubmitAnswer& a
             if (t.submissions > 1) return look_up(SessionState::busy);
             {
                 auto d = store::TransitionDetail::failure(r.message);
-                d.not_before = now + (plan ? plan->retry.busy_every.count() : 600'000);
+                d.not_before =
+                    now + (plan ? plan->retry.busy_every.count() : policy::kDefaultBusyEvery);
                 (void)move(submit.session_id, SessionState::busy, d, now);
             }
             return FollowUp::none;
@@ -290,7 +286,8 @@ FollowUp Dispatcher::submit_answered(const Submit& submit, const SubmitAnswer& a
                        store::TransitionDetail::note("429: " + r.message), now);
             ++throttles_in_a_row_;
             const Millis fallback =
-                now + sessions::backoff_ms(throttles_in_a_row_, 5'000, 300'000, draw_());
+                now + sessions::backoff_ms(throttles_in_a_row_, policy::kThrottleWait,
+                                           policy::kThrottleBackoffCap, draw_());
             throttle(limits::parse_retry_after(answer.retry_after, now).value_or(fallback), now);
             return FollowUp::none;
         }
@@ -337,7 +334,7 @@ void Dispatcher::handle_rejection(const RunPlan& plan, const api::SubmitResult& 
     auto& [last, streak] = rejections_[plan.job];
     streak = last == reason ? streak + 1 : 1;
     last = reason;
-    if (streak < kRejectionsToPause) return;
+    if (streak < policy::kRejectionsToPause) return;
     const std::string why =
         "paused after " + std::to_string(streak) + " submits rejected in a row with: " + reason;
     spdlog::error("job={} {}", plan.job, why);

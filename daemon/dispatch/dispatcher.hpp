@@ -105,10 +105,6 @@ struct Cancel {
     std::string reason;
 };
 
-// Outcomes that the daemon pauses a job for: the same rejection this many
-// times in a row (SPEC §3: a script missing from the library).
-inline constexpr int kRejectionsToPause = 3;
-
 class Dispatcher {
   public:
     // `tenant` and `store` must outlive the dispatcher.

@@ -32,6 +32,7 @@
 
 #include "common/clock.hpp"
 #include "config/config.hpp"
+#include "config/policy.hpp"
 #include "store/report.hpp"
 
 #include <cstdint>
@@ -104,8 +105,8 @@ struct RunWork {
     std::int64_t queued_online = 0;
     std::int64_t queued_offline = 0;
     std::int64_t busy = 0;
-    std::optional<Millis> busy_until;  // the latest not_before of the busy ones
-    Millis busy_every = 600'000;       // when busy_until is unknown
+    std::optional<Millis> busy_until;               // the latest not_before of the busy ones
+    Millis busy_every = policy::kDefaultBusyEvery;  // when busy_until is unknown
     std::vector<InFlight> in_flight;
     bool paused = false;  // the job or its tenant
 };

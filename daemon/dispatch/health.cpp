@@ -9,6 +9,7 @@
 // load: one listing every health_every() per tenant with offline-looking
 // sessions waiting; the store update is one statement per unfinished run.
 #include "common/text.hpp"
+#include "config/policy.hpp"
 #include "dispatch/dispatcher.hpp"
 
 #include <spdlog/spdlog.h>
@@ -28,9 +29,10 @@ std::vector<std::string> Dispatcher::offline_filters(Millis now) const {
 }
 
 Millis Dispatcher::health_every() const {
-    // Four polls: 2 minutes at the default 30 s, a couple of seconds under a
-    // test's compressed limits; never more often than every second.
-    return std::clamp<Millis>(4 * tenant_.poll_interval.count(), 1'000, 300'000);
+    // 2 minutes at the default 30 s, a couple of seconds under a test's
+    // compressed limits; never more often than every second.
+    return std::clamp<Millis>(policy::kHealthEveryPolls * tenant_.poll_interval.count(),
+                              policy::kRecheckMin, policy::kRecheckMax);
 }
 
 bool Dispatcher::health_check_due(Millis now) {

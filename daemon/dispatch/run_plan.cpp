@@ -42,7 +42,7 @@ Result<RunPlan> read_plan(std::int64_t run_id, const json& d) {
     }
     if (p.commands.empty()) return Error{Errc::invalid_input, who + "commands: empty"};
     p.comment = d.value("comment", std::string{});
-    p.priority = d.value("priority", 50);
+    p.priority = d.value("priority", policy::kDefaultPriority);
     const json& retry = d.at("retry");
     p.retry.busy_every = std::chrono::milliseconds(retry.at("busy_every_ms").get<std::int64_t>());
     p.retry.failed = retry.at("failed").get<int>();

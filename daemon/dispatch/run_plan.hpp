@@ -5,6 +5,7 @@
 #pragma once
 
 #include "common/result.hpp"
+#include "config/policy.hpp"
 #include "jobs/job.hpp"
 
 #include <cstdint>
@@ -23,7 +24,7 @@ struct RunPlan {
     std::optional<std::int64_t> deadline_at;
     std::vector<jobs::Command> commands;
     std::string comment;
-    int priority = 50;
+    int priority = policy::kDefaultPriority;
     jobs::Retry retry;
     std::optional<jobs::TimeWindow> window;
     jobs::TimeZone tz = jobs::TimeZone::utc;

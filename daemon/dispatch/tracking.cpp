@@ -5,6 +5,7 @@
 // (queue_expiry, runscript_timeout, run deadlines) end what the server never
 // reports.
 #include "common/log_text.hpp"
+#include "config/policy.hpp"
 #include "dispatch/dispatcher.hpp"
 #include "evidence/naming.hpp"
 #include "sessions/policy.hpp"
@@ -24,10 +25,9 @@ bool action_final(api::ActionStatus s) {
            s == ActionStatus::timed_out || s == ActionStatus::cancelled;
 }
 
-// How long past its own limits the daemon waits for the server's word: two
-// polls, so one late listing never ends a session the server still runs.
+// How long past its own limits the daemon waits for the server's word.
 Millis grace(const config::Tenant& t) {
-    return 2 * t.poll_interval.count();
+    return policy::kGracePolls * t.poll_interval.count();
 }
 
 }  // namespace
@@ -115,11 +115,10 @@ void Dispatcher::collect_failed(std::int64_t session_id, const std::string& erro
     if (it == tracked_.end()) return;
     Tracked& t = it->second;
     ++t.collect_failures;
-    // A poll interval, doubling up to ten minutes: a cut download usually
-    // works at once; a full disk needs the operator.
-    const Millis wait =
-        sessions::backoff_ms(t.collect_failures, tenant_.poll_interval.count(), 600'000, 1.0);
-    t.collect_at = now + std::max<Millis>(wait, 250);
+    // A poll interval, doubling (policy::kCollectBackoffCap says why).
+    const Millis wait = sessions::backoff_ms(t.collect_failures, tenant_.poll_interval.count(),
+                                             policy::kCollectBackoffCap, 1.0);
+    t.collect_at = now + std::max<Millis>(wait, policy::kCollectRetryMin);
     spdlog::warn(
         "tenant={} session={} results not stored yet (attempt {}), again in {} ms: error={}",
         tenant_.name, session_id, t.collect_failures, *t.collect_at - now,
@@ -223,7 +222,7 @@ void Dispatcher::on_lookup(std::int64_t session_id,
     }
     const Millis lag = tenant_.listing_lag.count();
     if (now - t.answered_at < lag) {
-        t.lookup_at = now + std::max<Millis>(lag / 4, 250);
+        t.lookup_at = now + std::max<Millis>(lag / policy::kLookupsPerLag, policy::kLookupMin);
         return;
     }
     const RunPlan* plan = plan_of(t.run_id);
@@ -231,7 +230,7 @@ void Dispatcher::on_lookup(std::int64_t session_id,
                                            std::to_string(lag) + " ms: never created");
     if (t.if_absent == SessionState::busy) {
         d.error = "ActiveRequestAlreadyExists";
-        d.not_before = now + (plan ? plan->retry.busy_every.count() : 600'000);
+        d.not_before = now + (plan ? plan->retry.busy_every.count() : policy::kDefaultBusyEvery);
     }
     (void)move(session_id, t.if_absent, d, now);
 }

@@ -5,6 +5,7 @@
 
 #include "api/command.hpp"
 #include "common/duration.hpp"
+#include "config/policy.hpp"
 #include "jobs/cron.hpp"
 
 #include <nlohmann/json_fwd.hpp>
@@ -52,7 +53,7 @@ struct Schedule {
 };
 
 struct Retry {
-    Duration busy_every{10min};
+    Duration busy_every{policy::kDefaultBusyEvery};
     int failed = 0;
     int expired = 0;
 };
@@ -67,7 +68,7 @@ struct Job {
     std::string comment;
     Schedule schedule;
     bool scheduled() const noexcept { return schedule.cron.has_value(); }
-    int priority = 50;
+    int priority = policy::kDefaultPriority;
     Retry retry;
     std::optional<Duration> deadline;
 };

@@ -2,8 +2,10 @@
 
 #include "api/long_strings.hpp"
 #include "common/log_text.hpp"
+#include "config/policy.hpp"
 #include "limits/retry_after.hpp"
 #include "net/net.hpp"
+#include "store/rate_window.hpp"
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -15,11 +17,10 @@ namespace lrsched::mde {
 
 namespace {
 
-constexpr std::uint64_t kListLimit = std::uint64_t{64} * 1024 * 1024;  // 10,000 entities
-constexpr std::uint64_t kSmallLimit = std::uint64_t{1024} * 1024;
-constexpr int kPage = 10'000;   // the API's largest $top
-constexpr int kMaxPages = 100;  // a million entries: a listing that never ends is a bug
-constexpr int kReadRetries = 3;
+using policy::kListLimit;
+using policy::kMaxPages;
+using policy::kPage;
+using policy::kSmallLimit;
 constexpr const char* kLibraryDescription = "kept in the library by lrsched from its library_dir";
 
 std::vector<limits::WindowSpec> read_windows(const config::Tenant& t) {
@@ -30,8 +31,7 @@ std::vector<limits::WindowSpec> read_windows(const config::Tenant& t) {
 }
 
 net::Timeouts api_timeouts() {
-    using std::chrono::seconds;
-    return {seconds(10), seconds(10), seconds(30), seconds(60)};
+    return call_timeouts(policy::kApiDeadlines);
 }
 
 }  // namespace
@@ -127,19 +127,8 @@ std::uint64_t ApiClient::reads() const noexcept {
 }
 
 Result<void> ApiClient::load(Millis now) {
-    Millis longest = 0;
-    for (const auto& r : impl_->tenant.limits.read_rate)
-        longest = std::max<Millis>(longest, r.per.count());
-    auto calls =
-        impl_->store.api_calls_since(impl_->tenant.name, store::ApiCallKind::read, now - longest);
-    if (!calls) return std::move(calls).error();
-    for (const auto& c : *calls) {
-        impl_->reads.restore(c.ended_at.value_or(now));
-        if (!c.ended_at) {
-            if (auto r = impl_->store.end_api_call(c.id, now); !r) return r;
-        }
-    }
-    return ok();
+    return store::restore_rate_window(impl_->store, impl_->tenant.name, store::ApiCallKind::read,
+                                      impl_->reads, now);
 }
 
 net::asio::awaitable<void> ApiClient::Impl::wait_for_budget() {
@@ -212,9 +201,9 @@ net::asio::awaitable<Result<net::Response>> ApiClient::Impl::read(std::string me
                             what + ": " + api::http_error_text(res->status, res->body) +
                                 (library ? " (does the app have Library.Manage?)" : "")};
         }
-        if (res->status == 429 && attempt < kReadRetries) {
-            const auto until =
-                limits::parse_retry_after(res->header("Retry-After"), end).value_or(end + 5'000);
+        if (res->status == 429 && attempt < policy::kReadRetries) {
+            const auto until = limits::parse_retry_after(res->header("Retry-After"), end)
+                                   .value_or(end + policy::kThrottleWait);
             spdlog::warn("{}: 429, waiting {} ms", what, until - end);
             net::asio::steady_timer t(co_await net::asio::this_coro::executor);
             t.expires_after(std::chrono::milliseconds(until - end));
@@ -301,7 +290,7 @@ net::asio::awaitable<Result<std::vector<api::MachineAction>>> ApiClient::list_ac
 }
 
 net::asio::awaitable<Result<std::vector<api::LibraryFile>>> ApiClient::list_library() {
-    auto res = co_await impl_->read("GET", "/api/libraryfiles", "", kSmallLimit * 16);
+    auto res = co_await impl_->read("GET", "/api/libraryfiles", "", policy::kLibraryListLimit);
     if (!res) co_return std::move(res).error();
     if (res->status != 200)
         co_return Error{Errc::invalid_input, "tenant " + impl_->tenant.name +
@@ -314,11 +303,9 @@ net::asio::awaitable<Result<api::UploadResult>> ApiClient::upload_library(std::s
                                                                           std::string content) {
     auto form = api::library_upload_body(name, content, kLibraryDescription);
     content = std::string();  // up to 20 MB: keep one copy, not two
-    // 20 MB at a slow 200 kB/s still fits; a stalled transfer does not.
-    const net::Timeouts timeouts{std::chrono::seconds(10), std::chrono::seconds(10),
-                                 std::chrono::seconds(60), std::chrono::minutes(10)};
-    auto res = co_await impl_->read("POST", "/api/libraryfiles", std::move(form.body), kSmallLimit,
-                                    std::move(form.content_type), timeouts);
+    auto res =
+        co_await impl_->read("POST", "/api/libraryfiles", std::move(form.body), kSmallLimit,
+                             std::move(form.content_type), call_timeouts(policy::kUploadDeadlines));
     if (!res) co_return std::move(res).error();
     co_return api::classify_upload(res->status, res->body);
 }
@@ -359,9 +346,7 @@ net::asio::awaitable<Result<std::uint64_t>> ApiClient::download(std::string url,
     req.url = std::move(url);
     req.body_limit = cap;
     req.sink = std::move(sink);
-    // Large files: the total bounds a stalled transfer, not a slow one.
-    req.timeouts = {std::chrono::seconds(10), std::chrono::seconds(10), std::chrono::seconds(60),
-                    std::chrono::hours(6)};
+    req.timeouts = call_timeouts(policy::kDownloadDeadlines);
     auto res = co_await impl_->http.request(std::move(req));
     if (!res) co_return std::move(res).error();
     if (res->status == 403)

@@ -13,7 +13,8 @@ bool is_unreachable(const std::error_code& code) noexcept {
     return false;
 }
 
-Reachability::Reachability(Millis base) : base_(std::clamp<Millis>(base, 250, 5'000)) {}
+Reachability::Reachability(Millis base)
+    : base_(std::clamp<Millis>(base, policy::kUnreachableBaseMin, policy::kUnreachableBaseMax)) {}
 
 Reachability::Failure Reachability::failed(const std::string& error, Millis now, double unit) {
     Failure f;

@@ -11,6 +11,7 @@
 #include "common/clock.hpp"
 #include "common/error.hpp"
 #include "common/result.hpp"
+#include "config/policy.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -24,9 +25,9 @@ bool is_unreachable(const std::error_code& code) noexcept;
 
 class Reachability {
   public:
-    static constexpr Millis kCap = 300'000;  // retries at least every 5 minutes
+    static constexpr Millis kCap = policy::kUnreachableBackoffCap;
 
-    // `base`: the first delay (a poll interval, at most 5 s).
+    // `base`: the first delay (a poll interval; clamped, policy.hpp says why).
     explicit Reachability(Millis base);
 
     struct Failure {

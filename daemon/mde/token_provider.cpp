@@ -86,7 +86,7 @@ boost::asio::awaitable<Result<std::string>> TokenProvider::token(
                             {"client_id", s.settings.client_id},
                             {"client_secret", s.secret.reveal()},
                             {"scope", s.settings.scope}});
-    req.body_limit = std::uint64_t{64} * 1024;
+    req.body_limit = policy::kTokenLimit;
     req.timeouts = s.settings.timeouts;
     const auto asked_at = Clock::now();
     auto res = co_await s.client.request(std::move(req));
@@ -99,12 +99,14 @@ boost::asio::awaitable<Result<std::string>> TokenProvider::token(
                !parsed) {
         out = std::move(parsed).error();
     } else {
-        // Refresh when a fifth of the lifetime is left, at most five minutes
-        // before the end; timed from the request, the earliest it can have
-        // been issued. `life` is within [kMinTokenLife, kMaxTokenLife]: the
-        // sums below cannot overflow.
+        // Refresh ahead of the end (policy::kTokenRefreshShare says how far),
+        // timed from the request, the earliest it can have been issued.
+        // `life` is within [kMinTokenLife, kMaxTokenLife]: the sums below
+        // cannot overflow.
         const auto life = parsed->expires_in;
-        const auto margin = std::min<Clock::duration>(life / 5, std::chrono::minutes(5));
+        const auto margin =
+            std::min<Clock::duration>(life / policy::kTokenRefreshShare,
+                                      std::chrono::milliseconds(policy::kTokenRefreshMaxMargin));
         s.token = std::move(parsed->access_token);
         s.expires_at = asked_at + life;
         s.refresh_at = s.expires_at - margin;

@@ -10,6 +10,7 @@
 #include "api/token.hpp"
 #include "common/result.hpp"
 #include "config/config.hpp"
+#include "config/policy.hpp"
 #include "net/https_client.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -21,14 +22,20 @@
 
 namespace lrsched::mde {
 
+// A call's deadlines from the policy table, as the HTTPS client takes them.
+inline net::Timeouts call_timeouts(const policy::CallDeadlines& d) {
+    using std::chrono::milliseconds;
+    return {milliseconds(d.connect), milliseconds(d.handshake), milliseconds(d.io),
+            milliseconds(d.total)};
+}
+
 struct TokenSettings {
     std::string tenant_name;  // for messages
     std::string login_base;   // https://login.microsoftonline.com
     std::string tenant_id;
     std::string client_id;
     std::string scope;
-    net::Timeouts timeouts{std::chrono::seconds(10), std::chrono::seconds(10),
-                           std::chrono::seconds(30), std::chrono::seconds(60)};
+    net::Timeouts timeouts = call_timeouts(policy::kApiDeadlines);
 };
 
 class TokenProvider {

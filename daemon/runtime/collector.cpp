@@ -8,6 +8,7 @@
 #include "common/byte_size.hpp"
 #include "common/crash_point.hpp"
 #include "common/log_text.hpp"
+#include "config/policy.hpp"
 #include "evidence/manifest.hpp"
 #include "evidence/naming.hpp"
 #include "runtime/shell.hpp"
@@ -26,9 +27,8 @@ namespace {
 // The exit code in a RunScript transcript ({"script_name", "exit_code",
 // "script_output", "script_errors"}); raw NUL bytes are tolerated.
 std::optional<std::int64_t> transcript_exit_code(const std::string& path) {
-    constexpr std::uintmax_t kMaxTranscript = std::uintmax_t{16} * 1024 * 1024;
     std::error_code ec;
-    if (std::filesystem::file_size(path, ec) > kMaxTranscript || ec) return std::nullopt;
+    if (std::filesystem::file_size(path, ec) > policy::kMaxTranscript || ec) return std::nullopt;
     std::ifstream in(path, std::ios::binary);
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     std::replace(text.begin(), text.end(), '\0', ' ');
@@ -80,7 +80,8 @@ asio::awaitable<Result<evidence::ArtifactWriter::Stored>> Daemon::fetch(TenantRt
             const bool json = item->type == "RunScript" && w->head().substr(0, 1) == "{";
             co_return w->commit(zip ? ".zip" : json ? ".json" : "");
         }
-        if (got.error().code != make_error_code(Errc::permission_denied) || attempt >= 2)
+        if (got.error().code != make_error_code(Errc::permission_denied) ||
+            attempt >= policy::kLinkRefreshes)
             co_return std::move(got).error();
     }
 }

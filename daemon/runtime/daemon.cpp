@@ -24,9 +24,9 @@
 namespace lrsched::runtime {
 namespace {
 
-constexpr Millis kErrorBackoff = 5'000;  // a loop that threw starts again after this
-constexpr Millis kStopGrace = 4'000;     // SIGTERM: calls in flight get this long to finish
-constexpr Millis kCancelGrace = 500;     // then cancelled, they get this long to unwind
+using policy::kCancelGrace;
+using policy::kLoopRestartDelay;
+using policy::kStopGrace;
 
 // The dispatcher's random draws in [0, 1), one generator per tenant.
 Dispatcher::Draw jitter_draw() {
@@ -92,10 +92,10 @@ void Daemon::spawn(std::function<asio::awaitable<void>()> make, std::string name
             } catch (...) {
             }
             if (loop_failures_[name] != what)
-                spdlog::error("loop {} failed, restarting in {} ms: {}", name, kErrorBackoff,
+                spdlog::error("loop {} failed, restarting in {} ms: {}", name, kLoopRestartDelay,
                               log_error(what));
             loop_failures_[name] = what;
-            auto timer = std::make_shared<asio::steady_timer>(io_, milliseconds(kErrorBackoff));
+            auto timer = std::make_shared<asio::steady_timer>(io_, milliseconds(kLoopRestartDelay));
             restarts_.insert(timer);
             ++loops_;
             timer->async_wait([this, timer, make, name](boost::system::error_code) {

@@ -9,6 +9,7 @@
 #include "common/diagnostic.hpp"
 #include "common/log_text.hpp"
 #include "common/text.hpp"
+#include "config/policy.hpp"
 #include "jobs/firing.hpp"
 #include "runtime/shell.hpp"
 
@@ -21,8 +22,8 @@ namespace {
 
 using std::chrono::milliseconds;
 
-constexpr Millis kScanEvery = 2'000;     // job files (SPEC §2: "within a few seconds")
-constexpr Millis kPruneEvery = 600'000;  // api_calls rows older than every window go
+using policy::kPruneEvery;
+using policy::kScanEvery;
 
 Millis to_ms(jobs::TimePoint t) {
     return std::chrono::duration_cast<milliseconds>(t.time_since_epoch()).count();

@@ -7,6 +7,7 @@
 // 10^5 machines held once while the sessions are queued).
 #include "common/crash_point.hpp"
 #include "common/log_text.hpp"
+#include "config/policy.hpp"
 #include "jobs/targets.hpp"
 #include "runtime/shell.hpp"
 
@@ -16,11 +17,8 @@
 #include <algorithm>
 
 namespace lrsched::runtime {
-namespace {
 
-constexpr Millis kResolveRetry = 30'000;  // a run whose start failed (listing, store) tries again
-
-}  // namespace
+using policy::kResolveRetry;
 
 asio::awaitable<void> Daemon::resolve_guarded(std::int64_t run_id) {
     // What resolve() throws stays with its job; the run is tried again later.
@@ -72,7 +70,7 @@ asio::awaitable<void> Daemon::resolve(std::int64_t run_id) {
         spdlog::error("job={} run={} cannot start: {}", active.job_name, run_id,
                       plan ? "tenant " + log_value(active.tenant) + " is not configured"
                            : plan.error().message);
-        resolve_after_[run_id] = unix_now() + 60'000;
+        resolve_after_[run_id] = unix_now() + policy::kUnstartableRetry;
         co_return;
     }
     // The library first: a run that cannot be checked (network, 5xx, 429

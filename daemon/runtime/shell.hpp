@@ -67,7 +67,8 @@ class Event {
 // read call and the library_dir's uploads each time, whatever the number of
 // jobs waiting.
 inline Millis library_recheck_every(const config::Tenant& c) {
-    return std::clamp<Millis>(10 * c.poll_interval.count(), 1'000, 300'000);
+    return std::clamp<Millis>(policy::kLibraryRecheckPolls * c.poll_interval.count(),
+                              policy::kRecheckMin, policy::kRecheckMax);
 }
 
 using dispatch::Cancel;

@@ -7,6 +7,7 @@
 // Expected load: ~10 submits and a few reads a minute per tenant.
 #include "api/mde.hpp"
 #include "common/text.hpp"
+#include "config/policy.hpp"
 #include "runtime/shell.hpp"
 
 #include <spdlog/spdlog.h>
@@ -15,11 +16,6 @@
 #include <iterator>
 
 namespace lrsched::runtime {
-namespace {
-
-constexpr Millis kErrorBackoff = 5'000;  // after a failed read or token request
-
-}  // namespace
 
 void Daemon::wake_dispatch_if_needed(TenantRt* t) {
     if (t->dispatcher->take_wake()) t->dispatch.notify();
@@ -83,7 +79,7 @@ asio::awaitable<void> Daemon::track_loop(TenantRt* t) {
             if (!reach.failing() && e.message != last_error)
                 spdlog::warn("tenant={} {}", t->cfg.name, e.message);
             last_error = e.message;
-            backoff = unix_now() + std::min(interval, kErrorBackoff);
+            backoff = unix_now() + std::min(interval, policy::kReadErrorBackoff);
         };
         for (const Lookup& l : d.lookups_due(unix_now())) {
             const Millis sent = unix_now();
