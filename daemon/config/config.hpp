@@ -1,6 +1,7 @@
 // The daemon's configuration (SPEC §5): YAML to a validated plain struct.
 // No globals: whoever needs configuration is handed a Config or a Tenant.
-// Read at start-up and on reload; a few tenants, a few dozen keys.
+// Read once per process, by the daemon at start-up or by a command (there is
+// no live reload in this version); a few tenants, a few dozen keys.
 #pragma once
 
 #include "common/diagnostic.hpp"
