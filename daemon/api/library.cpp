@@ -47,15 +47,15 @@ bool is_library_name(std::string_view name) noexcept {
 
 Result<std::vector<LibraryFile>> parse_library_list(std::string_view text) {
     const json j = json::parse(text, nullptr, false);
-    if (j.is_discarded()) return Error{Errc::invalid_input, "library list: response is not JSON"};
+    if (j.is_discarded()) return Error{Errc::server_error, "library list: response is not JSON"};
     const auto v = j.is_object() ? j.find("value") : j.end();
     if (v == j.end() || !v->is_array())
-        return Error{Errc::invalid_input, "library list: no value array"};
+        return Error{Errc::server_error, "library list: no value array"};
     std::vector<LibraryFile> out;
     out.reserve(v->size());
     for (const auto& item : *v) {
         if (!item.is_object())
-            return Error{Errc::invalid_input, "library list: an entry is not an object"};
+            return Error{Errc::server_error, "library list: an entry is not an object"};
         if (auto f = entity_from(item)) out.push_back(std::move(*f));
     }
     return out;

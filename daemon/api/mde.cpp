@@ -28,10 +28,10 @@ CommandStatus parse_command_status(std::string_view s) {
 }
 
 Result<MachineAction> action_from(const json& j) {
-    if (!j.is_object()) return Error{Errc::invalid_input, "machine action: not a JSON object"};
+    if (!j.is_object()) return Error{Errc::server_error, "machine action: not a JSON object"};
     MachineAction a;
     a.id = str(j, "id");
-    if (a.id.empty()) return Error{Errc::invalid_input, "machine action: no id"};
+    if (a.id.empty()) return Error{Errc::server_error, "machine action: no id"};
     a.machine_id = to_lower(str(j, "machineId"));
     a.computer_dns_name = str(j, "computerDnsName");
     a.requestor = str(j, "requestor");
@@ -63,7 +63,7 @@ template <typename F>
 auto parse_json(std::string_view text, const char* what, F&& f) -> decltype(f(json())) {
     json j = json::parse(text, nullptr, false);
     if (j.is_discarded())
-        return Error{Errc::invalid_input, std::string(what) + ": response is not JSON"};
+        return Error{Errc::server_error, std::string(what) + ": response is not JSON"};
     return f(j);
 }
 
@@ -156,7 +156,7 @@ Result<std::vector<MachineAction>> parse_machine_action_list(std::string_view te
         text, "machine action list", [](const json& j) -> Result<std::vector<MachineAction>> {
             const auto v = j.is_object() ? j.find("value") : j.end();
             if (v == j.end() || !v->is_array())
-                return Error{Errc::invalid_input, "machine action list: no value array"};
+                return Error{Errc::server_error, "machine action list: no value array"};
             std::vector<MachineAction> out;
             out.reserve(v->size());
             for (const auto& item : *v) {
@@ -190,10 +190,10 @@ Result<MachineList> parse_machine_list(std::string_view text) {
         return true;
     };
     json j = json::parse(text, filter, false);
-    if (j.is_discarded()) return Error{Errc::invalid_input, "machine list: response is not JSON"};
+    if (j.is_discarded()) return Error{Errc::server_error, "machine list: response is not JSON"};
     const auto v = j.is_object() ? j.find("value") : j.end();
     if (v == j.end() || !v->is_array())
-        return Error{Errc::invalid_input, "machine list: no value array"};
+        return Error{Errc::server_error, "machine list: no value array"};
     // A field over its cap reads as absent.
     const auto capped = [&out](const json& item, const char* key, std::size_t cap) {
         std::string s = str(item, key);
@@ -204,7 +204,7 @@ Result<MachineList> parse_machine_list(std::string_view text) {
     out.machines.reserve(v->size());
     for (const auto& item : *v) {
         if (!item.is_object())
-            return Error{Errc::invalid_input, "machine list: an entry is not an object"};
+            return Error{Errc::server_error, "machine list: an entry is not an object"};
         Machine m;
         m.id = to_lower(str(item, "id"));
         if (!is_machine_id(m.id)) {

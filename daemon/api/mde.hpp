@@ -1,7 +1,8 @@
-// The MDE API as plain data (mde-api.md): request bodies and paths built from
-// jobs and sessions, and responses classified into what the dispatcher does
-// next. Pure: no sockets, no clock. Tolerates the API's documented quirks:
-// 200 or 201 on create, `Cancelled` or `Canceled`, `lastUpdateDateTimeUtc` or
+// The MDE API as plain data (mde-api.md): request bodies built from a run's
+// commands (api/command.hpp), the query parts of the request paths, and
+// responses parsed and classified into what the dispatcher does next. Pure:
+// no sockets, no clock. Tolerates the API's documented quirks: 200 or 201 on
+// create, `Cancelled` or `Canceled`, `lastUpdateDateTimeUtc` or
 // `lastUpdateTimeUtc`, ActiveRequestAlreadyExists found by its code in a 400.
 #pragma once
 

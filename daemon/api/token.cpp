@@ -20,7 +20,7 @@ namespace {
 // (even a negative time) is still used; the API's 401 replaces it early.
 Result<std::chrono::seconds> token_lifetime(const nlohmann::json& j) {
     const auto e = j.find("expires_in");
-    if (e == j.end()) return Error{Errc::protocol_error, "no expires_in"};
+    if (e == j.end()) return Error{Errc::server_error, "no expires_in"};
     double secs = 0;
     if (e->is_number()) {
         secs = e->get<double>();
@@ -31,10 +31,10 @@ Result<std::chrono::seconds> token_lifetime(const nlohmann::json& j) {
         const std::string owned(t);
         secs = std::strtod(owned.c_str(), &end);
         if (owned.empty() || end != owned.c_str() + owned.size() || std::isnan(secs))
-            return Error{Errc::protocol_error,
+            return Error{Errc::server_error,
                          "an expires_in that is not a number of seconds: " + quote_value(text, 40)};
     } else {
-        return Error{Errc::protocol_error, "an expires_in that is not a number of seconds"};
+        return Error{Errc::server_error, "an expires_in that is not a number of seconds"};
     }
     const double lo = static_cast<double>(kMinTokenLife.count());
     const double hi = static_cast<double>(kMaxTokenLife.count());
@@ -59,24 +59,24 @@ Result<TokenResponse> parse_token_response(int status,
             why += ": " + quote_value(j["error"].get<std::string>(), 100);
         }
         const Errc code =
-            status == 400 || status == 401 ? Errc::permission_denied : Errc::invalid_input;
+            status == 400 || status == 401 ? Errc::permission_denied : Errc::server_error;
         return Error{code, who + "token request refused (" + why + ")"};
     }
     // A 200 that cannot be used: say what is wrong with it. Neither the body
     // nor any field is quoted back (the body may hold the token), except an
     // `error` code and a non-numeric expires_in, which hold no secret.
     const std::string answered = who + "token endpoint answered HTTP 200 with ";
-    if (j.is_discarded()) return Error{Errc::protocol_error, answered + "a body that is not JSON"};
-    if (!j.is_object()) return Error{Errc::protocol_error, answered + "JSON that is not an object"};
+    if (j.is_discarded()) return Error{Errc::server_error, answered + "a body that is not JSON"};
+    if (!j.is_object()) return Error{Errc::server_error, answered + "JSON that is not an object"};
     const auto token = j.find("access_token");
     if (token == j.end() || !token->is_string() || token->get_ref<const std::string&>().empty()) {
         std::string why = answered + "no access_token";
         if (const auto e = j.find("error"); e != j.end() && e->is_string())
             why += " (error " + quote_value(e->get<std::string>(), 60) + ")";
-        return Error{Errc::protocol_error, std::move(why)};
+        return Error{Errc::server_error, std::move(why)};
     }
     auto life = token_lifetime(j);
-    if (!life) return Error{Errc::protocol_error, answered + life.error().message};
+    if (!life) return Error{Errc::server_error, answered + life.error().message};
     return TokenResponse{token->get<std::string>(), *life};
 }
 

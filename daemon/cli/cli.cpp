@@ -3,6 +3,7 @@
 #include "cli/args.hpp"
 #include "cli/plan.hpp"
 #include "cli/report_cmds.hpp"
+#include "common/text.hpp"
 #include "config/config.hpp"
 #include "evidence/manifest.hpp"
 #include "jobs/job_loader.hpp"
@@ -13,7 +14,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 #include <string>
 #include <vector>
 
@@ -40,15 +40,6 @@ constexpr const char* kUsage =
     "exit status: 0 ok, 1 user error, 2 daemon unreachable (for status and sessions: its\n"
     "database cannot be read)\n";
 
-std::string utc_iso(std::chrono::system_clock::time_point t) {
-    const std::time_t tt = std::chrono::system_clock::to_time_t(t);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%MZ", &tm);
-    return buf;
-}
-
 std::string summary(const jobs::Job& job) {
     const auto& in = job.targets.include;
     std::string s = "job " + job.name + (job.tenant.empty() ? "" : " (tenant " + job.tenant + ")") +
@@ -68,9 +59,14 @@ std::string summary(const jobs::Job& job) {
     if (job.schedule.cron) {
         const auto next =
             job.schedule.cron->next_after(std::chrono::system_clock::now(), job.schedule.tz);
+        std::string firing = ", never fires";
+        if (next) {
+            const auto ms =
+                std::chrono::duration_cast<std::chrono::milliseconds>(next->time_since_epoch());
+            firing = ", next firing " + utc_iso8601(ms.count(), TimePrecision::minutes);
+        }
         s += "; cron \"" + job.schedule.cron->text() + "\"" +
-             (job.schedule.tz == jobs::TimeZone::local ? " local" : " UTC") +
-             (next ? ", next firing " + utc_iso(*next) : ", never fires");
+             (job.schedule.tz == jobs::TimeZone::local ? " local" : " UTC") + firing;
     } else {
         s += "; runs once when loaded";
     }

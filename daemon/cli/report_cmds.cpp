@@ -8,6 +8,7 @@
 #include "cli/report_cmds.hpp"
 
 #include "common/duration.hpp"
+#include "common/text.hpp"
 #include "config/config.hpp"
 #include "dispatch/estimate.hpp"
 #include "store/database_path.hpp"
@@ -18,7 +19,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -41,52 +41,13 @@ constexpr std::size_t kErrorWidth = 80;  // text mode only; JSON keeps the whole
 
 // ---- formatting ----
 
-// "2024-05-01T02:00:00Z", or with milliseconds "2024-05-01T02:00:00.250Z".
-std::string iso_utc(std::int64_t ms, bool with_ms) {
-    std::int64_t secs = ms / 1000;
-    std::int64_t frac = ms % 1000;
-    if (frac < 0) {
-        frac += 1000;
-        --secs;
-    }
-    const auto t = static_cast<std::time_t>(secs);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[48];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    std::string out = buf;
-    if (with_ms) {
-        std::snprintf(buf, sizeof buf, ".%03d", static_cast<int>(frac));
-        out += buf;
-    }
-    return out + "Z";
-}
-
 json json_time(const std::optional<std::int64_t>& ms) {
-    return ms ? json(iso_utc(*ms, true)) : json(nullptr);
+    return ms ? json(utc_iso8601(*ms, TimePrecision::milliseconds)) : json(nullptr);
 }
 
 template <typename T>
 json json_opt(const std::optional<T>& v) {
     return v ? json(*v) : json(nullptr);
-}
-
-// The two largest units, rounded up: "45s", "2m 30s", "3h 5m", "2d 4h".
-std::string human_duration(std::int64_t ms) {
-    std::int64_t s = (ms + 999) / 1000;
-    constexpr std::int64_t kUnits[] = {86400, 3600, 60, 1};
-    constexpr const char* kNames[] = {"d", "h", "m", "s"};
-    std::string out;
-    int shown = 0;
-    for (std::size_t i = 0; i < 4 && shown < 2; ++i) {
-        const std::int64_t n = s / kUnits[i];
-        if (n == 0 && shown == 0 && i < 3) continue;
-        if (n == 0 && shown > 0) break;
-        out += (shown ? " " : "") + std::to_string(n) + kNames[i];
-        s -= n * kUnits[i];
-        ++shown;
-    }
-    return out;
 }
 
 // One line of text, whatever the server or a file put in it: control
@@ -168,7 +129,7 @@ json run_json(const RunReport& run, const Eta& eta) {
     }
     return {{"id", run.id},
             {"trigger", to_string(run.trigger)},
-            {"created_at", iso_utc(run.created_at, true)},
+            {"created_at", utc_iso8601(run.created_at, TimePrecision::milliseconds)},
             {"finished_at", json_time(run.finished_at)},
             {"deadline_at", json_time(run.deadline_at)},
             {"sessions", std::move(counts)},
@@ -209,8 +170,9 @@ json status_json(const store::StatusReport& r, const std::vector<Eta>& etas) {
     json tenants = json::object();
     for (const TenantReport& t : r.tenants)
         tenants[t.name] = tenant_json(t);
-    return {
-        {"jobs", std::move(jobs)}, {"tenants", std::move(tenants)}, {"now", iso_utc(r.now, true)}};
+    return {{"jobs", std::move(jobs)},
+            {"tenants", std::move(tenants)},
+            {"now", utc_iso8601(r.now, TimePrecision::milliseconds)}};
 }
 
 // Why the estimate says what it says: its source in a word and the figure,
@@ -267,8 +229,9 @@ Eta run_eta(const JobReport& job,
     eta.source = dispatch::source_word(times.source);
     const std::string basis = eta_basis(e, times, tenant->limits.submit_rate);
     if (e.duration > 0) {
-        eta.text = "about " + human_duration(e.duration) + ", at " + iso_utc(e.end_at, false) +
-                   " (" + basis + ")";
+        // Seconds rounded up: a run 0.2 s from its end is "about 1s" away, not "0s".
+        const std::string left = two_unit_duration((e.duration + 999) / 1000);
+        eta.text = "about " + left + ", at " + utc_iso8601(e.end_at) + " (" + basis + ")";
     } else if (e.overdue > 0) {
         eta.text = "any moment now: " + std::to_string(e.overdue) +
                    " session(s) on the server past their estimate (" + basis + ")";
@@ -305,10 +268,10 @@ std::string unresolved_text(const RunReport& run) {
 
 void print_job(const JobReport& job, const Eta& eta) {
     const std::string deleted =
-        job.deleted_at ? " - job file deleted " + iso_utc(*job.deleted_at, false) : "";
+        job.deleted_at ? " - job file deleted " + utc_iso8601(*job.deleted_at) : "";
     const std::string paused =
         job.paused ? "yes: " + text_or(job.paused_reason, "no reason given") : "no";
-    const std::string error = job.last_error ? iso_utc(job.last_error_at.value_or(0), false) + " " +
+    const std::string error = job.last_error ? utc_iso8601(job.last_error_at.value_or(0)) + " " +
                                                    one_line(*job.last_error, kErrorWidth)
                                              : "none";
     const std::string tenant =
@@ -321,9 +284,9 @@ void print_job(const JobReport& job, const Eta& eta) {
     }
     const RunReport& run = *job.latest_run;
     const std::string finished =
-        run.finished_at ? ", finished " + iso_utc(*run.finished_at, false) : "";
+        run.finished_at ? ", finished " + utc_iso8601(*run.finished_at) : "";
     std::printf("  latest run: %lld (%s), created %s%s\n", static_cast<long long>(run.id),
-                std::string(to_string(run.trigger)).c_str(), iso_utc(run.created_at, false).c_str(),
+                std::string(to_string(run.trigger)).c_str(), utc_iso8601(run.created_at).c_str(),
                 finished.c_str());
     std::printf("  progress: %lld of %lld sessions finished\n",
                 static_cast<long long>(run.finished()), static_cast<long long>(run.total()));
@@ -348,11 +311,11 @@ void print_tenant(const TenantReport& t, const config::Config& cfg, std::int64_t
         static_cast<long long>(t.pending), static_cast<long long>(t.submitting));
     if (t.paused) std::printf("; paused: %s", text_or(t.paused_reason, "no reason given").c_str());
     if (t.throttled_until && *t.throttled_until > now) {
-        std::printf("; throttled until %s", iso_utc(*t.throttled_until, false).c_str());
+        std::printf("; throttled until %s", utc_iso8601(*t.throttled_until).c_str());
     }
     if (t.last_error)
         std::printf("; no answer since %s: %s",
-                    iso_utc(t.last_error_since.value_or(now), false).c_str(),
+                    utc_iso8601(t.last_error_since.value_or(now)).c_str(),
                     one_line(*t.last_error, kErrorWidth).c_str());
     std::puts("");
 }
@@ -368,8 +331,8 @@ json session_json(const SessionRow& s) {
             {"submissions", s.submissions},
             {"action_id", json_opt(s.action_id)},
             {"exit_code", json_opt(s.exit_code)},
-            {"created_at", iso_utc(s.created_at, true)},
-            {"updated_at", iso_utc(s.updated_at, true)},
+            {"created_at", utc_iso8601(s.created_at, TimePrecision::milliseconds)},
+            {"updated_at", utc_iso8601(s.updated_at, TimePrecision::milliseconds)},
             {"not_before", json_time(s.not_before)},
             {"looks_offline", s.looks_offline},
             {"last_error", json_opt(s.last_error)}};

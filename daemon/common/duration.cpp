@@ -48,4 +48,20 @@ std::string format_duration(Duration d) {
     return std::to_string(ms) + "ms";
 }
 
+std::string two_unit_duration(std::int64_t seconds) {
+    constexpr std::int64_t kUnits[] = {86'400, 3'600, 60, 1};
+    constexpr const char* kNames[] = {"d", "h", "m", "s"};
+    std::string out;
+    int shown = 0;
+    for (std::size_t i = 0; i < 4 && shown < 2; ++i) {
+        const std::int64_t n = seconds / kUnits[i];
+        if (n == 0 && shown == 0 && i < 3) continue;
+        if (n == 0 && shown > 0) break;
+        out += (shown ? " " : "") + std::to_string(n) + kNames[i];
+        seconds -= n * kUnits[i];
+        ++shown;
+    }
+    return out;
+}
+
 }  // namespace lrsched

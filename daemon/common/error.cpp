@@ -39,6 +39,12 @@ class Category final : public std::error_category {
                 return "response truncated";
             case Errc::protocol_error:
                 return "HTTP protocol error";
+            case Errc::server_error:
+                return "server error";
+            case Errc::cancelled:
+                return "cancelled";
+            case Errc::internal_error:
+                return "internal error";
         }
         return "unknown lrsched error";
     }

@@ -26,6 +26,10 @@ enum class Errc {
     no_response,         // sent (perhaps), connection lost before any response byte
     response_truncated,  // connection lost in the middle of a response
     protocol_error,      // the peer did not speak HTTP/1.1 as expected
+    // Outcomes above the transport:
+    server_error,    // the server answered, but with a failure status or an answer we cannot use
+    cancelled,       // the daemon is stopping: the work was abandoned on purpose
+    internal_error,  // a bug: an exception escaped where none was expected
 };
 
 const std::error_category& lrsched_category() noexcept;

@@ -1,6 +1,7 @@
 #include "common/text.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <ctime>
 
 namespace lrsched {
@@ -96,13 +97,26 @@ bool is_https_base_url(std::string_view s) noexcept {
     return is_hostname(host);
 }
 
-std::string utc_iso8601(std::int64_t unix_ms) {
-    const std::time_t t = unix_ms / 1000;
+std::string utc_iso8601(Millis unix_ms, TimePrecision precision) {
+    Millis secs = unix_ms / 1000;
+    Millis frac = unix_ms % 1000;
+    if (frac < 0) {
+        frac += 1000;
+        --secs;
+    }
+    const auto t = static_cast<std::time_t>(secs);
     std::tm tm{};
     gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
+    char buf[48];
+    const std::size_t n = precision == TimePrecision::minutes
+                              ? std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M", &tm)
+                              : std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    std::string out(buf, n);
+    if (precision == TimePrecision::milliseconds) {
+        std::snprintf(buf, sizeof buf, ".%03d", static_cast<int>(frac));
+        out += buf;
+    }
+    return out + "Z";
 }
 
 }  // namespace lrsched

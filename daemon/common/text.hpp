@@ -1,6 +1,10 @@
 // Small predicates and helpers on operator-supplied text, shared by the
-// configuration, job and target-list parsers.
+// configuration, job and target-list parsers; and the one writer of
+// instants as text (ISO 8601, UTC) for the API's filters, the manifest and
+// the commands' output.
 #pragma once
+
+#include "common/clock.hpp"
 
 #include <string>
 #include <string_view>
@@ -32,8 +36,16 @@ bool has_control_chars(std::string_view s, bool tab_ok = true) noexcept;
 // authority. The daemon never speaks plain HTTP to the API.
 bool is_https_base_url(std::string_view s) noexcept;
 
-// "2024-05-01T02:16:01Z": a unix time in milliseconds as OData and the API
-// write instants (whole seconds, UTC).
-std::string utc_iso8601(std::int64_t unix_ms);
+// How much of an instant utc_iso8601 writes. The digits below it are cut,
+// never rounded: an instant is never shown later than it was.
+enum class TimePrecision {
+    minutes,       // "2024-05-01T02:16Z": the next firing `validate` prints
+    seconds,       // "2024-05-01T02:16:01Z": as OData and the API write instants
+    milliseconds,  // "2024-05-01T02:16:01.250Z": status --json, exact to the store
+};
+
+// A unix time in milliseconds as ISO 8601 in UTC, to `precision`. Times
+// before 1970 count down from the second before (floor, as the calendar does).
+std::string utc_iso8601(Millis unix_ms, TimePrecision precision = TimePrecision::seconds);
 
 }  // namespace lrsched

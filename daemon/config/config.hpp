@@ -1,8 +1,11 @@
 // The daemon's configuration (SPEC §5): YAML to a validated plain struct.
 // No globals: whoever needs configuration is handed a Config or a Tenant.
-// Read at start-up and on reload; a few tenants, a few dozen keys. The
+// Read once per process, by the daemon at start-up or by a command (there is
+// no live reload in this version); a few tenants, a few dozen keys. The
 // fixed numbers no operator sets (margins, backoffs, page sizes, and the
 // defaults below of lrsched's own choosing) are in config/policy.hpp.
+// Folder config/: the configuration and the policy table; includes only
+// common/.
 #pragma once
 
 #include "common/diagnostic.hpp"

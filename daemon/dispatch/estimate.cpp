@@ -4,6 +4,8 @@
 // the offline ones leave, interval by interval.
 #include "dispatch/estimate.hpp"
 
+#include "common/duration.hpp"
+
 #include <algorithm>
 #include <cassert>
 #include <cmath>
@@ -151,22 +153,7 @@ std::string approx_duration(Millis ms) {
         std::snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(ms) / 1000.0);
         return buf;
     }
-    std::int64_t s = (ms + 500) / 1000;
-    constexpr std::int64_t kUnits[] = {86'400, 3'600, 60, 1};
-    constexpr const char* kNames[] = {"d", "h", "m", "s"};
-    std::string out;
-    for (std::size_t i = 0; i < 4; ++i) {
-        const std::int64_t n = s / kUnits[i];
-        s -= n * kUnits[i];
-        if (out.empty() && n == 0) continue;
-        if (n > 0) out += (out.empty() ? "" : " ") + std::to_string(n) + kNames[i];
-        if (!out.empty() && i + 1 < 4) {  // the next unit, then stop
-            const std::int64_t m = s / kUnits[i + 1];
-            if (m > 0) out += " " + std::to_string(m) + kNames[i + 1];
-            break;
-        }
-    }
-    return out;
+    return two_unit_duration((ms + 500) / 1000);
 }
 
 EstimateLimits limits_of(const config::Limits& limits) {

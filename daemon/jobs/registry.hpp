@@ -3,9 +3,9 @@
 // stops validating keeps its last valid version in force; its error is
 // reported once per change of the file, not on every scan. Files are loaded
 // through jobs/job_loader.hpp, the path `lrsched validate` takes. Expected
-// load: a few dozen job files, scanned every couple of seconds and on inotify
-// events; a file is parsed again only when its (or its target list's)
-// inode, size or mtime changed.
+// load: a few dozen job files, scanned every two seconds and at SIGHUP
+// (runtime/jobs_loop.cpp; there is no inotify watch); a file is parsed again
+// only when its (or its target list's) inode, size or mtime changed.
 #pragma once
 
 #include "common/result.hpp"

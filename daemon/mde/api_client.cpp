@@ -237,9 +237,9 @@ net::asio::awaitable<Result<std::vector<api::Machine>>> ApiClient::list_machines
         if (!res) co_return std::move(res).error();
         if (res->status == 404) break;  // "no machine matched"
         if (res->status != 200)
-            co_return Error{Errc::invalid_input, "tenant " + impl_->tenant.name +
-                                                     ": listing machines: " +
-                                                     api::http_error_text(res->status, res->body)};
+            co_return Error{Errc::server_error, "tenant " + impl_->tenant.name +
+                                                    ": listing machines: " +
+                                                    api::http_error_text(res->status, res->body)};
         filter.finish(kept);
         auto list = api::parse_machine_list(kept);
         if (!list) co_return std::move(list).error();
@@ -276,9 +276,9 @@ net::asio::awaitable<Result<std::vector<api::MachineAction>>> ApiClient::list_ac
         if (!res) co_return std::move(res).error();
         if (res->status == 404) break;
         if (res->status != 200)
-            co_return Error{Errc::invalid_input, "tenant " + impl_->tenant.name +
-                                                     ": listing actions: " +
-                                                     api::http_error_text(res->status, res->body)};
+            co_return Error{Errc::server_error, "tenant " + impl_->tenant.name +
+                                                    ": listing actions: " +
+                                                    api::http_error_text(res->status, res->body)};
         auto actions = api::parse_machine_action_list(res->body);
         if (!actions) co_return std::move(actions).error();
         const std::size_t got = actions->size();
@@ -293,9 +293,9 @@ net::asio::awaitable<Result<std::vector<api::LibraryFile>>> ApiClient::list_libr
     auto res = co_await impl_->read("GET", "/api/libraryfiles", "", policy::kLibraryListLimit);
     if (!res) co_return std::move(res).error();
     if (res->status != 200)
-        co_return Error{Errc::invalid_input, "tenant " + impl_->tenant.name +
-                                                 ": listing the live response library: " +
-                                                 api::http_error_text(res->status, res->body)};
+        co_return Error{Errc::server_error, "tenant " + impl_->tenant.name +
+                                                ": listing the live response library: " +
+                                                api::http_error_text(res->status, res->body)};
     co_return api::parse_library_list(res->body);
 }
 
@@ -317,8 +317,8 @@ net::asio::awaitable<Result<void>> ApiClient::cancel(std::string action_id, std:
                                     body.dump(), kSmallLimit);
     if (!res) co_return std::move(res).error();
     if (res->status / 100 != 2)
-        co_return Error{Errc::invalid_input, "cancel " + log_value(action_id) + ": " +
-                                                 api::http_error_text(res->status, res->body)};
+        co_return Error{Errc::server_error, "cancel " + log_value(action_id) + ": " +
+                                                api::http_error_text(res->status, res->body)};
     co_return ok();
 }
 
@@ -331,11 +331,11 @@ net::asio::awaitable<Result<std::string>> ApiClient::result_link(std::string act
     if (!res) co_return std::move(res).error();
     const std::string what = "result link " + std::to_string(index) + " of " + log_value(action_id);
     if (res->status != 200)
-        co_return Error{Errc::invalid_input,
+        co_return Error{Errc::server_error,
                         what + ": " + api::http_error_text(res->status, res->body)};
     const auto j = nlohmann::json::parse(res->body, nullptr, false);
     if (!j.is_object() || !j.contains("value") || !j["value"].is_string())
-        co_return Error{Errc::invalid_input, what + ": no URL in the answer"};
+        co_return Error{Errc::server_error, what + ": no URL in the answer"};
     co_return j["value"].get<std::string>();
 }
 
@@ -352,7 +352,7 @@ net::asio::awaitable<Result<std::uint64_t>> ApiClient::download(std::string url,
     if (res->status == 403)
         co_return Error{Errc::permission_denied, "result link expired (HTTP 403)"};
     if (res->status != 200)
-        co_return Error{Errc::invalid_input, "download: HTTP " + std::to_string(res->status)};
+        co_return Error{Errc::server_error, "download: HTTP " + std::to_string(res->status)};
     co_return res->body_bytes;
 }
 

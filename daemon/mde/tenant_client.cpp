@@ -45,11 +45,11 @@ struct BlockingClient::Impl {
         net::asio::co_spawn(
             io, [&]() -> net::asio::awaitable<void> { out.emplace(co_await call(*client.api)); },
             [&](const std::exception_ptr& e) {
-                if (e) out.emplace(Error{Errc::io_error, "internal error"});
+                if (e) out.emplace(Error{Errc::internal_error, "internal error"});
             });
         io.restart();
         io.run();
-        if (!out) return Error{Errc::io_error, "internal error"};
+        if (!out) return Error{Errc::internal_error, "internal error"};
         return std::move(*out);
     }
 };

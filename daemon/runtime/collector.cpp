@@ -133,7 +133,7 @@ asio::awaitable<Result<Collected>> Daemon::collect(TenantRt* t, Collection c) {
             Result<evidence::ArtifactWriter::Stored> stored =
                 Error{Errc::limit_exceeded, "the run cap is reached"};
             if (cap > 0) stored = co_await fetch(t, &c, &item, run_dir, machine, cap);
-            if (stopping_) co_return Error{Errc::io_error, "stopping"};
+            if (stopping_) co_return Error{Errc::cancelled, "stopping"};
             if (!stored && stored.error().code == make_error_code(Errc::limit_exceeded)) {
                 spdlog::error("job={} run={} machine={} action={} file={} not stored: {}", c.job,
                               c.run_id, log_value(machine), log_value(c.action_id),

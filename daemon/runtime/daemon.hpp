@@ -1,5 +1,5 @@
 // `lrsched daemon`: the long-running process (SPEC §6, §7). One thread, one
-// io_context: per tenant a dispatch loop and a tracking loop, plus one loop
+// io_context: per tenant dispatch, tracking and collection loops, plus one loop
 // for job files, firings and target resolution, all sleeping on timers that
 // events cancel. SIGTERM stops dispatching and exits within 5 s with every
 // state change already committed; SIGHUP re-reads the job files at once.

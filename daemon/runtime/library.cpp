@@ -47,7 +47,7 @@ asio::awaitable<Result<std::vector<api::LibraryFile>>> Daemon::sync_library(Tena
         const std::string sha = sha256_hex(*content);
         const std::size_t bytes = content->size();
         auto up = co_await t->api->upload_library(f.name, std::move(*content));
-        if (stopping_) co_return Error{Errc::io_error, "stopping"};
+        if (stopping_) co_return Error{Errc::cancelled, "stopping"};
         if (!up) co_return std::move(up).error();
         if (up->outcome == api::UploadOutcome::retry_later)
             co_return Error{Errc::io_error, "tenant " + tn + ": uploading " + log_value(f.name) +

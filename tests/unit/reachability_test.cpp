@@ -14,8 +14,9 @@ TEST_CASE("no answer is a network failure, an HTTP status or our own refusal is 
     for (const Errc e : {Errc::connect_failed, Errc::tls_error, Errc::timeout, Errc::no_response,
                          Errc::response_truncated, Errc::protocol_error})
         CHECK(is_unreachable(make_error_code(e)));
-    for (const Errc e : {Errc::invalid_input, Errc::permission_denied, Errc::limit_exceeded,
-                         Errc::io_error, Errc::database_error})
+    for (const Errc e :
+         {Errc::invalid_input, Errc::permission_denied, Errc::limit_exceeded, Errc::io_error,
+          Errc::database_error, Errc::server_error, Errc::cancelled, Errc::internal_error})
         CHECK_FALSE(is_unreachable(make_error_code(e)));
 }
 
