@@ -3,8 +3,8 @@
 // one report from store::Report, print it as text for people or as JSON for
 // scripts (the JSON shapes are a contract: README, "Following a sweep").
 // Nothing here reads a secret; times are printed in UTC, ISO 8601. The ETA
-// of an unfinished run is dispatch::estimate_run's, from the figures the
-// report read.
+// of an unfinished run and the JSON document are the read model's
+// (view/overview.hpp); this file prints them.
 #include "cli/report_cmds.hpp"
 
 #include "common/duration.hpp"
@@ -13,6 +13,7 @@
 #include "dispatch/estimate.hpp"
 #include "store/database_path.hpp"
 #include "store/report.hpp"
+#include "view/overview.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -111,136 +112,6 @@ std::int64_t now_ms() {
 
 // ---- status ----
 
-// The estimated end of a job's latest run, and the status line saying it.
-struct Eta {
-    std::optional<std::int64_t> at;  // none: finished, paused, or unknown
-    std::optional<std::string> source;
-    std::string text;
-};
-
-json run_json(const RunReport& run, const Eta& eta) {
-    json counts = json::object();
-    for (const auto& [state, n] : run.counts)
-        counts[std::string(to_string(state))] = n;
-    json unresolved = nullptr;
-    if (run.unresolved) {
-        unresolved = json::parse(*run.unresolved, nullptr, false);
-        if (unresolved.is_discarded()) unresolved = *run.unresolved;
-    }
-    return {{"id", run.id},
-            {"trigger", to_string(run.trigger)},
-            {"created_at", utc_iso8601(run.created_at, TimePrecision::milliseconds)},
-            {"finished_at", json_time(run.finished_at)},
-            {"deadline_at", json_time(run.deadline_at)},
-            {"sessions", std::move(counts)},
-            {"total", run.total()},
-            {"finished", run.finished()},
-            {"unresolved", std::move(unresolved)},
-            {"eta", json_time(eta.at)},
-            {"eta_source", json_opt(eta.source)}};
-}
-
-json job_json(const JobReport& job, const Eta& eta) {
-    return {{"tenant", job.tenant},
-            {"paused", job.paused},
-            {"paused_reason", json_opt(job.paused_reason)},
-            {"last_error", json_opt(job.last_error)},
-            {"last_error_at", json_time(job.last_error_at)},
-            {"deleted_at", json_time(job.deleted_at)},
-            {"latest_run", job.latest_run ? run_json(*job.latest_run, eta) : json(nullptr)}};
-}
-
-json tenant_json(const TenantReport& t) {
-    return {{"calls_last_minute", t.submit_calls_last_minute},
-            {"read_calls_last_minute", t.read_calls_last_minute},
-            {"running", t.running},
-            {"pending", t.pending},
-            {"submitting", t.submitting},
-            {"paused", t.paused},
-            {"paused_reason", json_opt(t.paused_reason)},
-            {"throttled_until", json_time(t.throttled_until)},
-            {"last_error", json_opt(t.last_error)},
-            {"last_error_since", json_time(t.last_error_since)}};
-}
-
-json status_json(const store::StatusReport& r, const std::vector<Eta>& etas) {
-    json jobs = json::object();
-    for (std::size_t i = 0; i < r.jobs.size(); ++i)
-        jobs[r.jobs[i].name] = job_json(r.jobs[i], etas[i]);
-    json tenants = json::object();
-    for (const TenantReport& t : r.tenants)
-        tenants[t.name] = tenant_json(t);
-    return {{"jobs", std::move(jobs)},
-            {"tenants", std::move(tenants)},
-            {"now", utc_iso8601(r.now, TimePrecision::milliseconds)}};
-}
-
-// Why the estimate says what it says: its source in a word and the figure,
-// what is left to submit, and sessions running past the figure.
-std::string eta_basis(const dispatch::Estimate& e,
-                      const dispatch::SessionTimes& times,
-                      const config::Rate& rate) {
-    std::string out = std::string(dispatch::source_word(times.source)) + ": ";
-    out += times.source == dispatch::TimesSource::assumed
-               ? dispatch::approx_duration(times.online_ms) + " per session assumed"
-               : "median " + dispatch::approx_duration(times.online_ms) + " per session";
-    if (e.to_submit > 0)
-        out += "; " + std::to_string(e.to_submit) + " to submit at " + std::to_string(rate.calls) +
-               " per " + format_duration(rate.per);
-    if (e.stalled > 0)
-        out += "; " + std::to_string(e.stalled) + " pending past that, up to queue_expiry";
-    if (e.overdue > 0 && e.duration > 0)
-        out += "; " + std::to_string(e.overdue) + " past their estimate";
-    return out;
-}
-
-// When the run should end (README, "Following a sweep"): what waits is
-// submitted at the tenant's rate, then runs for the measured session time
-// through the slots, offline-looking machines wait through their slots, busy
-// ones come back after retry.busy_every. None while paused.
-Eta run_eta(const JobReport& job,
-            const RunReport& run,
-            const config::Config& cfg,
-            bool tenant_paused,
-            std::int64_t now) {
-    Eta eta;
-    const std::int64_t waiting =
-        run.counts.at(SessionState::queued) + run.counts.at(SessionState::busy);
-    const std::string what = std::to_string(waiting) + " waiting session(s)";
-    if (job.paused) return {{}, {}, "none while the job is paused (" + what + ")"};
-    if (tenant_paused)
-        return {{}, {}, "none while tenant " + job.tenant + " is paused (" + what + ")"};
-    const config::Tenant* tenant = cfg.find_tenant(job.tenant);
-    if (tenant == nullptr || tenant->limits.submit_rate.calls <= 0)
-        return {{}, {}, "unknown: tenant " + job.tenant + " is not configured (" + what + ")"};
-
-    const dispatch::SessionTimes times =
-        dispatch::session_times(job.samples.value_or(store::SessionSamples{}));
-    const dispatch::Estimate e = dispatch::estimate_run(dispatch::run_work(run, now), times,
-                                                        dispatch::limits_of(tenant->limits), now);
-    if (e.blocked == dispatch::Blocked::no_offline_slots) {
-        return {{},
-                {},
-                "unknown: offline_slots is 0, so its offline-looking sessions are never "
-                "submitted (" +
-                    what + ")"};
-    }
-    eta.at = e.end_at;
-    eta.source = dispatch::source_word(times.source);
-    const std::string basis = eta_basis(e, times, tenant->limits.submit_rate);
-    if (e.duration > 0) {
-        // Seconds rounded up: a run 0.2 s from its end is "about 1s" away, not "0s".
-        const std::string left = two_unit_duration((e.duration + 999) / 1000);
-        eta.text = "about " + left + ", at " + utc_iso8601(e.end_at) + " (" + basis + ")";
-    } else if (e.overdue > 0) {
-        eta.text = "any moment now: " + std::to_string(e.overdue) +
-                   " session(s) on the server past their estimate (" + basis + ")";
-    } else {
-        eta.text = "any moment now (" + basis + ")";
-    }
-    return eta;
-}
-
 std::string state_counts_text(const RunReport& run) {
     std::string out;
     for (const auto& [state, n] : run.counts) {
@@ -266,7 +137,7 @@ std::string unresolved_text(const RunReport& run) {
     return out;
 }
 
-void print_job(const JobReport& job, const Eta& eta) {
+void print_job(const JobReport& job, const view::Eta& eta) {
     const std::string deleted =
         job.deleted_at ? " - job file deleted " + utc_iso8601(*job.deleted_at) : "";
     const std::string paused =
@@ -380,26 +251,14 @@ int cmd_status(const Args& args) {
     if (const int* exit_status = std::get_if<int>(&loaded)) return *exit_status;
     auto& [cfg, report] = std::get<Loaded>(loaded);
 
-    std::vector<std::string> tenants;
-    for (const config::Tenant& t : cfg.tenants)
-        tenants.push_back(t.name);
     std::optional<std::string_view> job;
     if (!args.positional.empty()) job = args.positional.front();
-    auto status = report.status(tenants, job, now_ms());
-    if (!status) return report_failed(status.error(), "status");
-
-    std::vector<Eta> etas;
-    for (const JobReport& j : status->jobs) {
-        const auto tenant =
-            std::find_if(status->tenants.begin(), status->tenants.end(),
-                         [&j](const TenantReport& t) { return t.name == j.tenant; });
-        const bool tenant_paused = tenant != status->tenants.end() && tenant->paused;
-        const bool unfinished = j.latest_run && !j.latest_run->finished_at;
-        etas.push_back(unfinished ? run_eta(j, *j.latest_run, cfg, tenant_paused, status->now)
-                                  : Eta{});
-    }
+    auto overview = view::read_overview(report, cfg, job, now_ms());
+    if (!overview) return report_failed(overview.error(), "status");
+    const store::StatusReport* status = &overview->status;
+    const std::vector<view::Eta>& etas = overview->etas;
     if (args.json) {
-        std::fputs(dump(status_json(*status, etas)).c_str(), stdout);
+        std::fputs(dump(view::to_json(*overview)).c_str(), stdout);
         return 0;
     }
     if (status->jobs.empty()) std::puts("no jobs yet");

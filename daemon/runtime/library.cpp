@@ -50,8 +50,9 @@ asio::awaitable<Result<std::vector<api::LibraryFile>>> Daemon::sync_library(Tena
         if (stopping_) co_return Error{Errc::cancelled, "stopping"};
         if (!up) co_return std::move(up).error();
         if (up->outcome == api::UploadOutcome::retry_later)
-            co_return Error{Errc::io_error, "tenant " + tn + ": uploading " + log_value(f.name) +
-                                                " to the live response library: " + up->message};
+            co_return Error{Errc::server_error,
+                            "tenant " + tn + ": uploading " + log_value(f.name) +
+                                " to the live response library: " + up->message};
         if (up->outcome == api::UploadOutcome::refused) {
             t->library_refused.insert(f.name + " " + sha);
             spdlog::error(
