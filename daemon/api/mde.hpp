@@ -4,6 +4,9 @@
 // no sockets, no clock. Tolerates the API's documented quirks: 200 or 201 on
 // create, `Cancelled` or `Canceled`, `lastUpdateDateTimeUtc` or
 // `lastUpdateTimeUtc`, ActiveRequestAlreadyExists found by its code in a 400.
+//
+// Folder api/: the MDE API's wire format and the types shared with the rest
+// (Machine, MachineAction, Command); includes common/ only.
 #pragma once
 
 #include "api/command.hpp"

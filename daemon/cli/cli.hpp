@@ -1,4 +1,6 @@
 // The `lrsched` command line: argument parsing and dispatch to subcommands.
+//
+// Folder cli/: the commands; no Asio; includes every folder but net/.
 #pragma once
 
 namespace lrsched::cli {

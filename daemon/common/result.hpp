@@ -1,6 +1,9 @@
 // Result<T>: a value or an Error (error_code plus a message fit for an
 // operator). std::expected is not in g++ 12's C++20, and Boost.Outcome's TRY
 // macro changed between Boost releases, so this small class stands in.
+//
+// Folder common/: errors, the clock, text, YAML guards, safe file reads,
+// hashes; includes nothing of ours.
 #pragma once
 
 #include "common/error.hpp"

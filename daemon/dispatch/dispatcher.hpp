@@ -16,6 +16,10 @@
 // a session is tracked iff it is submitting, pending, running or collecting;
 // no session reaches the network twice for one tag (begin_submit commits
 // `submitting` before the call may leave).
+//
+// Folder dispatch/: the engine (dispatcher, tracking, run plan, session log,
+// estimates, health); no Asio, no clock; includes api/, config/, evidence/,
+// jobs/, limits/, sessions/, store/, common/.
 #pragma once
 
 #include "api/mde.hpp"

@@ -5,6 +5,9 @@
 // The manifest may have been edited by anyone with access to the folder, so
 // its lines are parsed as hostile input: a bad line is reported with its
 // number and field, and a `file` that would leave the folder is refused.
+//
+// Folder evidence/: run folders, artifacts, the manifest, recovery; includes
+// store/, common/.
 #pragma once
 
 #include "common/result.hpp"

@@ -1,6 +1,9 @@
 // A validated job (SPEC §2): what to run, where, and when. Built only by the
 // job parser (job_parser.hpp); everything in it has been checked, so the
 // dispatcher never re-validates. A fleet job may carry 10^5 targets.
+//
+// Folder jobs/: job files, cron, firings, targets; includes api/, config/,
+// common/.
 #pragma once
 
 #include "api/command.hpp"

@@ -1,6 +1,9 @@
 // A limit made of several sliding windows that must all hold, such as the
 // read budget of SPEC §1 (100 per minute and 1500 per hour). Pure; one per
 // tenant and kind of call.
+//
+// Folder limits/: rate windows, the concurrency gate, Retry-After; includes
+// sessions/, common/.
 #pragma once
 
 #include "limits/sliding_window.hpp"

@@ -10,6 +10,10 @@
 // 403, is returned as Errc::permission_denied for the caller to pause the
 // tenant. A read answered 429 waits for Retry-After and tries again, at
 // most three times. The token and the secret never appear in an error.
+//
+// Folder mde/: the API over the network (tokens, the read budget,
+// reachability, make_tenant_client); includes api/, config/, limits/, net/,
+// sessions/, store/, common/.
 #pragma once
 
 #include "api/library.hpp"

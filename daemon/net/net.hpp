@@ -6,6 +6,9 @@
 // Asio and Beast are compiled once, in asio_impl.cpp: the library
 // lrsched_net defines BOOST_ASIO_SEPARATE_COMPILATION and
 // BOOST_BEAST_SEPARATE_COMPILATION for everything that links it.
+//
+// Folder net/: the HTTPS client and the one separately compiled Asio/Beast
+// unit; includes common/ only.
 #pragma once
 
 #include "net/coro.hpp"

@@ -3,6 +3,9 @@
 // for job files, firings and target resolution, all sleeping on timers that
 // events cancel. SIGTERM stops dispatching and exits within 5 s with every
 // state change already committed; SIGHUP re-reads the job files at once.
+//
+// Folder runtime/: the daemon process (start-up, two-phase shutdown, loops
+// and flows); includes every folder but cli/.
 #pragma once
 
 #include <string>

@@ -2,6 +2,9 @@
 // stored in SQLite and shown to operators, and the one table of legal
 // transitions that the store enforces on every change. Pure and constexpr:
 // consulted once per state change (a few per session, ~10 a minute).
+//
+// Folder sessions/: the session state machine, its policy, the correlation
+// tag; includes api/, jobs/, common/.
 #pragma once
 
 #include <array>

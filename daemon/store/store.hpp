@@ -5,6 +5,9 @@
 // written. Time is always an argument (unix ms, UTC); the store never reads a
 // clock. Load: up to 10^6 session rows, ~10 state changes a minute, batches of
 // up to 10^5 sessions queued at once.
+//
+// Folder store/: SQLite (the only place that includes sqlite3.h),
+// migrations, reports; includes limits/, sessions/, common/.
 #pragma once
 
 #include "common/result.hpp"
