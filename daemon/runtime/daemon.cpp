@@ -10,6 +10,7 @@
 #include "common/log_text.hpp"
 #include "mde/tenant_client.hpp"
 #include "runtime/shell.hpp"
+#include "runtime/state_lock.hpp"
 #include "store/database_path.hpp"
 
 #include <spdlog/sinks/basic_file_sink.h>
@@ -257,6 +258,12 @@ int run_daemon(const std::string& config_path) {
     std::filesystem::create_directories(cfg->state_dir, ec);
     if (ec) {
         spdlog::critical("state_dir {}: {}", log_value(cfg->state_dir), ec.message());
+        return 1;
+    }
+    // Before the store: a second daemon must not even migrate it.
+    auto lock = StateLock::acquire(cfg->state_dir);
+    if (!lock) {
+        spdlog::critical("{}", lock.error().message);
         return 1;
     }
     auto st = store::Store::open(store::database_path(cfg->state_dir));

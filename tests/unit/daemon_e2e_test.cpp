@@ -371,6 +371,27 @@ TEST_CASE("daemon e2e: a wrong-host certificate stops every API request before i
 }
 
 TEST_CASE(
+    "daemon e2e: a second daemon on the same state_dir refuses to start, naming the first, which "
+    "goes on") {
+    SweepSpec spec;
+    spec.machines = 20;
+    DaemonE2e e2e(spec);
+    e2e.start_daemon();
+    e2e.wait_until("the daemon has loaded its job",
+                   [&] { return e2e.query("SELECT count(*) FROM jobs").value_or(0) >= 1; });
+    const auto second = lrsched::test::run_process_within(
+        {LRSCHED_BINARY, "daemon", "-c", (e2e.dir() / "lrsched.yaml").string()},
+        std::chrono::seconds(20));
+    CHECK_FALSE(second.timed_out);
+    CHECK(second.exit_code == 1);
+    CHECK_MESSAGE(second.err.find("is in use by another lrsched daemon (pid " +
+                                  std::to_string(e2e.daemon_pid()) + ")") != std::string::npos,
+                  second.err);
+    e2e.wait_for_sweep_end();
+    CHECK(e2e.stop_daemon(SIGTERM) == 0);
+}
+
+TEST_CASE(
     "daemon e2e: SIGTERM while every call hangs lets them run out the grace, then cancels them, "
     "and every loop ends before the store closes") {
     SweepSpec spec;
