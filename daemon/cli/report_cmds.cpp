@@ -3,10 +3,11 @@
 // one report from store::Report, print it as text for people or as JSON for
 // scripts (the JSON shapes are a contract: README, "Following a sweep").
 // Nothing here reads a secret; times are printed in UTC, ISO 8601. The ETA
-// of an unfinished run and the JSON document are the read model's
+// of an unfinished run and both JSON documents are the read model's
 // (view/overview.hpp); this file prints them.
 #include "cli/report_cmds.hpp"
 
+#include "common/clock.hpp"
 #include "common/duration.hpp"
 #include "common/text.hpp"
 #include "config/config.hpp"
@@ -18,7 +19,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <optional>
 #include <string>
@@ -41,15 +41,6 @@ constexpr int kExitUnreachable = 2;
 constexpr std::size_t kErrorWidth = 80;  // text mode only; JSON keeps the whole message
 
 // ---- formatting ----
-
-json json_time(const std::optional<std::int64_t>& ms) {
-    return ms ? json(utc_iso8601(*ms, TimePrecision::milliseconds)) : json(nullptr);
-}
-
-template <typename T>
-json json_opt(const std::optional<T>& v) {
-    return v ? json(*v) : json(nullptr);
-}
 
 // One line of text, whatever the server or a file put in it: control
 // characters become spaces, and past `width` bytes it is cut (never inside
@@ -102,12 +93,6 @@ std::variant<Loaded, int> load(const Args& args, const char* cmd) {
 int report_failed(const Error& e, const char* cmd) {
     std::fprintf(stderr, "lrsched %s: %s\n", cmd, e.message.c_str());
     return e.code == Errc::not_found ? kExitUserError : kExitUnreachable;
-}
-
-std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
 }
 
 // ---- status ----
@@ -193,22 +178,6 @@ void print_tenant(const TenantReport& t, const config::Config& cfg, std::int64_t
 
 // ---- sessions ----
 
-json session_json(const SessionRow& s) {
-    return {{"id", s.id},
-            {"machine_id", s.machine_id},
-            {"computer_dns_name", json_opt(s.computer_dns_name)},
-            {"state", to_string(s.state)},
-            {"attempt", s.attempt},
-            {"submissions", s.submissions},
-            {"action_id", json_opt(s.action_id)},
-            {"exit_code", json_opt(s.exit_code)},
-            {"created_at", utc_iso8601(s.created_at, TimePrecision::milliseconds)},
-            {"updated_at", utc_iso8601(s.updated_at, TimePrecision::milliseconds)},
-            {"not_before", json_time(s.not_before)},
-            {"looks_offline", s.looks_offline},
-            {"last_error", json_opt(s.last_error)}};
-}
-
 // Columns padded to `widths` (negative: right-aligned), two spaces apart,
 // with no trailing white space.
 std::string columns(const std::vector<std::string>& cells, const std::vector<int>& widths) {
@@ -253,7 +222,7 @@ int cmd_status(const Args& args) {
 
     std::optional<std::string_view> job;
     if (!args.positional.empty()) job = args.positional.front();
-    auto overview = view::read_overview(report, cfg, job, now_ms());
+    auto overview = view::read_overview(report, cfg, job, unix_now());
     if (!overview) return report_failed(overview.error(), "status");
     const store::StatusReport* status = &overview->status;
     const std::vector<view::Eta>& etas = overview->etas;
@@ -293,13 +262,7 @@ int cmd_sessions(const Args& args) {
     if (!listed) return report_failed(listed.error(), "sessions");
     const auto& run = listed->job.latest_run;
     if (args.json) {
-        json rows = json::array();
-        for (const SessionRow& s : listed->sessions)
-            rows.push_back(session_json(s));
-        const json out = {{"job", listed->job.name},
-                          {"run", run ? json(run->id) : json(nullptr)},
-                          {"sessions", std::move(rows)}};
-        std::fputs(dump(out).c_str(), stdout);
+        std::fputs(dump(view::to_json(*listed)).c_str(), stdout);
         return 0;
     }
     if (!run) {

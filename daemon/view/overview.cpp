@@ -171,6 +171,22 @@ json live_json(const Live& l) {
             {"tenants", std::move(tenants)}};
 }
 
+json session_json(const store::SessionRow& s) {
+    return {{"id", s.id},
+            {"machine_id", s.machine_id},
+            {"computer_dns_name", json_opt(s.computer_dns_name)},
+            {"state", to_string(s.state)},
+            {"attempt", s.attempt},
+            {"submissions", s.submissions},
+            {"action_id", json_opt(s.action_id)},
+            {"exit_code", json_opt(s.exit_code)},
+            {"created_at", utc_iso8601(s.created_at, TimePrecision::milliseconds)},
+            {"updated_at", utc_iso8601(s.updated_at, TimePrecision::milliseconds)},
+            {"not_before", json_time(s.not_before)},
+            {"looks_offline", s.looks_offline},
+            {"last_error", json_opt(s.last_error)}};
+}
+
 }  // namespace
 
 Result<Overview> read_overview(store::Report& report,
@@ -200,6 +216,16 @@ json to_json(const Overview& o) {
     json out = status_json(o.status, o.etas);
     if (o.live) out["daemon"] = live_json(*o.live);
     return out;
+}
+
+json to_json(const store::SessionsReport& listed) {
+    json rows = json::array();
+    for (const store::SessionRow& s : listed.sessions)
+        rows.push_back(session_json(s));
+    const auto& run = listed.job.latest_run;
+    return {{"job", listed.job.name},
+            {"run", run ? json(run->id) : json(nullptr)},
+            {"sessions", std::move(rows)}};
 }
 
 }  // namespace lrsched::view

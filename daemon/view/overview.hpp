@@ -47,4 +47,8 @@ Result<Overview> read_overview(store::Report& report,
 // too.
 nlohmann::json to_json(const Overview& o);
 
+// The `sessions JOB --json` document: the job, its latest run's id (null
+// before its first run) and the sessions listed.
+nlohmann::json to_json(const store::SessionsReport& listed);
+
 }  // namespace lrsched::view
