@@ -26,8 +26,10 @@ Result<TenantClient> make_tenant_client(boost::asio::io_context& io,
     if (!http) return std::move(http).error();
     TenantClient c;
     c.http = std::move(*http);
-    TokenSettings ts{tenant.name,      tenant.login_base, tenant.tenant_id,
-                     tenant.client_id, tenant.scope,      {}};
+    // The call deadlines are TokenSettings' own (policy::kApiDeadlines): a
+    // `{}` there would give net::Timeouts' defaults, a 120 s call.
+    TokenSettings ts{tenant.name, tenant.login_base, tenant.tenant_id, tenant.client_id,
+                     tenant.scope};
     c.tokens = std::make_unique<TokenProvider>(io, *c.http, ts, std::move(*secret));
     c.api = std::make_unique<ApiClient>(io, *c.http, *c.tokens, tenant, store);
     if (auto r = c.api->load(now); !r) return std::move(r).error();
