@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <string>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <utility>
 
@@ -30,9 +31,16 @@ std::string holder_pid(int fd) {
 
 Result<StateLock> StateLock::acquire(const std::string& state_dir) {
     const std::string path = state_dir + "/lrsched.lock";
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    // Non-blocking: a FIFO put in its place must not hang the start.
+    const int fd =
+        ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
     if (fd < 0)
         return Error{Errc::io_error, log_value(path) + ": cannot open: " + std::strerror(errno)};
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ::close(fd);
+        return Error{Errc::io_error, log_value(path) + ": not a regular file"};
+    }
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
         const int err = errno;
         std::string message = "state_dir " + log_value(state_dir) + " ";

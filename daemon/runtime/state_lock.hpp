@@ -15,8 +15,8 @@ namespace lrsched::runtime {
 class StateLock {
   public:
     // Errc::invalid_input naming the other daemon's pid when another process
-    // holds the lock; Errc::io_error when the file cannot be opened (a
-    // symlink in its place is refused, not followed).
+    // holds the lock; Errc::io_error when the file cannot be opened or is
+    // not a regular file (a symlink or a FIFO in its place is refused).
     static Result<StateLock> acquire(const std::string& state_dir);
 
     StateLock(StateLock&& other) noexcept;
