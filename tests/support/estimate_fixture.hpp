@@ -4,6 +4,7 @@
 #pragma once
 
 #include "store/store.hpp"
+#include "support/report_fixture.hpp"
 #include "support/store_fixture.hpp"
 #include "support/unwrap.hpp"
 
@@ -38,21 +39,7 @@ inline std::vector<std::int64_t> queue_looking(store::Store& s,
                                                bool offline,
                                                const std::string& prefix,
                                                std::int64_t now) {
-    std::int64_t last_before = 0;
-    for (const auto& row : unwrap(s.sessions_of_run(run, std::nullopt)))
-        last_before = std::max(last_before, row.id);
-    std::vector<store::NewSession> machines;
-    for (int i = 0; i < n; ++i) {
-        const std::string number = std::to_string(i);
-        std::string id = prefix;
-        id.resize(40 - number.size(), '0');
-        machines.push_back({id + number, prefix + number + ".corp", offline});
-    }
-    unwrap(s.queue_sessions(run, machines, now));
-    std::vector<std::int64_t> ids;
-    for (const auto& row : unwrap(s.sessions_of_run(run, std::nullopt)))
-        if (row.id > last_before) ids.push_back(row.id);
-    return ids;
+    return queue(s, run, n, prefix, now, offline);
 }
 
 // Submits a queued session at `submit_at` and ends it in `end` (done,

@@ -65,9 +65,14 @@ inline void move_to(store::Store& s,
 }
 
 // Queues `n` sessions in `run` (machine ids: `prefix`, zeros and i, 40
-// characters; host names `<prefix><i>.corp`) and returns their ids in order.
-inline std::vector<std::int64_t> queue(
-    store::Store& s, std::int64_t run, int n, const std::string& prefix, std::int64_t now_ms) {
+// characters; host names `<prefix><i>.corp`), offline-looking or not, and
+// returns their ids in order.
+inline std::vector<std::int64_t> queue(store::Store& s,
+                                       std::int64_t run,
+                                       int n,
+                                       const std::string& prefix,
+                                       std::int64_t now_ms,
+                                       bool looks_offline = false) {
     std::int64_t last_before = 0;
     for (const auto& row : unwrap(s.sessions_of_run(run, std::nullopt)))
         last_before = std::max(last_before, row.id);
@@ -77,7 +82,7 @@ inline std::vector<std::int64_t> queue(
         std::string id = prefix;
         id.resize(40 - number.size(), '0');
         id += number;
-        machines.push_back({id, prefix + std::to_string(i) + ".corp", false});
+        machines.push_back({id, prefix + std::to_string(i) + ".corp", looks_offline});
     }
     unwrap(s.queue_sessions(run, machines, now_ms));
     std::vector<std::int64_t> ids;
