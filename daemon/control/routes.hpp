@@ -64,6 +64,8 @@ class Backend {
     virtual Result<ActionOutcome> reload() = 0;
     // The Prometheus text of view/metrics.hpp for this moment.
     virtual std::string metrics() = 0;
+    // The status page's HTML (view/status_page.hpp).
+    virtual const std::string& status_page() = 0;
 };
 
 // A request the routes leave to the runtime because it needs API calls:
