@@ -377,6 +377,7 @@ void Dispatcher::after_move(const SessionRow& row, SessionState from, Millis now
     if (was != SlotClass::none && is == SlotClass::none) wake_ = true;
     const RunPlan* plan = plan_of(row.run_id);
     log_session(plan ? plan->job : "?", row, from);
+    if (cancel_wanted_.contains(row.id) && after_cancel(row, now)) return;
 
     if (holds_tracking(row.state)) {
         Tracked& t = tracked_[row.id];
@@ -389,6 +390,10 @@ void Dispatcher::after_move(const SessionRow& row, SessionState from, Millis now
     tracked_.erase(row.id);
     if (row.state == SessionState::queued) wake_ = true;
     if (!sessions::is_terminal(row.state) || !plan) return;
+    if (cancel_wanted_.erase(row.id) > 0) {
+        cancel_sent_.erase(row.id);
+        may_retry = false;  // the operator cancelled it: no other attempt
+    }
     const bool before_deadline = !plan->deadline_at || now < *plan->deadline_at;
     if (before_deadline && may_retry &&
         sessions::should_retry(row.state, static_cast<int>(row.attempt), plan->retry)) {

@@ -107,6 +107,14 @@ struct Collected {
 struct Cancel {
     std::string action_id;
     std::string reason;
+    int attempts = 0;  // cancel calls already tried for it (the operator's: retried a few times)
+};
+
+// What the operator's `cancel JOB [--machine ID]` did (Dispatcher::cancel_job).
+struct CancelOutcome {
+    std::int64_t runs = 0;       // the job's unfinished runs of this tenant
+    std::int64_t cancelled = 0;  // queued and busy sessions ended `cancelled` at once
+    std::int64_t on_server = 0;  // sessions in flight whose actions are cancelled on the server
 };
 
 class Dispatcher {
@@ -194,6 +202,22 @@ class Dispatcher {
     // deleted); sessions on the server run to the end.
     void withdraw_job(const std::string& job, Millis now);
     void set_job_paused(const std::string& job, bool paused);
+    // The operator's cancel: the job's queued and busy sessions (only
+    // `machine`'s, with one) end `cancelled` at once; each session in
+    // flight is marked, and its action is cancelled on the server
+    // (take_cancels()) as soon as it is known: at once for a pending or
+    // running one, once a submitting one's outcome is known. The session
+    // then follows its action to the end (Cancelled: `cancelled`, with the
+    // results of the commands that completed), and is never retried. A
+    // mark lives in memory: after a restart, a session still in flight
+    // runs on (the operator cancels again).
+    CancelOutcome cancel_job(const std::string& job,
+                             const std::optional<std::string>& machine,
+                             Millis now);
+    // The operator's cancels to send now; a failed one is handed back with
+    // cancel_failed() and tried again at the next poll, a few times.
+    std::vector<Cancel> take_cancels() { return std::exchange(operator_cancels_, {}); }
+    void cancel_failed(Cancel c);
 
     // ---- observation ----
     bool paused() const noexcept { return paused_; }
@@ -261,6 +285,10 @@ class Dispatcher {
     void collect_timed_out(std::int64_t session_id, Millis now);
     void log_error(const std::string& what, const Error& e) const;
     bool has_queued();
+    // A session the operator cancelled moved to row.state: a waiting one is
+    // cancelled now, an action in flight has its cancel handed out. True
+    // when that move replaced the rest of after_move.
+    bool after_cancel(const SessionRow& row, Millis now);
 
     store::Store& store_;
     const config::Tenant& tenant_;
@@ -272,6 +300,9 @@ class Dispatcher {
     std::map<std::int64_t, Tracked> tracked_;  // by session id
     std::set<std::int64_t> deadline_handled_;  // runs whose waiting sessions gave up
     std::map<std::string, bool> job_paused_;   // by job name
+    std::set<std::int64_t> cancel_wanted_;     // sessions the operator cancelled while in flight
+    std::set<std::int64_t> cancel_sent_;       // ... whose action's cancel is handed out
+    std::vector<Cancel> operator_cancels_;     // cancels to send (take_cancels)
     std::map<std::string, std::pair<std::string, int>> rejections_;  // job -> (reason, streak)
     bool paused_ = false;
     std::string paused_reason_;

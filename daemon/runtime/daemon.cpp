@@ -59,6 +59,11 @@ Result<void> Daemon::set_up() {
         if (TenantRt* t = tenant(j.tenant);
             t && j.paused && api::is_library_pause(j.paused_reason.value_or("")))
             t->library_recheck_at = now;
+    // The read model's connection (status, sessions, metrics): a reader
+    // of its own, like the CLI's when the daemon is down.
+    auto report = store::Report::open(store::database_path(cfg_.state_dir));
+    if (!report) return std::move(report).error();
+    report_.emplace(std::move(*report));
     auto runs = store_.unfinished_runs();
     if (!runs) return std::move(runs).error();
     for (const auto& r : *runs)
@@ -122,6 +127,8 @@ void Daemon::stop() {
     spdlog::info("stopping: no new work; {} loop(s) running, calls in flight get {} ms", loops_,
                  kStopGrace);
     signals_.cancel();
+    for (auto& c : control_)
+        c->close();
     jobs_event_.notify();
     for (auto& t : tenants_) {
         t->dispatch.notify();
@@ -150,6 +157,7 @@ void Daemon::stop() {
 }
 
 int Daemon::run() {
+    if (!open_control()) return 1;
     spawn([this] { return signal_loop(); }, "signals");
     spawn([this] { return jobs_loop(); }, "jobs");
     for (auto& t : tenants_) {

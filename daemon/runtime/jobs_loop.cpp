@@ -186,7 +186,8 @@ void Daemon::job_changed(const std::string& name, Millis now) {
     // for the library looks at it again at once, and resumes only if the
     // files are there: unpaused blindly, its sessions would be rejected.
     const bool edited = !before || before->source_sha256 != lj->sha256;
-    if (before && before->paused && edited) {
+    if (before && before->paused && edited &&
+        before->paused_reason.value_or("") != kOperatorPause) {
         TenantRt* t = tenant(lj->job.tenant);
         if (api::is_library_pause(before->paused_reason.value_or(""))) {
             if (t) t->library_recheck_at = now;
@@ -281,7 +282,7 @@ std::optional<Millis> Daemon::fire_job(const jobs::LoadedJob& lj, Millis now, bo
     return std::nullopt;
 }
 
-void Daemon::start_run(const jobs::LoadedJob& lj,
+std::optional<std::int64_t> Daemon::start_run(const jobs::LoadedJob& lj,
                        std::int64_t job_id,
                        store::RunTrigger trigger,
                        std::optional<Millis> scheduled_for,
@@ -298,17 +299,18 @@ void Daemon::start_run(const jobs::LoadedJob& lj,
     auto id = store_.create_run(run);
     if (!id) {
         spdlog::error("job={} run cannot be created: {}", lj.job.name, id.error().message);
-        return;
+        return std::nullopt;
     }
     if (!*id) {
         spdlog::info("job={} firing for {} skipped: it already has its run", lj.job.name,
                      utc_iso8601(scheduled_for.value_or(0)));
-        return;
+        return std::nullopt;
     }
     crash_point("jobs.after_firing");
     spdlog::info("job={} run={} state=created trigger={}", lj.job.name, **id,
                  store::to_string(trigger));
     unresolved_.push_back(**id);
+    return *id;
 }
 
 }  // namespace lrsched::runtime

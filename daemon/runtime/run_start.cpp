@@ -36,6 +36,16 @@ asio::awaitable<void> Daemon::resolve_guarded(std::int64_t run_id) {
 }
 
 bool Daemon::withdraw_if_deleted(const store::ActiveRun& active, Millis now) {
+    if (cancelled_runs_.erase(active.run.id) > 0) {
+        if (auto r = store_.mark_run_resolved(active.run.id, std::nullopt, now); !r) {
+            spdlog::error("job={} run={}: {}", active.job_name, active.run.id, r.error().message);
+            return false;
+        }
+        (void)store_.finish_run_if_done(active.run.id, now);
+        spdlog::info("job={} run={} state=cancelled: before its targets were resolved",
+                     active.job_name, active.run.id);
+        return true;
+    }
     auto job = store_.find_job(active.job_name);
     if (!job || !*job || !(*job)->deleted_at) return false;
     if (auto r = store_.mark_run_resolved(active.run.id, std::nullopt, now); !r) {

@@ -10,14 +10,17 @@
 #include "api/library.hpp"
 #include "common/text.hpp"
 #include "config/config.hpp"
+#include "control/routes.hpp"
 #include "dispatch/dispatcher.hpp"
 #include "evidence/recovery.hpp"
 #include "evidence/writer.hpp"
 #include "jobs/registry.hpp"
 #include "mde/api_client.hpp"
 #include "mde/token_provider.hpp"
+#include "net/control_server.hpp"
 #include "net/coro.hpp"
 #include "runtime/library_dir.hpp"
+#include "store/report.hpp"
 #include "store/store.hpp"
 #include "view/live.hpp"
 
@@ -71,6 +74,10 @@ inline Millis library_recheck_every(const config::Tenant& c) {
                               policy::kRecheckMin, policy::kRecheckMax);
 }
 
+// The operator's pause (lrsched pause): unlike a pause after rejections,
+// an edit of the job's file does not lift it; only `lrsched resume` does.
+inline constexpr std::string_view kOperatorPause = "paused by the operator (lrsched pause)";
+
 using dispatch::Cancel;
 using dispatch::Collected;
 using dispatch::Collection;
@@ -100,7 +107,7 @@ struct TenantRt {
     Event collect;
 };
 
-class Daemon {
+class Daemon : public control::Backend {
   public:
     Daemon(config::Config cfg, store::Store store)
         : cfg_(std::move(cfg)),
@@ -113,6 +120,19 @@ class Daemon {
     int run();
     // The read model's live part (view/live.hpp), as of `now`.
     view::Live live(Millis now) const;
+
+    // ---- the control API (control/routes.hpp; runtime/control.cpp) ----
+    const config::Config& config() const override { return cfg_; }
+    Result<view::Overview> overview(std::optional<std::string_view> job) override;
+    Result<store::SessionsReport> sessions(std::string_view job,
+                                           std::optional<sessions::SessionState> state) override;
+    Result<control::ActionOutcome> run_now(std::string_view job) override;
+    Result<control::ActionOutcome> set_paused(std::string_view job, bool paused) override;
+    Result<control::ActionOutcome> cancel(std::string_view job,
+                                          std::optional<std::string_view> machine) override;
+    Result<control::ActionOutcome> reload() override;
+    std::string metrics() override;
+    const std::string& status_page() override;
 
   private:
     static std::vector<std::string> tenant_names(const config::Config& c) {
@@ -172,14 +192,20 @@ class Daemon {
     void prune_api_calls(Millis now);
     std::optional<Millis> fire_jobs(Millis now, bool at_startup);
     std::optional<Millis> fire_job(const jobs::LoadedJob& lj, Millis now, bool at_startup);
-    void start_run(const jobs::LoadedJob& job,
-                   std::int64_t job_id,
-                   store::RunTrigger trigger,
-                   std::optional<Millis> scheduled_for,
-                   std::optional<Millis> mark_fired,
-                   Millis now);
+    // Returns the run created, if one was.
+    std::optional<std::int64_t> start_run(const jobs::LoadedJob& job,
+                                          std::int64_t job_id,
+                                          store::RunTrigger trigger,
+                                          std::optional<Millis> scheduled_for,
+                                          std::optional<Millis> mark_fired,
+                                          Millis now);
     void stop();
     void wake_dispatch_if_needed(TenantRt* t);
+    // The control API's listeners (runtime/control.cpp): false when the
+    // daemon must not start (another process answers on the socket).
+    bool open_control();
+    asio::awaitable<HttpResponse> answer(HttpRequest req);
+    asio::awaitable<HttpResponse> answer_plan(control::PlanRequest req);
 
     asio::io_context io_;  // first: destroyed last, after everything that uses it
     config::Config cfg_;
@@ -188,6 +214,9 @@ class Daemon {
     std::vector<std::unique_ptr<TenantRt>> tenants_;
     Event jobs_event_;
     asio::signal_set signals_;
+    std::optional<store::Report> report_;  // the read model's store part, a connection of its own
+    std::vector<std::unique_ptr<net::ControlServer>> control_;  // the socket, and metrics.listen
+    std::set<std::int64_t> cancelled_runs_;         // cancelled before their targets were resolved
     std::vector<std::int64_t> unresolved_;          // runs whose targets are still to resolve
     std::map<std::int64_t, Millis> resolve_after_;  // run -> retry time after a failure
     // What was last logged of a job's refused file and of an internal

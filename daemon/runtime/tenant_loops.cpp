@@ -127,6 +127,15 @@ asio::awaitable<void> Daemon::track_loop(TenantRt* t) {
             auto r = co_await t->api->cancel(c.action_id, "lrsched: " + c.reason);
             if (!r) spdlog::warn("tenant={} {}", t->cfg.name, r.error().message);
         }
+        // The operator's cancels (lrsched cancel), through the read budget;
+        // the listing then follows each action to its end.
+        for (Cancel& c : d.take_cancels()) {
+            auto r = co_await t->api->cancel(c.action_id, "lrsched: " + c.reason);
+            if (stopping_) co_return;
+            if (r) continue;
+            spdlog::warn("tenant={} {}", t->cfg.name, r.error().message);
+            d.cancel_failed(std::move(c));
+        }
         wake_dispatch_if_needed(t);
         if (d.take_collect_wake()) t->collect.notify();
         std::optional<Millis> wake = d.next_timed_work();

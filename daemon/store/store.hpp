@@ -284,10 +284,13 @@ class Store {
     // Moves every queued and busy session of a run to `to` (withdrawn,
     // gave_up or cancelled) with its event, in one transaction: a job of
     // 10^5 sessions is withdrawn in one commit. Returns how many moved.
+    // With `machine_id`, only that machine's session (the operator's
+    // `cancel JOB --machine ID`).
     Result<std::int64_t> end_waiting(std::int64_t run_id,
                                      SessionState to,
                                      const std::string& detail,
-                                     std::int64_t now_ms);
+                                     std::int64_t now_ms,
+                                     const std::optional<std::string>& machine_id = std::nullopt);
 
     // "lrsched:<install_id>:<session id>:<submissions>": the tag carried in
     // the Comment of the session's current (or last) submission.

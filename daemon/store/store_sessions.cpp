@@ -390,7 +390,8 @@ Result<std::vector<SessionRow>> Store::busy_due(std::int64_t now_ms) {
 Result<std::int64_t> Store::end_waiting(std::int64_t run_id,
                                         SessionState to,
                                         const std::string& detail,
-                                        std::int64_t now_ms) {
+                                        std::int64_t now_ms,
+                                        const std::optional<std::string>& machine_id) {
     if (!transition_allowed(SessionState::queued, to) ||
         !transition_allowed(SessionState::busy, to))
         return Error{Errc::illegal_transition,
@@ -400,15 +401,15 @@ Result<std::int64_t> Store::end_waiting(std::int64_t run_id,
         auto events = db_->prepare(
             "INSERT INTO session_events (session_id, at, from_state, to_state, attempt, "
             "action_id, detail) SELECT id, ?2, state, ?3, attempt, action_id, ?4 FROM sessions "
-            "WHERE run_id = ?1 AND state IN ('queued', 'busy')");
+            "WHERE run_id = ?1 AND state IN ('queued', 'busy') AND (?5 IS NULL OR machine_id = ?5)");
         if (!events) return std::move(events).error();
-        events->bind_all(run_id, now_ms, to_string(to), detail);
+        events->bind_all(run_id, now_ms, to_string(to), detail, machine_id);
         if (auto r = events->run(); !r) return std::move(r).error();
         auto update = db_->prepare(
             "UPDATE sessions SET state = ?3, updated_at = ?2, not_before = NULL "
-            "WHERE run_id = ?1 AND state IN ('queued', 'busy')");
+            "WHERE run_id = ?1 AND state IN ('queued', 'busy') AND (?4 IS NULL OR machine_id = ?4)");
         if (!update) return std::move(update).error();
-        update->bind_all(run_id, now_ms, to_string(to));
+        update->bind_all(run_id, now_ms, to_string(to), machine_id);
         if (auto r = update->run(); !r) return std::move(r).error();
         return static_cast<std::int64_t>(db_->changes());
     });
