@@ -50,6 +50,7 @@ class SimTenant:
             f.write(f"""state_dir: {self.state_dir}
 jobs_dir: {self.jobs_dir}
 log: {{level: info}}
+control: {{socket: {os.path.join(workdir, "control.sock")}}}
 tenants:
   - name: {name}
     tenant_id: {self.ready["tenant"]}

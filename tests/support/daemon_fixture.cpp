@@ -267,6 +267,7 @@ void DaemonE2e::write_daemon_files() {
     c << "state_dir: " << d << "/state\n"
       << "jobs_dir: " << d << "/jobs\n"
       << "log: {level: info}\n"
+      << "control: {socket: " << control_socket().string() << "}\n"
       << "tenants:\n"
       << "  - name: sim\n"
       << "    tenant_id: " << ready_["tenant"].get<std::string>() << "\n"

@@ -135,6 +135,8 @@ class DaemonE2e {
                       const std::string& content_type = "");
     // <dir>/library: the tenant's library_dir when spec().library_files is not empty.
     std::filesystem::path library_dir() const { return dir_.path() / "library"; }
+    // The daemon's control socket (a test's own: never /run/lrsched).
+    std::filesystem::path control_socket() const { return dir_.path() / "control.sock"; }
     // The ledger's `created` lines: one per action, with its tag.
     std::vector<nlohmann::json> created_actions() const;
     // Every start's log, in order.
