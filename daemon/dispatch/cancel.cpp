@@ -38,9 +38,9 @@ CancelOutcome Dispatcher::cancel_job(const std::string& job,
     for (const auto& [id, t] : tracked_) {
         const RunPlan* plan = plan_of(t.run_id);
         if (!plan || plan->job != job || (machine && t.machine_id != *machine)) continue;
-        // Collecting: the action has ended; its results come home.
-        if (t.state == SessionState::collecting) continue;
-        if (!cancel_wanted_.insert(id).second) continue;  // cancelled before
+        // Collecting: the action has ended and its results come home; the
+        // mark only stops a retry.
+        if (!cancel_wanted_.insert(id).second || t.state == SessionState::collecting) continue;
         ++out.on_server;
         if ((t.state == SessionState::pending || t.state == SessionState::running) &&
             !t.action_id.empty() && cancel_sent_.insert(id).second) {

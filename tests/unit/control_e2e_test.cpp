@@ -114,7 +114,7 @@ TEST_CASE("control e2e: status, pause, resume, cancel and run through the daemon
     e2e.wait_for_sweep_end();
     CHECK(count(e2e, "state = 'cancelled' AND action_id IS NOT NULL") > 0);
     CHECK(count(e2e, "state = 'cancelled' AND action_id IS NULL") > 0);
-    // Nothing was submitted twice, and nothing after the cancel's answer.
+    // Nothing was submitted twice.
     std::set<std::string> tags;
     for (const auto& a : e2e.created_actions())
         CHECK(tags.insert(a["tag"].get<std::string>()).second);
