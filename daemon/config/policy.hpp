@@ -122,6 +122,8 @@ inline constexpr Millis kUnstartableRetry = 60'000;
 // Job files are read this often (SPEC §2: a change is seen "within a few
 // seconds"); a few stat calls each time.
 inline constexpr Millis kScanEvery = 2'000;
+// How often systemd's STATUS= line is refreshed (one store report each time).
+inline constexpr Millis kNotifyStatusEvery = 5'000;
 // api_calls rows older than every window are deleted this often: the table
 // stays near an hour of calls, and pruning is one statement.
 inline constexpr Millis kPruneEvery = 600'000;  // 10 min

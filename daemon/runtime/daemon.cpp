@@ -9,6 +9,7 @@
 #include "common/diagnostic.hpp"
 #include "common/log_text.hpp"
 #include "mde/tenant_client.hpp"
+#include "runtime/sd_notify.hpp"
 #include "runtime/shell.hpp"
 #include "runtime/state_lock.hpp"
 #include "store/database_path.hpp"
@@ -18,6 +19,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <random>
 #include <sys/stat.h>
@@ -124,12 +126,14 @@ void Daemon::stop() {
     // stopping_, once the call it is awaiting (if any) has its answer,
     // which is recorded like any other; loops that wait on an event or a
     // timer end at once.
+    sd::stopping();
     spdlog::info("stopping: no new work; {} loop(s) running, calls in flight get {} ms", loops_,
                  kStopGrace);
     signals_.cancel();
     for (auto& c : control_)
         c->close();
     jobs_event_.notify();
+    notify_event_.notify();
     for (auto& t : tenants_) {
         t->dispatch.notify();
         t->track.notify();
@@ -158,6 +162,7 @@ void Daemon::stop() {
 
 int Daemon::run() {
     if (!open_control()) return 1;
+    if (const auto every = sd::watchdog_interval()) watchdog_every_ = every->count() / 2;
     spawn([this] { return signal_loop(); }, "signals");
     spawn([this] { return jobs_loop(); }, "jobs");
     for (auto& t : tenants_) {
@@ -166,8 +171,10 @@ int Daemon::run() {
         spawn([this, rt] { return track_loop(rt); }, "track " + t->cfg.name);
         spawn([this, rt] { return collect_loop(rt); }, "collect " + t->cfg.name);
     }
+    if (std::getenv("NOTIFY_SOCKET")) spawn([this] { return notify_loop(); }, "systemd");
     spdlog::info("lrsched daemon started: {} tenant(s), jobs in {}, store {}", tenants_.size(),
                  log_value(cfg_.jobs_dir), log_value(cfg_.state_dir));
+    sd::ready();
     io_.run();
     // Every loop has ended (or, past the cancel grace, been left): the
     // Daemon goes with its clients, then its store closes (member order).
@@ -207,6 +214,33 @@ view::Live Daemon::live(Millis now) const {
         out.tenants.push_back(std::move(v));
     }
     return out;
+}
+
+asio::awaitable<void> Daemon::notify_loop() {
+    while (!stopping_) {
+        if (auto o = overview(std::nullopt)) {
+            std::int64_t jobs = 0, running = 0, queued = 0, paused = 0;
+            for (const auto& j : o->status.jobs) {
+                if (j.deleted_at) continue;
+                ++jobs;
+                paused += j.paused ? 1 : 0;
+                if (j.latest_run && !j.latest_run->finished_at) {
+                    const auto& c = j.latest_run->counts;
+                    const auto n = [&](sessions::SessionState s) {
+                        const auto it = c.find(s);
+                        return it == c.end() ? 0 : it->second;
+                    };
+                    running += n(sessions::SessionState::running) +
+                               n(sessions::SessionState::pending) +
+                               n(sessions::SessionState::submitting);
+                    queued += n(sessions::SessionState::queued) + n(sessions::SessionState::busy);
+                }
+            }
+            sd::status(std::to_string(jobs) + " jobs, " + std::to_string(running) + " running, " +
+                       std::to_string(queued) + " queued, " + std::to_string(paused) + " paused");
+        }
+        co_await notify_event_.wait(unix_now() + policy::kNotifyStatusEvery);
+    }
 }
 
 asio::awaitable<void> Daemon::signal_loop() {

@@ -8,6 +8,7 @@
 #include "api/mde.hpp"
 #include "common/text.hpp"
 #include "config/policy.hpp"
+#include "runtime/sd_notify.hpp"
 #include "runtime/shell.hpp"
 
 #include <spdlog/spdlog.h>
@@ -25,10 +26,11 @@ asio::awaitable<void> Daemon::dispatch_loop(TenantRt* t) {
     Dispatcher& d = *t->dispatcher;
     const Reachability& reach = t->api->reachability();
     while (!stopping_) {
+        dispatch_alive(t);
         // While the API gives no answer, nothing leaves before the backoff
         // has passed, whoever wakes this loop.
         if (reach.failing() && unix_now() < reach.retry_at()) {
-            co_await t->dispatch.wait(reach.retry_at());
+            co_await t->dispatch.wait(watchdog_cap(reach.retry_at()));
             continue;
         }
         std::string token;
@@ -57,8 +59,28 @@ asio::awaitable<void> Daemon::dispatch_loop(TenantRt* t) {
         const Idle& idle = std::get<Idle>(next);
         t->track.notify();  // it may poll sooner now (Dispatcher::poll_every)
         spdlog::debug("tenant={} idle: {}", t->cfg.name, idle.why);
-        co_await t->dispatch.wait(idle.wake_at);
+        co_await t->dispatch.wait(watchdog_cap(idle.wake_at));
     }
+}
+
+void Daemon::dispatch_alive(TenantRt* t) {
+    const Millis now = unix_now();
+    t->alive_at = now;
+    if (!watchdog_every_ || now - watchdog_sent_ < *watchdog_every_) return;
+    // systemd hears from the daemon only when every tenant's dispatch loop
+    // has come round since the last ping: one stuck loop (not a call with
+    // its deadline: a loop that no longer turns) stops the pings, and
+    // WatchdogSec= restarts the daemon.
+    for (const auto& other : tenants_)
+        if (other->alive_at < watchdog_sent_) return;
+    sd::watchdog();
+    watchdog_sent_ = now;
+}
+
+std::optional<Millis> Daemon::watchdog_cap(std::optional<Millis> wake) const {
+    if (!watchdog_every_) return wake;
+    const Millis by = unix_now() + *watchdog_every_;
+    return std::min(wake.value_or(by), by);
 }
 
 asio::awaitable<void> Daemon::track_loop(TenantRt* t) {
