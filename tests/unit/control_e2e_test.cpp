@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include <csignal>
+#include <unistd.h>
 #include <filesystem>
 #include <set>
 #include <string>
@@ -177,4 +178,52 @@ TEST_CASE("control e2e: cancel --machine ends one machine's session and no other
     const auto again = cli(e2e, {"cancel", "sweep", "--machine", machine});
     CHECK(again.exit_code == 1);  // nothing of that machine waits any more
     CHECK(e2e.stop_daemon(SIGTERM) == 0);
+}
+
+TEST_CASE("control e2e: another user is refused by the socket's mode, and by the peer check") {
+    if (::geteuid() != 0) {
+        MESSAGE("skipped: running a client as another uid needs root (CI runs as root)");
+        return;
+    }
+    SweepSpec spec;
+    spec.machines = 5;
+    DaemonE2e e2e(spec);
+    e2e.start_daemon();
+    e2e.wait_until("the control socket",
+                   [&] { return std::filesystem::exists(e2e.control_socket()); });
+    using std::filesystem::perms;
+    std::filesystem::permissions(e2e.dir(), perms::others_exec, std::filesystem::perm_options::add);
+    // A raw HTTP client run as nobody (65534, no groups): the first line of
+    // the answer, or the errno name when connect() fails.
+    const std::string script =
+        "import socket,sys\n"
+        "s=socket.socket(socket.AF_UNIX)\n"
+        "try:\n"
+        "    s.connect(sys.argv[1])\n"
+        "except OSError as e:\n"
+        "    import errno; print(errno.errorcode[e.errno]); sys.exit(0)\n"
+        "s.sendall(b'GET /v1/status HTTP/1.1\\r\\nHost: lrsched\\r\\n\\r\\n')\n"
+        "data=b''\n"
+        "while True:\n"
+        "    b=s.recv(65536)\n"
+        "    if not b: break\n"
+        "    data+=b\n"
+        "print(data.split(b'\\r\\n')[0].decode())\n";
+    const auto as_nobody = [&] {
+        return run_process({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                            "python3", "-c", script, e2e.control_socket().string()});
+    };
+    const auto by_mode = as_nobody();
+    INFO(by_mode.out << by_mode.err);
+    CHECK(has(by_mode.out, "EACCES"));  // 0660, root's group: the kernel refuses
+    // The test widens the socket (the daemon never would): now the daemon's
+    // own check of the peer's credentials is what refuses.
+    std::filesystem::permissions(e2e.control_socket(), perms::others_read | perms::others_write,
+                                 std::filesystem::perm_options::add);
+    const auto by_peer = as_nobody();
+    INFO(by_peer.out << by_peer.err);
+    CHECK(has(by_peer.out, "403"));
+    CHECK(cli(e2e, {"status"}).exit_code == 0);  // root still is
+    CHECK(e2e.stop_daemon(SIGTERM) == 0);
+    CHECK(has(e2e.log(), "65534"));  // the refusal is logged with the peer's uid
 }
