@@ -16,6 +16,7 @@
 #include <csignal>
 #include <unistd.h>
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <string>
 #include <vector>
@@ -75,8 +76,20 @@ TEST_CASE("control e2e: status, pause, resume, cancel and run through the daemon
     REQUIRE(status.exit_code == 0);
     CHECK_FALSE(has(status.err, "read from the store"));
     const auto doc = nlohmann::json::parse(status.out);
-    CHECK(doc["jobs"].contains("sweep"));
     CHECK(doc.contains("daemon"));
+    // SPEC §6's fields: per job its latest run with every state's count
+    // (zeros included), paused and the last error; per tenant the calls in
+    // the last minute, running and pending, and why it is paused.
+    const auto& job = doc["jobs"]["sweep"];
+    CHECK(job["paused"] == false);
+    CHECK(job.contains("last_error"));
+    for (const char* state : {"queued", "busy", "submitting", "pending", "running", "collecting",
+                              "done", "failed", "expired", "not_found", "rejected", "cancelled",
+                              "withdrawn", "gave_up"})
+        CHECK_MESSAGE(job["latest_run"]["sessions"].contains(state), state);
+    const auto& tenant = doc["tenants"]["sim"];
+    for (const char* field : {"calls_last_minute", "running", "pending", "paused", "paused_reason"})
+        CHECK_MESSAGE(tenant.contains(field), field);
 
     // pause: once nothing is in flight, sessions are still queued (the
     // daemon, with every slot free, would have submitted them).
@@ -139,9 +152,25 @@ TEST_CASE("control e2e: status, pause, resume, cancel and run through the daemon
     CHECK(has(unknown.err, "nosuch"));
     const auto bad_state = cli(e2e, {"sessions", "sweep", "--state", "bogus"});
     CHECK(bad_state.exit_code == 1);
+    // reload: an edit of the job file is read at once (its hash stored).
+    const auto before = e2e.query("SELECT length(source_sha256) FROM jobs WHERE name = 'sweep'");
+    REQUIRE(before == 64);
+    std::string sha_before;
+    {
+        lrsched::test::ReadOnlyDb db(e2e.db_path());
+        sha_before = *db.rows("SELECT source_sha256 FROM jobs WHERE name = 'sweep'")[0][0];
+    }
+    {
+        std::ofstream edit(e2e.dir() / "jobs" / "sweep.yaml", std::ios::app);
+        edit << "# edited\n";
+    }
     const auto reload = cli(e2e, {"reload"});
     INFO(reload.out << reload.err);
     CHECK(reload.exit_code == 0);
+    e2e.wait_until("the edit read", [&] {
+        lrsched::test::ReadOnlyDb db(e2e.db_path());
+        return *db.rows("SELECT source_sha256 FROM jobs WHERE name = 'sweep'")[0][0] != sha_before;
+    });
 
     // sessions from the daemon, then, with it stopped, from the store.
     const auto listed = cli(e2e, {"sessions", "sweep", "--json"});
