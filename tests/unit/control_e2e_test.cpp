@@ -98,9 +98,12 @@ TEST_CASE("control e2e: status, pause, resume, cancel and run through the daemon
     CHECK(pause.exit_code == 0);
     CHECK(has(pause.out, "paused"));
     CHECK(e2e.query("SELECT paused FROM jobs WHERE name = 'sweep'") == 1);
+    const std::size_t at_pause = e2e.created_actions().size();
     e2e.wait_until("nothing of the paused job in submitting or running", [&] {
         return count(e2e, "state IN ('submitting','running','collecting')") == 0;
     });
+    // Within one call: the submit in flight when the pause came, if any.
+    CHECK(e2e.created_actions().size() <= at_pause + 1);
     const std::int64_t held = count(e2e, "state = 'queued'");
     CHECK(held > 0);
     const auto text = cli(e2e, {"status"});
