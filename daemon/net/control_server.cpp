@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <tuple>
 #include <unistd.h>
 
 #ifndef SO_PEERGROUPS
@@ -172,7 +173,17 @@ asio::awaitable<void> serve(std::shared_ptr<Shared> s,
     parser.header_limit(static_cast<std::uint32_t>(s->limits.max_header_bytes));
     parser.body_limit(s->limits.max_body_bytes);
     if (!answer_ready) {
-        auto [ec, n] = co_await http::async_read(*socket, buffer, parser, kUseTuple);
+        auto [ec, n] = co_await http::async_read_header(*socket, buffer, parser, kUseTuple);
+        if (!ec && !parser.is_done()) {
+            // curl sends "Expect: 100-continue" before a body over 1 KB and
+            // waits a second for this line; the body cap was checked
+            // against Content-Length already.
+            if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+                http::response<http::empty_body> go_on{http::status::continue_, 11};
+                (void)co_await http::async_write(*socket, go_on, kUseTuple);
+            }
+            std::tie(ec, n) = co_await http::async_read(*socket, buffer, parser, kUseTuple);
+        }
         if (ec == http::error::header_limit) {
             answer = error_response(431, "request header too large");
             answer_ready = true;
@@ -222,7 +233,7 @@ asio::awaitable<void> serve(std::shared_ptr<Shared> s,
     socket->close(ignored);
 }
 
-void log_spawn_failure(std::exception_ptr e) {
+void log_spawn_failure(const std::exception_ptr& e) {
     if (!e) return;
     try {
         std::rethrow_exception(e);

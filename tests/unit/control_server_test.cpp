@@ -364,3 +364,21 @@ TEST_CASE("listen_tcp binds loopback addresses only") {
     CHECK(got.data.find("Content-Length: ") != std::string::npos);
     CHECK(got.data.find("GET /metrics [] tcp") != std::string::npos);
 }
+
+TEST_CASE("a client that expects 100-continue is told to go on before it sends the body") {
+    TempDir dir;
+    Served s;
+    const auto path = socket_path(dir);
+    s.server = listen_or_fail(s, path);
+    s.start();
+
+    auto fd = lrsched::test::unix_connect(path);
+    REQUIRE(lrsched::test::send_all(fd.get(),
+                                    "POST /v1/reload HTTP/1.1\r\nHost: x\r\n"
+                                    "Expect: 100-continue\r\nContent-Length: 5\r\n\r\n"));
+    CHECK(lrsched::test::read_head(fd.get()).rfind("HTTP/1.1 100 Continue\r\n", 0) == 0);
+    REQUIRE(lrsched::test::send_all(fd.get(), "hello"));
+    const auto got = lrsched::test::read_until_closed(fd.get());
+    CHECK(got.data.rfind("HTTP/1.1 200 ", 0) == 0);
+    CHECK(got.data.find("POST /v1/reload [hello]") != std::string::npos);
+}
