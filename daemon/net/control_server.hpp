@@ -29,8 +29,8 @@
 namespace lrsched::net {
 
 struct ServerLimits {
-    std::size_t max_header_bytes = 8 * 1024;
-    std::size_t max_body_bytes = 64 * 1024;
+    std::size_t max_header_bytes = std::size_t{8} * 1024;
+    std::size_t max_body_bytes = std::size_t{64} * 1024;
     std::chrono::milliseconds deadline{10'000};  // read the request and write the answer
     std::size_t max_connections = 16;
 };
