@@ -5,7 +5,9 @@
 // whole exchange, the response read until EOF and bounded.
 #include "control/client.hpp"
 
+#include <cctype>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <poll.h>
 #include <sys/socket.h>
