@@ -1,12 +1,14 @@
 // `lrsched status [JOB] [--json]` and `lrsched sessions JOB [--state S]
-// [--json]`: find the database through the configuration's state_dir, take
-// one report from store::Report, print it as text for people or as JSON for
-// scripts (the JSON shapes are a contract: README, "Following a sweep").
-// Nothing here reads a secret; times are printed in UTC, ISO 8601. The ETA
-// of an unfinished run and both JSON documents are the read model's
-// (view/overview.hpp); this file prints them.
+// [--json]`: ask the running daemon over the control socket and print its
+// answer; with no daemon, say so, find the database through the
+// configuration's state_dir, take one report from store::Report and print
+// it as text for people (view/status_text.hpp) or as JSON for scripts (the
+// JSON shapes are a contract: README, "Following a sweep"). Both paths print
+// the same text and JSON. Nothing here reads a secret; times are printed in
+// UTC, ISO 8601.
 #include "cli/report_cmds.hpp"
 
+#include "cli/control_cmds.hpp"
 #include "common/clock.hpp"
 #include "common/text.hpp"
 #include "config/config.hpp"
@@ -31,8 +33,6 @@ namespace {
 using nlohmann::json;
 using sessions::SessionState;
 
-constexpr int kExitUserError = 1;
-constexpr int kExitUnreachable = 2;
 // ---- formatting ----
 
 std::string dump(const json& j) {
@@ -47,14 +47,18 @@ struct Loaded {
     store::Report report;
 };
 
-// The configuration and the store it points at, or the exit status after
-// saying why not.
-std::variant<Loaded, int> load(const Args& args, const char* cmd) {
+// The daemon's answer to `target` when it runs (the exit status, after
+// printing it); with no daemon, the configuration and the store it points
+// at, after saying so; or the exit status after saying why neither.
+std::variant<Loaded, int> load(const Args& args, const char* cmd, const std::string& target) {
     const std::string path = args.config.value_or(config::kDefaultConfigPath);
     Diagnostics diags;
     auto cfg = config::load_config(path, diags);
     std::fputs(diags.to_string().c_str(), stderr);
     if (!cfg) return kExitUserError;
+    if (const auto answered = read_from_daemon(*cfg, cmd, target)) return *answered;
+    std::fprintf(stderr, "lrsched %s: daemon not running at %s; read from the store\n", cmd,
+                 cfg->control.socket.c_str());
     auto report = store::Report::open(store::database_path(cfg->state_dir));
     if (!report) {
         std::fprintf(stderr, "lrsched %s: %s\n", cmd, report.error().message.c_str());
@@ -84,7 +88,14 @@ int cmd_status(const Args& args) {
         std::fputs("usage: lrsched status [JOB] [--json] [-c FILE]\n", stderr);
         return kExitUserError;
     }
-    auto loaded = load(args, "status");
+    std::string target = "/v1/status";
+    const char* sep = "?";
+    if (!args.positional.empty()) {
+        target += "?job=" + url_escape(args.positional.front());
+        sep = "&";
+    }
+    if (!args.json) target += std::string(sep) + "format=text";
+    auto loaded = load(args, "status", target);
     if (const int* exit_status = std::get_if<int>(&loaded)) return *exit_status;
     auto& [cfg, report] = std::get<Loaded>(loaded);
 
@@ -112,7 +123,10 @@ int cmd_sessions(const Args& args) {
             return kExitUserError;
         }
     }
-    auto loaded = load(args, "sessions");
+    std::string target = "/v1/sessions?job=" + url_escape(args.positional.front());
+    if (filter) target += "&state=" + std::string(to_string(*filter));
+    if (!args.json) target += "&format=text";
+    auto loaded = load(args, "sessions", target);
     if (const int* exit_status = std::get_if<int>(&loaded)) return *exit_status;
     auto& report = std::get<Loaded>(loaded).report;
 
