@@ -17,7 +17,6 @@ namespace lrsched::view {
 namespace {
 
 using nlohmann::json;
-using sessions::SessionState;
 using store::JobReport;
 using store::RunReport;
 using store::SessionRow;
