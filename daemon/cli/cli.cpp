@@ -1,7 +1,7 @@
 #include "cli/cli.hpp"
 
 #include "cli/args.hpp"
-#include "cli/plan.hpp"
+#include "cli/control_cmds.hpp"
 #include "cli/report_cmds.hpp"
 #include "common/text.hpp"
 #include "config/config.hpp"
@@ -28,17 +28,23 @@ constexpr const char* kUsage =
     "                          (with -c and no FILE: every job in jobs_dir)\n"
     "  daemon                  run the daemon in the foreground (SIGTERM stops it)\n"
     "  plan JOB                resolve the job's targets and estimate the run's duration\n"
-    "  status [JOB] [--json]   jobs, latest runs, sessions by state, progress, ETA, errors;\n"
-    "                          tenants' calls in the last minute (read from state_dir)\n"
+    "                          (through the daemon when it runs: it shares its read budget)\n"
+    "  status [JOB] [--json]   jobs, latest runs, progress, sessions by state, ETA, errors;\n"
+    "                          tenants' calls in the last minute and slot use\n"
     "  sessions JOB [--state S] [--json]\n"
     "                          the sessions of JOB's latest run, one line each\n"
+    "                          (status and sessions read state_dir when no daemon runs)\n"
+    "  run JOB                 start a run of JOB now\n"
+    "  pause JOB, resume JOB   stop / restart dispatching JOB's sessions\n"
+    "  cancel JOB [--machine ID]\n"
+    "                          cancel queued sessions and the server actions in flight\n"
+    "  reload                  re-read the configuration and the jobs (also SIGHUP)\n"
     "  verify RUN_FOLDER       re-hash a run's evidence against its manifest.jsonl\n"
-    "  run|pause|resume|cancel JOB, reload   (not yet in this version)\n"
     "\n"
     "options: -c, --config FILE (default /etc/lrsched/lrsched.yaml), --json, --state S,\n"
-    "         -h, --help, --version\n"
-    "exit status: 0 ok, 1 user error, 2 daemon unreachable (for status and sessions: its\n"
-    "database cannot be read)\n";
+    "         --machine ID, -h, --help, --version\n"
+    "exit status: 0 ok, 1 user error, 2 daemon unreachable (status and sessions with no\n"
+    "daemon: its database cannot be read)\n";
 
 std::string summary(const jobs::Job& job) {
     const auto& in = job.targets.include;
@@ -182,22 +188,13 @@ int run(int argc, char** argv) {
         }
         return runtime::run_daemon(args.config.value_or(config::kDefaultConfigPath));
     }
-    if (args.command == "plan") {
-        if (args.positional.size() != 1) {
-            std::fputs("lrsched plan: name one job\n", stderr);
-            return 1;
-        }
-        return run_plan(args.config.value_or(config::kDefaultConfigPath), args.positional[0]);
-    }
+    if (args.command == "plan") return cmd_plan(args);
     if (args.command == "status") return cmd_status(args);
     if (args.command == "sessions") return cmd_sessions(args);
-    static constexpr const char* kPlanned[] = {"run", "pause", "resume", "cancel", "reload"};
-    if (std::find_if(std::begin(kPlanned), std::end(kPlanned),
-                     [&](const char* c) { return args.command == c; }) != std::end(kPlanned)) {
-        std::fprintf(stderr, "lrsched: `%s` is not implemented in this version yet\n",
-                     args.command.c_str());
-        return 1;
-    }
+    static constexpr const char* kControl[] = {"run", "pause", "resume", "cancel", "reload"};
+    if (std::find_if(std::begin(kControl), std::end(kControl),
+                     [&](const char* c) { return args.command == c; }) != std::end(kControl))
+        return cmd_control(args);
     std::fprintf(stderr, "lrsched: unknown command `%s`\n%s", args.command.c_str(), kUsage);
     return 1;
 }

@@ -8,6 +8,8 @@
 
 #include <string>
 #include <sys/types.h>
+#include <utility>
+#include <vector>
 
 namespace lrsched {
 
@@ -33,6 +35,9 @@ struct HttpResponse {
     int status = 200;
     std::string content_type = "application/json";
     std::string body;
+    // Further headers the transport writes as they are (ours, never a
+    // request's): Allow on a 405.
+    std::vector<std::pair<std::string, std::string>> headers;
 };
 
 }  // namespace lrsched
