@@ -10,10 +10,23 @@ DOM Chromium dumps once the page's timers have run:
   and tenant of the later document (so the page refreshed in place), with
   the hostile strings of the fixture (job name, errors, reasons) as text and
   no element made of them;
-- failing: GET /v1/status answers 503 with a hostile error; the page says so.
+- failing: GET /v1/status answers 503 with a hostile error; the page says so;
+- without-live-figures: a document without its "daemon" member (the
+  store's part only): no slots, and a notice saying why;
+- passed-through: the --daemon path below, against a fixture server.
 Then a screenshot of the live page (1280x800), checked to be a PNG.
 
-Usage: page_test.py --page-dump BIN [--screenshot PATH] [--keep DIR]
+With --daemon URL (a running daemon's `metrics.listen`), the page and its
+status documents come from the daemon, through a recording pass-through:
+the DOM is checked against the very documents the page was given (during
+a sweep, the end-to-end test of the status page).
+
+With --page-dump BIN --status-command CMD, the documents are CMD's output
+(`lrsched status --json -c FILE` while a daemon runs a sweep), checked the
+same way.
+
+Usage: page_test.py (--page-dump BIN [--status-command CMD] | --daemon URL)
+                    [--screenshot PATH] [--keep DIR]
   --screenshot PATH  where the screenshot goes (docs/status-page.png makes the
                      README's; default: a temporary directory)
 Exit status: 0 passed, 1 failed, 77 skipped (no chromium, and CI is unset:
@@ -26,12 +39,15 @@ import html.parser
 import http.server
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
+import urllib.error
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURE = os.path.join(HERE, "status_fixture.json")
@@ -139,23 +155,68 @@ class Site:
         self.page, self.answers, self.requests = page, answers, 0
         self.lock = threading.Lock()
 
-    def status(self):
+    def get(self, path):
+        if path == "/":
+            return 200, "text/html; charset=utf-8", self.page
+        if path == "/v1/status":
+            with self.lock:
+                code, doc = self.answers[min(self.requests, len(self.answers) - 1)]
+                self.requests += 1
+            return code, "application/json", json.dumps(doc).encode()
+        return 404, "application/json", b'{"error": "not found"}'
+
+
+class DaemonSite:
+    """A running daemon's page and status (its `metrics.listen` address),
+    passed through as they are, each status document kept: the DOM is
+    checked against the documents the page was given, so a sweep moving on
+    between two reads is no race."""
+
+    def __init__(self, base):
+        self.base, self.docs, self.requests = base.rstrip("/"), [], 0
+        self.lock = threading.Lock()
+
+    def get(self, path):
+        try:
+            with urllib.request.urlopen(self.base + path, timeout=30) as r:
+                code, ctype, body = r.status, r.headers.get("Content-Type", ""), r.read()
+        except urllib.error.HTTPError as e:
+            code, ctype, body = e.code, e.headers.get("Content-Type", ""), e.read()
+        if path == "/v1/status":
+            with self.lock:
+                self.requests += 1
+                if code == 200:
+                    self.docs.append(json.loads(body))
+        return code, ctype, body
+
+
+class CommandSite(DaemonSite):
+    """The page from lrsched_page_dump, each status document from a command
+    (`lrsched status --json -c FILE`: the store's part, while a daemon runs
+    a sweep), kept as DaemonSite keeps them."""
+
+    def __init__(self, page, argv):
+        super().__init__("")
+        self.page, self.argv = page, argv
+
+    def get(self, path):
+        if path != "/v1/status":
+            return Site(self.page, []).get(path)
+        p = subprocess.run(self.argv, capture_output=True, timeout=60)
         with self.lock:
-            i = min(self.requests, len(self.answers) - 1)
             self.requests += 1
-        return self.answers[i]
+            if p.returncode == 0:
+                self.docs.append(json.loads(p.stdout))
+        if p.returncode != 0:
+            err = json.dumps({"error": p.stderr.decode(errors="replace").strip()}).encode()
+            return 500, "application/json", err
+        return 200, "application/json", p.stdout
 
 
 def serve(site):
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
-            if self.path == "/":
-                code, ctype, body = 200, "text/html; charset=utf-8", site.page
-            elif self.path == "/v1/status":
-                code, doc = site.status()
-                ctype, body = "application/json", json.dumps(doc).encode()
-            else:
-                code, ctype, body = 404, "application/json", b'{"error": "not found"}'
+            code, ctype, body = site.get(self.path)
             self.send_response(code)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(body)))
@@ -269,13 +330,19 @@ def check_tenant(row, name, t, live):
         want = (f"{live['slots_held']} / {live['slot_limit']}",
                 f"offline {live['slots_held_offline']} / {live['offline_slots']}")
         check(all(w in slots for w in want), f"{name!r}: slots {slots!r}, expected {want}")
+    else:
+        check(slots == "no live figures", f"{name!r}: slots {slots!r} without live figures")
     state = row.one("state").text()
+    said = []
     if t["paused"]:
-        check(("paused: " + t["paused_reason"]) in state, f"{name!r}: state {state!r}")
+        said.append("paused: " + (t["paused_reason"] or ""))
     if live and live["unreachable"]:
-        check("unreachable since " + clock(live["unreachable_since"]) in state,
-              f"{name!r}: state {state!r} does not say unreachable")
-    if not t["paused"] and not (live and live["unreachable"]):
+        said.append("unreachable since " + clock(live["unreachable_since"]))
+    if t["throttled_until"]:
+        said.append("throttled until " + clock(t["throttled_until"]))
+    for s in said:
+        check(s in state, f"{name!r}: state {state!r} does not say {s!r}")
+    if not said:
         check(state == "ok", f"{name!r}: state {state!r}, expected 'ok'")
     if t["last_error"]:
         check(row.one("msg").text() == t["last_error"], f"{name!r}: last error")
@@ -295,49 +362,53 @@ def check_status(dom, doc):
     check(clock(doc["now"]) in updated, f"updated {updated!r}, expected {clock(doc['now'])}")
 
 
-def run_case(browser, tmp, name, page, answers, verify):
-    site = Site(page, answers)
+def run_case(browser, tmp, name, site, verify, *args):
     server = serve(site)
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/"
-        out = chromium(browser, os.path.join(tmp, "profile-" + name), url, "--dump-dom")
+        out = chromium(browser, os.path.join(tmp, "profile-" + name), url, *(args or ["--dump-dom"]))
     finally:
         server.shutdown()
         server.server_close()
     with open(os.path.join(tmp, name + ".html"), "w") as f:
         f.write(out)
     try:
-        verify(parse_dom(out), site)
+        verify(parse_dom(out) if not args else None, site)
     except Failure as e:
         raise Failure(f"{name}: {e} (DOM in {os.path.join(tmp, name + '.html')})") from None
     print(f"ok   {name}")
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--page-dump", required=True)
-    ap.add_argument("--screenshot")
-    ap.add_argument("--keep", help="a directory kept for the DOMs and the profile")
-    a = ap.parse_args()
+def check_daemon_page(dom, site):
+    """The page as a daemon served it: what it shows is the last status
+    document it was given, or the one before when the last was still on its
+    way when Chromium dumped the DOM."""
+    check_no_injected_elements(dom)
+    check(site.requests >= 2, f"{site.requests} GET /v1/status, expected a refresh")
+    check(len(site.docs) >= 2, f"{len(site.docs)} status documents of {site.requests} answered 200")
+    check(not dom.one("problem").text(), f"a problem shown: {dom.one('problem').text()!r}")
+    try:
+        check_status(dom, site.docs[-1])
+    except Failure:
+        check_status(dom, site.docs[-2])
 
+
+def browser_or_skip():
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
         if os.environ.get("CI", "").lower() not in ("", "0", "false"):
             print("FAIL: chromium is not installed, and CI is set: tests/deps.sh installs it")
-            return 1
+            sys.exit(1)
         print("SKIP: chromium is not installed (apt-get install chromium, or tests/run, "
               "which installs tests/deps.sh's packages); in CI this test fails instead")
-        return SKIP
+        sys.exit(SKIP)
+    return browser
 
-    page = subprocess.run([a.page_dump], capture_output=True, check=True).stdout
-    if not page.lstrip().lower().startswith(b"<!doctype html>"):
-        print(f"FAIL {a.page_dump} printed no HTML page")
-        return 1
+
+def fixture_cases(browser, tmp, page, screenshot):
     with open(FIXTURE) as f:
         fixture = json.load(f)
     later = moved_on(fixture)
-    tmp = a.keep or tempfile.mkdtemp(prefix="lrsched-page-")
-    os.makedirs(tmp, exist_ok=True)
 
     def live(dom, site):
         check_no_injected_elements(dom)
@@ -353,23 +424,63 @@ def main():
         check("HTTP 503" in problem and hostile in problem, f"problem shown: {problem!r}")
         check(not dom.all("job-row"), "jobs shown without a status document")
 
+    run_case(browser, tmp, "live", Site(page, [(200, fixture), (200, later)]), live)
+    run_case(browser, tmp, "failing", Site(page, [(503, {"error": hostile})]), failing)
+    store_only = {k: v for k, v in fixture.items() if k != "daemon"}
+
+    def without_live(dom, site):
+        check_no_injected_elements(dom)
+        check("no live figures" in dom.one("notice").text(), "no notice of missing live figures")
+        check_status(dom, store_only)
+
+    run_case(browser, tmp, "without-live-figures", Site(page, [(200, store_only)]), without_live)
+    # The --daemon path, through a fixture server standing in for the daemon.
+    stand_in = serve(Site(page, [(200, fixture), (200, later)]))
     try:
-        run_case(browser, tmp, "live", page, [(200, fixture), (200, later)], live)
-        run_case(browser, tmp, "failing", page, [(503, {"error": hostile})], failing)
-        shot = a.screenshot or os.path.join(tmp, "status-page.png")
-        site = Site(page, [(200, fixture)])
-        server = serve(site)
-        try:
-            url = f"http://127.0.0.1:{server.server_address[1]}/"
-            chromium(browser, os.path.join(tmp, "profile-shot"), url,
-                     "--screenshot=" + os.path.abspath(shot), "--window-size=1280,800",
-                     "--hide-scrollbars")
-        finally:
-            server.shutdown()
-            server.server_close()
-        with open(shot, "rb") as f:
-            check(f.read(8) == b"\x89PNG\r\n\x1a\n", f"{shot} is not a PNG")
-        print(f"ok   screenshot {shot}")
+        base = f"http://127.0.0.1:{stand_in.server_address[1]}"
+        run_case(browser, tmp, "passed-through", DaemonSite(base), check_daemon_page)
+    finally:
+        stand_in.shutdown()
+        stand_in.server_close()
+
+    shot = screenshot or os.path.join(tmp, "status-page.png")
+    run_case(browser, tmp, "screenshot", Site(page, [(200, fixture)]), lambda dom, site: None,
+             "--screenshot=" + os.path.abspath(shot), "--window-size=1280,800", "--hide-scrollbars")
+    with open(shot, "rb") as f:
+        check(f.read(8) == b"\x89PNG\r\n\x1a\n", f"{shot} is not a PNG")
+    print(f"     {shot}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    what = ap.add_mutually_exclusive_group(required=True)
+    what.add_argument("--page-dump", help="lrsched_page_dump: the fixture cases")
+    what.add_argument("--daemon", help="http://HOST:PORT of a daemon's metrics.listen")
+    ap.add_argument("--status-command", help="with --page-dump: each status document is this "
+                    "command's output (lrsched status --json -c FILE) instead of the fixture's")
+    ap.add_argument("--screenshot")
+    ap.add_argument("--keep", help="a directory kept for the DOMs and the profile")
+    a = ap.parse_args()
+
+    browser = browser_or_skip()
+    tmp = a.keep or tempfile.mkdtemp(prefix="lrsched-page-")
+    os.makedirs(tmp, exist_ok=True)
+    try:
+        if a.daemon:
+            run_case(browser, tmp, "daemon", DaemonSite(a.daemon), check_daemon_page)
+            if a.screenshot:
+                run_case(browser, tmp, "screenshot", DaemonSite(a.daemon), lambda d, s: None,
+                         "--screenshot=" + os.path.abspath(a.screenshot),
+                         "--window-size=1280,800", "--hide-scrollbars")
+        else:
+            page = subprocess.run([a.page_dump], capture_output=True, check=True).stdout
+            check(page.lstrip().lower().startswith(b"<!doctype html>"),
+                  f"{a.page_dump} printed no HTML page")
+            if a.status_command:
+                site = CommandSite(page, shlex.split(a.status_command))
+                run_case(browser, tmp, "status-command", site, check_daemon_page)
+            else:
+                fixture_cases(browser, tmp, page, a.screenshot)
     except Failure as e:
         print(f"FAIL {e}")
         return 1  # tmp stays, for the DOMs the message names
