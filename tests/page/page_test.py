@@ -174,6 +174,7 @@ class DaemonSite:
 
     def __init__(self, base):
         self.base, self.docs, self.requests = base.rstrip("/"), [], 0
+        self.page_answer = None  # GET /'s status and the start of its body
         self.lock = threading.Lock()
 
     def get(self, path):
@@ -182,6 +183,11 @@ class DaemonSite:
                 code, ctype, body = r.status, r.headers.get("Content-Type", ""), r.read()
         except urllib.error.HTTPError as e:
             code, ctype, body = e.code, e.headers.get("Content-Type", ""), e.read()
+        except (urllib.error.URLError, OSError) as e:  # the daemon does not answer
+            code, ctype = 502, "application/json"
+            body = json.dumps({"error": f"{self.base}{path}: {e}"}).encode()
+        if path == "/":
+            self.page_answer = (code, body[:300].decode(errors="replace"))
         if path == "/v1/status":
             with self.lock:
                 self.requests += 1
@@ -198,6 +204,7 @@ class CommandSite(DaemonSite):
     def __init__(self, page, argv):
         super().__init__("")
         self.page, self.argv = page, argv
+        self.page_answer = (200, "")
 
     def get(self, path):
         if path != "/v1/status":
@@ -372,6 +379,9 @@ def run_case(browser, tmp, name, site, verify, *args):
         server.server_close()
     with open(os.path.join(tmp, name + ".html"), "w") as f:
         f.write(out)
+    for i, doc in enumerate(getattr(site, "docs", [])):  # what the page was given, in order
+        with open(os.path.join(tmp, f"doc-{i}.json"), "w") as f:
+            json.dump(doc, f, indent=1)
     try:
         verify(parse_dom(out) if not args else None, site)
     except Failure as e:
@@ -383,6 +393,8 @@ def check_daemon_page(dom, site):
     """The page as a daemon served it: what it shows is the last status
     document it was given, or the one before when the last was still on its
     way when Chromium dumped the DOM."""
+    check(site.page_answer and site.page_answer[0] == 200,
+          f"GET / answered {site.page_answer}, not the page")
     check_no_injected_elements(dom)
     check(site.requests >= 2, f"{site.requests} GET /v1/status, expected a refresh")
     check(len(site.docs) >= 2, f"{len(site.docs)} status documents of {site.requests} answered 200")
