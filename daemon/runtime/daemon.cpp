@@ -189,6 +189,24 @@ view::Live Daemon::live(Millis now) const {
         v.paused_reason = t->dispatcher->paused_reason();
         v.reads = t->api->reads();
         v.token_fetches = t->tokens->fetches();
+        for (const mde::CallCounts* counts : {&t->api->counts(), &t->tokens->counts()}) {
+            for (const auto& [endpoint, codes] : counts->calls())
+                for (const auto& [code, n] : codes)
+                    v.api_calls[endpoint][code] += n;
+            for (const auto& [cause, n] : counts->throttled())
+                v.throttled[cause] += n;
+        }
+        const auto use = [now](const limits::RateLimiter& limiter) {
+            std::vector<view::WindowUse> windows;
+            for (const limits::SlidingWindow& w : limiter.windows())
+                windows.push_back({w.per().count(), w.in_window(now), w.calls()});
+            return windows;
+        };
+        v.submit_windows = use(t->dispatcher->submit_limiter());
+        v.read_windows = use(t->api->read_limiter());
+        v.result_files = t->result_files;
+        v.result_bytes = t->result_bytes;
+        v.last_poll = t->last_poll;
         const Reachability& reach = t->api->reachability();
         if (reach.failing()) {
             v.unreachable = true;

@@ -98,6 +98,11 @@ struct TenantRt {
     Event dispatch;
     Event track;
     Event collect;
+    // For the metrics (view/live.hpp): results stored since start-up
+    // (collector.cpp) and the last successful listing (tenant_loops.cpp).
+    std::uint64_t result_files = 0;
+    std::uint64_t result_bytes = 0;
+    std::optional<Millis> last_poll;
 };
 
 class Daemon {
