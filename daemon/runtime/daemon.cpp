@@ -9,12 +9,11 @@
 #include "common/diagnostic.hpp"
 #include "common/log_text.hpp"
 #include "mde/tenant_client.hpp"
+#include "runtime/logging.hpp"
 #include "runtime/shell.hpp"
 #include "runtime/state_lock.hpp"
 #include "store/database_path.hpp"
 
-#include <spdlog/sinks/basic_file_sink.h>
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -233,33 +232,6 @@ asio::awaitable<void> Daemon::signal_loop() {
         stop();
     }
 }
-
-namespace {
-
-bool set_up_logging(const config::LogConfig& log) {
-    std::shared_ptr<spdlog::logger> logger;
-    try {
-        if (log.file.empty())
-            logger = spdlog::stderr_logger_st("lrsched");
-        else
-            logger = spdlog::basic_logger_st("lrsched", log.file);
-    } catch (const spdlog::spdlog_ex& e) {
-        std::fprintf(stderr, "lrsched: log file %s: %s\n", quote_value(log.file, 200).c_str(),
-                     escape_log_message(e.what()).c_str());
-        return false;
-    }
-    // Escapes what any call site let through (log_text.hpp): no message
-    // can start a new line or send a terminal sequence.
-    logger->set_formatter(text_log_formatter());
-    logger->set_level(spdlog::level::from_str(log.level));
-    logger->flush_on(spdlog::level::trace);
-    spdlog::set_default_logger(logger);
-    if (log.format == config::LogFormat::json)
-        spdlog::warn("log.format json is not implemented yet: logging text");
-    return true;
-}
-
-}  // namespace
 
 int run_daemon(const std::string& config_path) {
     // Evidence is what responders took off machines under investigation,
