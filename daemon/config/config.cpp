@@ -64,7 +64,7 @@ class Parser {
 };
 
 void Parser::parse_log(const YAML::Node& n, LogConfig& log) {
-    const MapView m(file_, n, "log", {"level", "format", "file"}, diags_);
+    const MapView m(file_, n, "log", {"level", "format", "file", "max_size", "max_files"}, diags_);
     if (!m.valid()) return;
     if (auto v = m.get("level")) {
         static constexpr std::array kLevels = {"trace", "debug",    "info", "warn",
@@ -91,6 +91,17 @@ void Parser::parse_log(const YAML::Node& n, LogConfig& log) {
         }
     }
     path_field(m, "file", log.file);
+    if (auto v = m.get("max_size")) {
+        const auto size = read_byte_size(file_, *v, "log.max_size", diags_);
+        if (size && *size < kMinLogSize)
+            diags_.error(location_of(file_, *v),
+                         "log.max_size: at least 64KiB, found " + quote_value(v->Scalar()));
+        else if (size)
+            log.max_size = *size;
+    }
+    if (auto v = m.get("max_files"))
+        if (auto i = read_int(file_, *v, "log.max_files", 1, 1000, diags_))
+            log.max_files = static_cast<int>(*i);
 }
 
 void Parser::parse_control(const YAML::Node& n, ControlConfig& control) {

@@ -78,7 +78,15 @@ struct LogConfig {
     std::string level = "info";  // trace, debug, info, warn, error, critical, off
     LogFormat format = LogFormat::text;
     std::string file;  // empty: stderr (journald under systemd)
+    // log.file's rotation (spdlog's rotating sink): a file reaching
+    // max_size becomes x.1.log (x.log's index goes before the extension),
+    // the older ones move up, and at most max_files of them are kept.
+    std::uint64_t max_size = 10ull << 20;
+    int max_files = 5;
 };
+// log.max_size at least this: a few hundred records, so that rotating
+// never happens at every line.
+inline constexpr std::uint64_t kMinLogSize = 64ULL * 1024;
 
 struct ControlConfig {
     std::string socket = "/run/lrsched/control.sock";

@@ -223,6 +223,7 @@ class Dispatcher {
     bool paused() const noexcept { return paused_; }
     const std::string& paused_reason() const noexcept { return paused_reason_; }
     const limits::ConcurrencyGate& gate() const noexcept { return gate_; }
+    const limits::RateLimiter& submit_limiter() const noexcept { return submits_; }
     std::size_t tracked() const noexcept { return tracked_.size(); }
     std::size_t runs() const noexcept { return runs_.size(); }
     // Set when a slot was freed or work queued since the last call; the

@@ -60,7 +60,8 @@ struct ApiClient::Impl {
     net::asio::awaitable<void> wait_for_budget();
     // A body is sent as `content_type`; `timeouts` are the API's unless
     // given; a 2xx answer's body goes to `sink` when there is one.
-    net::asio::awaitable<Result<net::Response>> read(std::string method,
+    net::asio::awaitable<Result<net::Response>> read(Endpoint endpoint,
+                                                     std::string method,
                                                      std::string target,
                                                      std::string body,
                                                      std::uint64_t limit,
@@ -76,6 +77,7 @@ struct ApiClient::Impl {
     // Timer as event: readers waiting for a call in flight to end park here.
     net::asio::steady_timer read_done;
     std::uint64_t made = 0;
+    CallCounts counts;
     Reachability reach;
     std::mt19937_64 rng;  // the backoff's jitter
 };
@@ -126,6 +128,14 @@ std::uint64_t ApiClient::reads() const noexcept {
     return impl_->made;
 }
 
+const CallCounts& ApiClient::counts() const noexcept {
+    return impl_->counts;
+}
+
+const limits::RateLimiter& ApiClient::read_limiter() const noexcept {
+    return impl_->reads;
+}
+
 Result<void> ApiClient::load(Millis now) {
     return store::restore_rate_window(impl_->store, impl_->tenant.name, store::ApiCallKind::read,
                                       impl_->reads, now);
@@ -146,7 +156,8 @@ net::asio::awaitable<void> ApiClient::Impl::wait_for_budget() {
     }
 }
 
-net::asio::awaitable<Result<net::Response>> ApiClient::Impl::read(std::string method,
+net::asio::awaitable<Result<net::Response>> ApiClient::Impl::read(Endpoint endpoint,
+                                                                  std::string method,
                                                                   std::string target,
                                                                   std::string body,
                                                                   std::uint64_t limit,
@@ -183,6 +194,10 @@ net::asio::awaitable<Result<net::Response>> ApiClient::Impl::read(std::string me
         (void)store.end_api_call(*row, end);
         read_done.cancel();
         read_done.expires_at(net::asio::steady_timer::time_point::max());
+        if (res)
+            counts.answered(endpoint, res->status);
+        else
+            counts.no_answer(endpoint);
         if (!res) {
             if (is_unreachable(res.error().code)) no_answer(res.error());
             co_return std::move(res).error();
@@ -232,8 +247,8 @@ net::asio::awaitable<Result<std::vector<api::Machine>>> ApiClient::list_machines
             filter.feed(chunk, kept);
             return ok();
         };
-        auto res = co_await impl_->read("GET", target, "", kListLimit, "application/json",
-                                        api_timeouts(), std::move(sink));
+        auto res = co_await impl_->read(Endpoint::machines, "GET", target, "", kListLimit,
+                                        "application/json", api_timeouts(), std::move(sink));
         if (!res) co_return std::move(res).error();
         if (res->status == 404) break;  // "no machine matched"
         if (res->status != 200)
@@ -272,7 +287,7 @@ net::asio::awaitable<Result<std::vector<api::MachineAction>>> ApiClient::list_ac
         const std::string target = "/api/machineactions?$filter=" + api::url_encode(filter) +
                                    "&$top=" + std::to_string(kPage) +
                                    "&$skip=" + std::to_string(page * kPage);
-        auto res = co_await impl_->read("GET", target, "", kListLimit);
+        auto res = co_await impl_->read(Endpoint::machineactions, "GET", target, "", kListLimit);
         if (!res) co_return std::move(res).error();
         if (res->status == 404) break;
         if (res->status != 200)
@@ -290,7 +305,8 @@ net::asio::awaitable<Result<std::vector<api::MachineAction>>> ApiClient::list_ac
 }
 
 net::asio::awaitable<Result<std::vector<api::LibraryFile>>> ApiClient::list_library() {
-    auto res = co_await impl_->read("GET", "/api/libraryfiles", "", policy::kLibraryListLimit);
+    auto res = co_await impl_->read(Endpoint::library_list, "GET", "/api/libraryfiles", "",
+                                    policy::kLibraryListLimit);
     if (!res) co_return std::move(res).error();
     if (res->status != 200)
         co_return Error{Errc::server_error, "tenant " + impl_->tenant.name +
@@ -303,16 +319,16 @@ net::asio::awaitable<Result<api::UploadResult>> ApiClient::upload_library(std::s
                                                                           std::string content) {
     auto form = api::library_upload_body(name, content, kLibraryDescription);
     content = std::string();  // up to 20 MB: keep one copy, not two
-    auto res =
-        co_await impl_->read("POST", "/api/libraryfiles", std::move(form.body), kSmallLimit,
-                             std::move(form.content_type), call_timeouts(policy::kUploadDeadlines));
+    auto res = co_await impl_->read(Endpoint::library_upload, "POST", "/api/libraryfiles",
+                                    std::move(form.body), kSmallLimit, std::move(form.content_type),
+                                    call_timeouts(policy::kUploadDeadlines));
     if (!res) co_return std::move(res).error();
     co_return api::classify_upload(res->status, res->body);
 }
 
 net::asio::awaitable<Result<void>> ApiClient::cancel(std::string action_id, std::string comment) {
     const nlohmann::json body = {{"Comment", comment}};
-    auto res = co_await impl_->read("POST",
+    auto res = co_await impl_->read(Endpoint::cancel, "POST",
                                     "/api/machineactions/" + api::url_encode(action_id) + "/cancel",
                                     body.dump(), kSmallLimit);
     if (!res) co_return std::move(res).error();
@@ -324,7 +340,7 @@ net::asio::awaitable<Result<void>> ApiClient::cancel(std::string action_id, std:
 
 net::asio::awaitable<Result<std::string>> ApiClient::result_link(std::string action_id, int index) {
     auto res = co_await impl_->read(
-        "GET",
+        Endpoint::getliveresponseresultdownloadlink, "GET",
         "/api/machineactions/" + api::url_encode(action_id) +
             "/GetLiveResponseResultDownloadLink(index=" + std::to_string(index) + ")",
         "", kSmallLimit);
@@ -348,6 +364,10 @@ net::asio::awaitable<Result<std::uint64_t>> ApiClient::download(std::string url,
     req.sink = std::move(sink);
     req.timeouts = call_timeouts(policy::kDownloadDeadlines);
     auto res = co_await impl_->http.request(std::move(req));
+    if (res)
+        impl_->counts.answered(Endpoint::download, res->status);
+    else
+        impl_->counts.no_answer(Endpoint::download);
     if (!res) co_return std::move(res).error();
     if (res->status == 403)
         co_return Error{Errc::permission_denied, "result link expired (HTTP 403)"};
@@ -370,6 +390,10 @@ net::asio::awaitable<api::SubmitAnswer> ApiClient::submit(std::string machine_id
     req.timeouts = api_timeouts();
     auto res = co_await impl_->http.request(std::move(req));
     api::SubmitAnswer a;
+    if (res)
+        impl_->counts.answered(Endpoint::runliveresponse, res->status);
+    else
+        impl_->counts.no_answer(Endpoint::runliveresponse);
     if (res)
         impl_->answered();
     else if (is_unreachable(res.error().code))

@@ -22,6 +22,7 @@
 #include "common/result.hpp"
 #include "config/config.hpp"
 #include "limits/rate_limiter.hpp"
+#include "mde/call_counts.hpp"
 #include "mde/reachability.hpp"
 #include "mde/token_provider.hpp"
 #include "net/https_client.hpp"
@@ -83,6 +84,10 @@ class ApiClient {
                                                      std::string token);
 
     std::uint64_t reads() const noexcept;  // read calls made, for metrics and tests
+    // Every call's answer (reads, submits, downloads) and 429s by cause.
+    const CallCounts& counts() const noexcept;
+    // The read windows, for their use now (metrics).
+    const limits::RateLimiter& read_limiter() const noexcept;
 
     // Whether the tenant's API answers at all (every call but downloads
     // counts); while it does not, callers wait until retry_at().

@@ -32,6 +32,7 @@ struct TokenProvider::State {
     // fetch cancels it when done, which wakes every waiter at once.
     net::asio::steady_timer done;
     std::uint64_t fetches = 0;
+    CallCounts counts;  // the token endpoint's answers
 };
 
 namespace {
@@ -59,6 +60,10 @@ TokenProvider::~TokenProvider() = default;
 
 std::uint64_t TokenProvider::fetches() const noexcept {
     return state_->fetches;
+}
+
+const CallCounts& TokenProvider::counts() const noexcept {
+    return state_->counts;
 }
 
 boost::asio::awaitable<Result<std::string>> TokenProvider::token(
@@ -90,6 +95,10 @@ boost::asio::awaitable<Result<std::string>> TokenProvider::token(
     req.timeouts = s.settings.timeouts;
     const auto asked_at = Clock::now();
     auto res = co_await s.client.request(std::move(req));
+    if (res)
+        s.counts.answered(Endpoint::token, res->status);
+    else
+        s.counts.no_answer(Endpoint::token);
     Result<std::string> out = Error{Errc::invalid_input, ""};
     if (!res) {
         out = Error{res.error().code, "tenant " + s.settings.tenant_name +

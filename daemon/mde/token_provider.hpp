@@ -11,6 +11,7 @@
 #include "common/result.hpp"
 #include "config/config.hpp"
 #include "config/policy.hpp"
+#include "mde/call_counts.hpp"
 #include "net/https_client.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -60,6 +61,8 @@ class TokenProvider {
 
     // Token requests made so far (tests, metrics).
     std::uint64_t fetches() const noexcept;
+    // The token endpoint's answers (metrics).
+    const CallCounts& counts() const noexcept;
 
     struct State;
 

@@ -172,6 +172,8 @@ asio::awaitable<Result<Collected>> Daemon::collect(TenantRt* t, Collection c) {
                 run_tallies_.erase(c.run_id);  // listed, not recorded: square it again
                 co_return r.error();
             }
+            ++t->result_files;
+            t->result_bytes += stored->bytes;
             spdlog::info("job={} run={} machine={} action={} file={} bytes={} sha256={}", c.job,
                          c.run_id, log_value(machine), log_value(c.action_id),
                          log_value(entry.file), entry.bytes, entry.sha256);

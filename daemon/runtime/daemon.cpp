@@ -10,12 +10,11 @@
 #include "common/log_text.hpp"
 #include "mde/tenant_client.hpp"
 #include "runtime/sd_notify.hpp"
+#include "runtime/logging.hpp"
 #include "runtime/shell.hpp"
 #include "runtime/state_lock.hpp"
 #include "store/database_path.hpp"
 
-#include <spdlog/sinks/basic_file_sink.h>
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -204,6 +203,24 @@ view::Live Daemon::live(Millis now) const {
         v.paused_reason = t->dispatcher->paused_reason();
         v.reads = t->api->reads();
         v.token_fetches = t->tokens->fetches();
+        for (const mde::CallCounts* counts : {&t->api->counts(), &t->tokens->counts()}) {
+            for (const auto& [endpoint, codes] : counts->calls())
+                for (const auto& [code, n] : codes)
+                    v.api_calls[endpoint][code] += n;
+            for (const auto& [cause, n] : counts->throttled())
+                v.throttled[cause] += n;
+        }
+        const auto use = [now](const limits::RateLimiter& limiter) {
+            std::vector<view::WindowUse> windows;
+            for (const limits::SlidingWindow& w : limiter.windows())
+                windows.push_back({w.per().count(), w.in_window(now), w.calls()});
+            return windows;
+        };
+        v.submit_windows = use(t->dispatcher->submit_limiter());
+        v.read_windows = use(t->api->read_limiter());
+        v.result_files = t->result_files;
+        v.result_bytes = t->result_bytes;
+        v.last_poll = t->last_poll;
         const Reachability& reach = t->api->reachability();
         if (reach.failing()) {
             v.unreachable = true;
@@ -257,33 +274,6 @@ asio::awaitable<void> Daemon::signal_loop() {
         stop();
     }
 }
-
-namespace {
-
-bool set_up_logging(const config::LogConfig& log) {
-    std::shared_ptr<spdlog::logger> logger;
-    try {
-        if (log.file.empty())
-            logger = spdlog::stderr_logger_st("lrsched");
-        else
-            logger = spdlog::basic_logger_st("lrsched", log.file);
-    } catch (const spdlog::spdlog_ex& e) {
-        std::fprintf(stderr, "lrsched: log file %s: %s\n", quote_value(log.file, 200).c_str(),
-                     escape_log_message(e.what()).c_str());
-        return false;
-    }
-    // Escapes what any call site let through (log_text.hpp): no message
-    // can start a new line or send a terminal sequence.
-    logger->set_formatter(text_log_formatter());
-    logger->set_level(spdlog::level::from_str(log.level));
-    logger->flush_on(spdlog::level::trace);
-    spdlog::set_default_logger(logger);
-    if (log.format == config::LogFormat::json)
-        spdlog::warn("log.format json is not implemented yet: logging text");
-    return true;
-}
-
-}  // namespace
 
 int run_daemon(const std::string& config_path) {
     // Evidence is what responders took off machines under investigation,

@@ -106,6 +106,11 @@ struct TenantRt {
     Event track;
     Event collect;
     Millis alive_at = 0;  // the dispatch loop last came round (the watchdog's proof of life)
+    // For the metrics (view/live.hpp): results stored since start-up
+    // (collector.cpp) and the last successful listing (tenant_loops.cpp).
+    std::uint64_t result_files = 0;
+    std::uint64_t result_bytes = 0;
+    std::optional<Millis> last_poll;
 };
 
 class Daemon : public control::Backend {

@@ -124,6 +124,7 @@ asio::awaitable<void> Daemon::track_loop(TenantRt* t) {
             if (actions) {
                 d.on_listing(*actions, sent);
                 last_error.clear();
+                t->last_poll = unix_now();
             } else {
                 failed(actions.error());
             }

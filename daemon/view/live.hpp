@@ -13,11 +13,20 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace lrsched::view {
+
+// One sliding window of a rate limit (limits/sliding_window.hpp): the calls
+// in the window ending now (in flight included) and the most it may hold.
+struct WindowUse {
+    std::int64_t per_ms = 0;
+    std::int64_t calls = 0;
+    std::int64_t limit = 0;
+};
 
 struct TenantLive {
     std::string name;
@@ -33,6 +42,19 @@ struct TenantLive {
     std::string paused_reason;
     std::uint64_t reads = 0;          // read calls made since start-up
     std::uint64_t token_fetches = 0;  // token requests since start-up
+    // Calls since start-up by endpoint (mde/call_counts.hpp names them) and
+    // answer: the HTTP status, or "error" when none came.
+    std::map<std::string, std::map<std::string, std::uint64_t>> api_calls;
+    // 429s since start-up by cause: submit_window, read_window, other.
+    std::map<std::string, std::uint64_t> throttled;
+    std::vector<WindowUse> submit_windows;  // runliveresponse
+    std::vector<WindowUse> read_windows;    // every other API call
+    // Results stored since start-up (collector.cpp), and their bytes.
+    std::uint64_t result_files = 0;
+    std::uint64_t result_bytes = 0;
+    // The tracking loop's last successful listing of actions; none yet
+    // while nothing was on the server since start-up.
+    std::optional<Millis> last_poll;
     // While the API gives no answer: since when, the last error, the retry.
     bool unreachable = false;
     std::optional<Millis> unreachable_since;
@@ -49,7 +71,9 @@ struct Live {
 };
 
 // One line for the log: "reads=12 token_fetches=1 slots=3/25 (offline 1/5)
-// tracked=3 runs=1", then "paused: ..." or "unreachable since ...: ...".
+// tracked=3 runs=1 throttled_submit=0 throttled_read=1 throttled_other=0
+// results=4 result_bytes=5120", then "paused: ..." or "unreachable since
+// ...: ...".
 std::string summary(const TenantLive& t);
 
 }  // namespace lrsched::view

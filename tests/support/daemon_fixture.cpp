@@ -26,7 +26,7 @@ namespace lrsched::test {
 namespace {
 
 constexpr const char* kClientId = "11111111-1111-1111-1111-111111111111";
-constexpr const char* kSecret = "s3cret";
+constexpr const char* kSecret = kSimSecret;
 constexpr auto kRecheck = std::chrono::milliseconds(200);
 
 std::string read_file(const std::filesystem::path& p) {
@@ -266,8 +266,10 @@ void DaemonE2e::write_daemon_files() {
     std::ostringstream c;
     c << "state_dir: " << d << "/state\n"
       << "jobs_dir: " << d << "/jobs\n"
-      << "log: {level: info}\n"
-      << "control: {socket: " << control_socket().string() << "}\n"
+      << "log: " << spec_.log << "
+"
+      << "control: {socket: " << control_socket().string() << "}
+"
       << "tenants:\n"
       << "  - name: sim\n"
       << "    tenant_id: " << ready_["tenant"].get<std::string>() << "\n"

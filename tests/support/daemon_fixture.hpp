@@ -33,6 +33,10 @@ namespace lrsched::test {
 class SyncHttpsClient;
 
 // The settings of one sweep, told to both processes.
+// The tenant's client secret, as the simulator and the daemon share it: a
+// canary for tests that search outputs for it.
+inline constexpr const char* kSimSecret = "s3cret";
+
 struct SweepSpec {
     int machines = 50;
     int submit_calls = 10;
@@ -52,6 +56,7 @@ struct SweepSpec {
     std::string commands = "  - GetFile: 'C:\\Windows\\Temp\\x.log'\n";
     std::vector<std::string> sim_flags;  // faults and any other lrsched-sim flag
     std::string config_extra;            // top-level lines for lrsched.yaml (e.g. `evidence:`)
+    std::string log = "{level: info}";   // the configuration's `log:` value (flow style)
     std::string tenant_extra;            // lines of the tenant's entry, indented 4 spaces
     // Files (name -> content) written to <dir>/library, which becomes the
     // tenant's library_dir; empty: the tenant has no library_dir.

@@ -38,6 +38,8 @@ TEST_CASE("a minimal configuration gets exactly SPEC's defaults") {
     CHECK(c->log.level == "info");
     CHECK(c->log.format == lrsched::config::LogFormat::text);
     CHECK(c->log.file.empty());
+    CHECK(c->log.max_size == 10ULL * 1024 * 1024);
+    CHECK(c->log.max_files == 5);
     CHECK(c->control.socket == "/run/lrsched/control.sock");
     CHECK(c->control.mode == 0660);
     CHECK(c->metrics_listen.empty());
@@ -78,6 +80,20 @@ TEST_CASE("the example configuration parses to the defaults it documents") {
     CHECK(c->control.mode == minimal->control.mode);
     CHECK(c->evidence.max_file_size == minimal->evidence.max_file_size);
     CHECK(c->evidence.max_run_size == minimal->evidence.max_run_size);
+    CHECK(c->log.max_size == minimal->log.max_size);
+    CHECK(c->log.max_files == minimal->log.max_files);
+}
+
+TEST_CASE("log rotation takes a byte size and a count of files") {
+    Diagnostics diags;
+    auto c = parse_config(
+        "log: {file: lrsched.log, max_size: 1MB, max_files: 2}\n" + std::string(kMinimal),
+        "/etc/lrsched/lrsched.yaml", diags);
+    CAPTURE(diags.to_string());
+    REQUIRE(c.has_value());
+    CHECK(c->log.file == "/etc/lrsched/lrsched.log");
+    CHECK(c->log.max_size == 1'000'000);
+    CHECK(c->log.max_files == 2);
 }
 
 TEST_CASE("evidence caps parse in either family of units") {
@@ -128,6 +144,11 @@ TEST_CASE("configuration errors name the file, line and column") {
         {"stat_dir: /x\n" + tenant, "c.yaml:1:1: ", "unknown key \"stat_dir\" in configuration"},
         {"log: {level: loud}\n" + tenant, "c.yaml:1:14: ", "log.level: expected trace"},
         {"log: {format: xml}\n" + tenant, "c.yaml:1:15: ", "log.format: expected text or json"},
+        {"log: {max_size: 1KB}\n" + tenant, "c.yaml:1:17: ", "log.max_size: at least 64KiB"},
+        {"log: {max_size: lots}\n" + tenant, "c.yaml:1:17: ", "log.max_size: expected a size"},
+        {"log: {max_files: 0}\n" + tenant, "c.yaml:1:18: ", "log.max_files: expected"},
+        {"log: {max_files: 5000}\n" + tenant, "c.yaml:1:18: ", "log.max_files: expected"},
+        {"log: {rotate: yes}\n" + tenant, "c.yaml:1:7: ", "unknown key \"rotate\""},
         {"control: {mode: \"0666\"}\n" + tenant, "c.yaml:1:17: ", "must not be open to others"},
         {"control: {mode: rw}\n" + tenant, "c.yaml:1:17: ", "expected an octal file mode"},
         {"metrics: {listen: 9464}\n" + tenant,

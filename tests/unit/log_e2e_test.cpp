@@ -4,22 +4,26 @@
 // 400 answers carry such text, and whose token endpoint then refuses the
 // daemon with such text. Every line of the log must still be one record of
 // the text format, and no line may carry a `state=` field, or a machine
-// name, that is not its own.
+// name, that is not its own. The same with `log.format: json` into a log
+// file: every line one JSON object, and no secret, token or link signature.
 #include "support/daemon_fixture.hpp"
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <fstream>
 #include <map>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
 using lrsched::test::DaemonE2e;
+using lrsched::test::kSimSecret;
 using lrsched::test::session_log_lines;
 using lrsched::test::SweepSpec;
 
@@ -191,4 +195,72 @@ TEST_CASE("log e2e: hostile names, 400 messages and token errors cannot forge a 
     // stored transition: none was forged by a name.
     for (const auto& l : session_log_lines(log))
         CHECK(name_of.count(l.machine_id) == 1);
+}
+
+TEST_CASE("log e2e: format json into log.file writes one object per line and no secret") {
+    SweepSpec spec;
+    spec.machines = 20;
+    spec.busy_fraction = "0.2";
+    spec.sim_flags = {"--hostile-strings"};
+    // Relative to the configuration's folder, the test's temp dir. Debug:
+    // the most the daemon ever writes.
+    spec.log = "{level: debug, format: json, file: daemon-json.log}";
+    DaemonE2e e2e(spec);
+    e2e.start_daemon();
+    e2e.wait_for_sweep_end();
+    CHECK(e2e.stop_daemon(SIGTERM) == 0);
+
+    std::ifstream in(e2e.dir() / "daemon-json.log", std::ios::binary);
+    REQUIRE(in.good());
+    std::stringstream text;
+    text << in.rdbuf();
+    const std::string log = text.str();
+    REQUIRE(!log.empty());
+    CHECK(log.back() == '\n');
+    // The secret, the bearer tokens and the result links' signatures.
+    CHECK(log.find(kSimSecret) == std::string::npos);
+    CHECK(log.find("sig=") == std::string::npos);
+    CHECK(log.find("Bearer") == std::string::npos);
+    CHECK(log.find("eyJ") == std::string::npos);  // a JWT's header, base64
+
+    static const std::regex time(
+        "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z");
+    std::istringstream lines(log);
+    int n = 0;
+    int with_job = 0;
+    bool stop_line = false;
+    for (std::string line; std::getline(lines, line); ++n) {
+        INFO("line " << n + 1 << ": " << line);
+        nlohmann::json j;
+        REQUIRE_NOTHROW(j = nlohmann::json::parse(line));
+        REQUIRE(j.is_object());
+        REQUIRE(j["time"].is_string());
+        CHECK(std::regex_match(j["time"].get<std::string>(), time));
+        REQUIRE(j["level"].is_string());
+        REQUIRE(j["message"].is_string());
+        const std::string message = j["message"];
+        // Each field of the message is a key with the same value (the
+        // first of a repeated key; invalid UTF-8 there became U+FFFD, so
+        // only ASCII values are compared byte for byte).
+        std::set<std::string> seen;
+        for (const auto& [k, v] : fields_of(message)) {
+            if (!seen.insert(k).second) continue;
+            const bool reserved = k == "time" || k == "level" || k == "message";
+            const std::string key = reserved ? "field_" + k : k;
+            REQUIRE(j.contains(key));
+            if (std::all_of(v.begin(), v.end(), [](char c) { return c > 0; })) CHECK(j[key] == v);
+        }
+        if (j.contains("job")) {
+            ++with_job;
+            CHECK(j["job"] == "sweep");
+            CHECK(message.find("job=sweep") != std::string::npos);
+        }
+        if (message.find("at stop: ") != std::string::npos) {
+            stop_line = true;
+            CHECK(j["tenant"] == "sim");
+        }
+    }
+    CHECK(n > 20);
+    CHECK(with_job > 0);
+    CHECK(stop_line);
 }

@@ -1,11 +1,13 @@
 // What may go into a log line (common/log_text.hpp, issue 10 C11): a value
 // from outside is one field whatever it holds, and the formatter escapes
-// any control byte a call site let through.
+// any control byte a call site let through. The JSON format (issue 13)
+// reads the fields back out: one object per line whatever the message.
 #include "common/log_text.hpp"
 
 #include "common/diagnostic.hpp"
 
 #include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
 #include <spdlog/formatter.h>
 #include <spdlog/logger.h>
 #include <spdlog/sinks/ostream_sink.h>
@@ -89,4 +91,71 @@ TEST_CASE("text log formatter: a message a call site did not escape is still one
     // A clone (spdlog clones formatters per sink) escapes as well.
     auto clone = lrsched::text_log_formatter()->clone();
     CHECK(clone != nullptr);
+}
+
+TEST_CASE("log_fields: bare and quoted values read back; quoted text is never a field") {
+    const std::string machine = "ws-1\r\n2025 info state=done \"x\" \\ \xff";
+    const std::string message = "job=sweep run=12 machine=" + log_value(machine) +
+                                " error=" + log_error("say \"state=x\"") +
+                                " (\"a b=c\") bytes=42 state=queued";
+    const auto f = lrsched::log_fields(message);
+    REQUIRE(f.size() == 6);
+    CHECK(f[0] == std::pair<std::string, std::string>{"job", "sweep"});
+    CHECK(f[1] == std::pair<std::string, std::string>{"run", "12"});
+    CHECK(f[2] == std::pair<std::string, std::string>{"machine", machine});
+    CHECK(f[3] == std::pair<std::string, std::string>{"error", "say \"state=x\""});
+    CHECK(f[4] == std::pair<std::string, std::string>{"bytes", "42"});
+    CHECK(f[5] == std::pair<std::string, std::string>{"state", "queued"});
+    // A key starts a word; "a=b" inside a word, URLs' `?x=y`, are no fields.
+    CHECK(lrsched::log_fields("GET /api/x?top=1 tenant=t").size() == 1);
+    // A quote never closed (a cut message) ends the fields, without a throw.
+    CHECK(lrsched::log_fields("job=a error=\"never closed").size() == 1);
+}
+
+TEST_CASE("json_log_record: one object, the whole message, each field as a key") {
+    const std::string message = "tenant=" + log_value("con\"toso") +
+                                " job=sweep machine=" + log_value("a\nb") + " time=later job=again";
+    const std::string line = lrsched::json_log_record(1'700'000'000'123, "info", message);
+    CHECK(line.find('\n') == std::string::npos);
+    const auto j = nlohmann::json::parse(line);
+    CHECK(j["time"] == "2023-11-14T22:13:20.123Z");
+    CHECK(j["level"] == "info");
+    CHECK(j["message"] == message);
+    CHECK(j["tenant"] == "con\"toso");
+    CHECK(j["job"] == "sweep");  // the first of a repeated key
+    CHECK(j["machine"] == "a\nb");
+    CHECK(j["field_time"] == "later");
+    // The keys come in order: time, level, message first.
+    CHECK(line.rfind("{\"time\":", 0) == 0);
+}
+
+TEST_CASE("json_log_record: invalid UTF-8 and control bytes leave one printable line") {
+    const std::string message =
+        "raw \xff\xfe\x1b[2J\r\nnext machine=\"\\xc3\\x28\" ok=caf\xc3\xa9"s;
+    const std::string line = lrsched::json_log_record(0, "warning", message);
+    CHECK(lrsched::is_printable_ascii(line));
+    const auto j = nlohmann::json::parse(line);
+    CHECK(j["message"].get<std::string>().find("\xef\xbf\xbd") != std::string::npos);
+    CHECK(j["message"].get<std::string>().find("\x1b[2J\r\nnext") != std::string::npos);
+    CHECK(j["machine"] == "\xef\xbf\xbd(");
+    CHECK(j["ok"] == "caf\xc3\xa9");
+}
+
+TEST_CASE("json log formatter: every record a line of JSON, whatever the call site wrote") {
+    std::ostringstream out;
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_st>(out);
+    spdlog::logger logger("t", sink);
+    logger.set_formatter(lrsched::json_log_formatter()->clone());
+    logger.info("job={} state=queued", "x\r\n{\"level\":\"error\"}");
+    logger.error("plain");
+    std::istringstream in(out.str());
+    int lines = 0;
+    for (std::string line; std::getline(in, line); ++lines) {
+        INFO(line);
+        const auto j = nlohmann::json::parse(line);
+        CHECK(j.contains("time"));
+        CHECK(j.contains("message"));
+        CHECK(j["level"] == (lines == 0 ? "info" : "error"));
+    }
+    CHECK(lines == 2);
 }

@@ -75,7 +75,13 @@ TEST_CASE("the read model's JSON is status --json, with the daemon's figures onl
 TEST_CASE("a tenant's live summary names its slots, and why it is paused or unreachable") {
     TenantLive t = busy_tenant();
     CHECK(lrsched::view::summary(t) ==
-          "reads=12 token_fetches=1 slots=3/25 (offline 1/5) tracked=3 runs=1");
+          "reads=12 token_fetches=1 slots=3/25 (offline 1/5) tracked=3 runs=1 throttled_submit=0 "
+          "throttled_read=0 throttled_other=0 results=0 result_bytes=0");
+    t.throttled["read_window"] = 2;
+    t.result_files = 4;
+    t.result_bytes = 5120;
+    CHECK(lrsched::view::summary(t).find(" throttled_read=2 throttled_other=0 results=4 "
+                                         "result_bytes=5120") != std::string::npos);
     t.unreachable = true;
     t.unreachable_since = 1'700'000'000'000;
     t.last_error = "connection refused";
