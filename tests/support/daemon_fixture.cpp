@@ -266,10 +266,8 @@ void DaemonE2e::write_daemon_files() {
     std::ostringstream c;
     c << "state_dir: " << d << "/state\n"
       << "jobs_dir: " << d << "/jobs\n"
-      << "log: " << spec_.log << "
-"
-      << "control: {socket: " << control_socket().string() << "}
-"
+      << "log: " << spec_.log << "\n"
+      << "control: {socket: " << control_socket().string() << "}\n"
       << "tenants:\n"
       << "  - name: sim\n"
       << "    tenant_id: " << ready_["tenant"].get<std::string>() << "\n"
