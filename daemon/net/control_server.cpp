@@ -68,7 +68,7 @@ std::string json_error(std::string_view message) {
 }
 
 HttpResponse error_response(int status, std::string_view message) {
-    return HttpResponse{status, "application/json", json_error(message)};
+    return HttpResponse{status, "application/json", json_error(message), {}};
 }
 
 http::response<http::string_body> to_beast(const HttpResponse& r) {
