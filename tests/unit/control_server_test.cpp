@@ -41,7 +41,8 @@ asio::awaitable<HttpResponse> echo(HttpRequest req) {
     std::string via = req.peer.via == lrsched::HttpPeer::Via::tcp ? "tcp" : "unix";
     co_return HttpResponse{200, "text/plain",
                            req.method + " " + req.target + " [" + req.body + "] " + via +
-                               " uid=" + std::to_string(req.peer.uid)};
+                               " uid=" + std::to_string(req.peer.uid),
+                           {}};
 }
 
 asio::awaitable<HttpResponse> boom(HttpRequest) {
