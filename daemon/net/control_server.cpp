@@ -75,7 +75,9 @@ HttpResponse error_response(int status, std::string_view message) {
 http::response<http::string_body> to_beast(const HttpResponse& r) {
     http::response<http::string_body> res;
     res.version(11);
-    res.result(static_cast<unsigned>(r.status));
+    // Beast throws past 999; a handler's out-of-range status is our bug.
+    const bool valid = r.status >= 100 && r.status <= 599;
+    res.result(static_cast<unsigned>(valid ? r.status : 500));
     res.set(http::field::content_type, r.content_type);
     res.set(http::field::cache_control, "no-store");
     res.body() = r.body;
@@ -113,12 +115,26 @@ asio::awaitable<void> serve(std::shared_ptr<Shared> s,
                             std::shared_ptr<Socket> socket,
                             HttpPeer peer,
                             bool allowed) {
-    const std::uint64_t id = s->next_id++;
+    // Frees the connection's slot however the coroutine ends (an exception
+    // here would otherwise leak it for the daemon's lifetime).
+    struct Slot {
+        Shared* shared;
+        std::uint64_t id;
+        bool held = true;
+        void release() {
+            if (!held) return;
+            held = false;
+            --shared->open;
+            shared->closers.erase(id);
+        }
+        ~Slot() { release(); }
+    };
+    Slot slot{s.get(), s->next_id++};
     auto close_socket = [socket] {
         boost::system::error_code ec;
         socket->close(ec);
     };
-    s->closers.emplace(id, close_socket);
+    s->closers.emplace(slot.id, close_socket);
     asio::steady_timer timer(socket->get_executor(), s->limits.deadline);
     auto on_deadline = [socket](boost::system::error_code ec) {
         if (ec) return;  // cancelled: the exchange ended in time
@@ -196,8 +212,7 @@ asio::awaitable<void> serve(std::shared_ptr<Shared> s,
     timer.cancel();
     // The slot is free before the peer can see the end of the answer, so
     // a client that read an answer to its end may connect again at once.
-    --s->open;
-    s->closers.erase(id);
+    slot.release();
     boost::system::error_code ignored;
     socket->close(ignored);
 }
