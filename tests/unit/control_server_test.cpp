@@ -147,7 +147,7 @@ TEST_CASE("the socket gets exactly the mode asked, and a mode open to others is 
     }
 }
 
-TEST_CASE("a stale socket file is replaced; a live one is never taken") {
+TEST_CASE("a stale socket file is replaced and a live one is never taken") {
     TempDir dir;
     const auto path = socket_path(dir);
     leave_stale_socket(path);
@@ -231,7 +231,7 @@ TEST_CASE("a body over the cap is answered 413, a header over the cap 431") {
     CHECK(big_head->status == 431);
 }
 
-TEST_CASE("a malformed request is answered 400; a handler that throws or gives no valid status, 500") {
+TEST_CASE("a malformed request is answered 400, and a handler that throws or gives no valid status 500") {
     TempDir dir;
     const auto path = socket_path(dir);
     {
