@@ -45,6 +45,10 @@ asio::awaitable<HttpResponse> echo(HttpRequest req) {
                            {}};
 }
 
+asio::awaitable<HttpResponse> odd_status(HttpRequest) {
+    co_return HttpResponse{1234, "text/plain", "?"};
+}
+
 asio::awaitable<HttpResponse> boom(HttpRequest) {
     throw std::runtime_error("the handler broke");
     co_return HttpResponse{};
@@ -144,7 +148,7 @@ TEST_CASE("the socket gets exactly the mode asked, and a mode open to others is 
     }
 }
 
-TEST_CASE("a stale socket file is replaced; a live one is never taken") {
+TEST_CASE("a stale socket file is replaced and a live one is never taken") {
     TempDir dir;
     const auto path = socket_path(dir);
     leave_stale_socket(path);
@@ -228,7 +232,7 @@ TEST_CASE("a body over the cap is answered 413, a header over the cap 431") {
     CHECK(big_head->status == 431);
 }
 
-TEST_CASE("a malformed request is answered 400; a handler that throws, 500") {
+TEST_CASE("a malformed request is answered 400, and a handler that throws or gives no valid status 500") {
     TempDir dir;
     const auto path = socket_path(dir);
     {
@@ -249,6 +253,14 @@ TEST_CASE("a malformed request is answered 400; a handler that throws, 500") {
         REQUIRE(answer);
         CHECK(answer->status == 500);
         CHECK(answer->body == R"({"error":"internal error"})");
+    }
+    {
+        Served s;
+        s.server = listen_or_fail(s, path, 0660, odd_status);
+        s.start();
+        auto answer = lrsched::control::request(path, "GET", "/v1/status");
+        REQUIRE(answer);
+        CHECK(answer->status == 500);
     }
 }
 
