@@ -93,7 +93,7 @@ TEST_CASE("text log formatter: a message a call site did not escape is still one
     CHECK(clone != nullptr);
 }
 
-TEST_CASE("log_fields: bare and quoted values read back; quoted text is never a field") {
+TEST_CASE("log_fields: bare and quoted values read back, quoted text is never a field") {
     const std::string machine = "ws-1\r\n2025 info state=done \"x\" \\ \xff";
     const std::string message = "job=sweep run=12 machine=" + log_value(machine) +
                                 " error=" + log_error("say \"state=x\"") +
