@@ -242,8 +242,8 @@ TEST_CASE("control e2e: another user is refused by the socket's mode, and by the
         "    data+=b\n"
         "print(data.split(b'\\r\\n')[0].decode())\n";
     const auto as_nobody = [&] {
-        return run_process({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                            "python3", "-c", script, e2e.control_socket().string()});
+        return run_process({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                            "/usr/bin/python3", "-c", script, e2e.control_socket().string()});
     };
     const auto by_mode = as_nobody();
     INFO(by_mode.out << by_mode.err);

@@ -46,7 +46,7 @@ asio::awaitable<HttpResponse> echo(HttpRequest req) {
 }
 
 asio::awaitable<HttpResponse> odd_status(HttpRequest) {
-    co_return HttpResponse{1234, "text/plain", "?"};
+    co_return HttpResponse{1234, "text/plain", "?", {}};
 }
 
 asio::awaitable<HttpResponse> boom(HttpRequest) {

@@ -14,6 +14,10 @@ using lrsched::test::unwrap;
 
 namespace {
 
+const std::string kRetryFailed =
+    "targets:\n  tags: [all]\ncommands:\n  - GetFile: 'C:\\x.log'\npriority: 50\n"
+    "retry: {failed: 3}\n";
+
 std::int64_t count_in(DispatchFixture& f, std::int64_t run, SessionState s) {
     std::int64_t n = 0;
     for (const auto& row : unwrap(f.store.sessions_of_run(run, std::nullopt)))
@@ -25,7 +29,7 @@ std::int64_t count_in(DispatchFixture& f, std::int64_t run, SessionState s) {
 
 TEST_CASE("cancel ends waiting sessions at once and cancels the pending action on the server") {
     DispatchFixture f;
-    const auto run = f.add_run("sweep", job_yaml(50, "retry: {failed: 2}\n"),
+    const auto run = f.add_run("sweep", kRetryFailed,
                                {{1, false}, {2, false}, {3, false}, {4, false}}, 0);
     const Submit a = f.submit(0);
     f.created(a, 10);  // pending on the server
@@ -48,7 +52,7 @@ TEST_CASE("cancel ends waiting sessions at once and cancels the pending action o
 
 TEST_CASE("a cancelled action that ended failed anyway is not retried") {
     DispatchFixture f;
-    f.add_run("sweep", job_yaml(50, "retry: {failed: 3}\n"), {{1, false}}, 0);
+    f.add_run("sweep", kRetryFailed, {{1, false}}, 0);
     const Submit a = f.submit(0);
     f.created(a, 10);
     f.d->on_listing({f.action(a, "InProgress")}, 500);
