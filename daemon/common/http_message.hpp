@@ -28,6 +28,7 @@ struct HttpRequest {
     std::string method;  // "GET", "POST", ...
     std::string target;  // origin form: path and optional "?query", as sent
     std::string body;    // at most the transport's body cap
+    std::string host;    // the Host header, as sent (empty when none)
     HttpPeer peer;
 };
 

@@ -263,6 +263,32 @@ int status_for(const Error& e) {
     return 500;
 }
 
+namespace {
+
+// Whether a Host header names this machine's loopback: localhost,
+// 127.0.0.0/8 or [::1], with or without a port.
+bool loopback_host(std::string_view host) {
+    std::string_view name = host;
+    if (name.starts_with('[')) {
+        const auto end = name.find(']');
+        return end != std::string_view::npos && name.substr(0, end + 1) == "[::1]" &&
+               (end + 1 == name.size() || name[end + 1] == ':');
+    }
+    name = name.substr(0, name.find(':'));
+    if (name == "localhost") return true;
+    if (!name.starts_with("127.")) return false;
+    int dots = 0;
+    for (const char c : name) {
+        if (c == '.')
+            ++dots;
+        else if (c < '0' || c > '9')
+            return false;
+    }
+    return dots == 3;
+}
+
+}  // namespace
+
 HttpResponse route(const HttpRequest& req, Backend& backend, std::optional<PlanRequest>* plan) {
     auto target = parse_target(req.target);
     if (!target) return error_response(400, target.error().message);
@@ -273,13 +299,30 @@ HttpResponse route(const HttpRequest& req, Backend& backend, std::optional<PlanR
     const bool root = p.size() == 1 && p[0].empty();
     const bool metrics = p.size() == 1 && p[0] == "metrics";
     const bool status = p.size() == 2 && p[0] == "v1" && p[1] == "status";
-    if (req.peer.via == HttpPeer::Via::tcp && !(get && (root || metrics || status)))
-        return error_response(403, "only GET /, /metrics and /v1/status answer on this address");
+    if (req.peer.via == HttpPeer::Via::tcp) {
+        if (!get || !(root || metrics || status))
+            return error_response(403, "only GET /, /metrics and /v1/status answer on this address");
+        // DNS rebinding: a web page can point its own name at 127.0.0.1
+        // and have a visitor's browser read the status; it cannot make the
+        // browser send a loopback Host.
+        if (!loopback_host(req.host))
+            return error_response(403, "Host " + quote_value(req.host, 80) +
+                                           " is not a loopback name; use 127.0.0.1 or localhost");
+    }
 
     if (root || metrics) {
         if (!get) return method_not_allowed("GET");
         if (auto bad = q.unknown_keys({})) return *bad;
-        if (root) return {200, "text/html; charset=utf-8", backend.status_page(), {}};
+        if (root)
+            return {200,
+                    "text/html; charset=utf-8",
+                    backend.status_page(),
+                    {{"X-Content-Type-Options", "nosniff"},
+                     {"Cache-Control", "no-store"},
+                     {"Content-Security-Policy",
+                      "default-src 'none'; connect-src 'self'; style-src 'unsafe-inline'; "
+                      "script-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; "
+                      "frame-ancestors 'none'"}}};
         return {200, "text/plain; version=0.0.4; charset=utf-8", backend.metrics(), {}};
     }
     if (status) return get ? get_status(q, backend) : method_not_allowed("GET");

@@ -186,6 +186,8 @@ asio::awaitable<void> serve(std::shared_ptr<Shared> s,
             req.method = std::string(parser.get().method_string());
             req.target = std::string(parser.get().target());
             req.body = std::move(parser.get().body());
+            if (const auto host = parser.get().find(http::field::host); host != parser.get().end())
+                req.host = std::string(host->value());
             req.peer = peer;
             const std::string path = req.target.substr(0, req.target.find('?'));
             try {

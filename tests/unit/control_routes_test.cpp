@@ -103,10 +103,12 @@ HttpResponse call(FakeBackend& b,
                   const std::string& method,
                   const std::string& target,
                   HttpPeer::Via via = HttpPeer::Via::unix_socket,
-                  std::optional<PlanRequest>* plan = nullptr) {
+                  std::optional<PlanRequest>* plan = nullptr,
+                  std::string host = "127.0.0.1:9464") {
     HttpRequest req;
     req.method = method;
     req.target = target;
+    req.host = std::move(host);
     req.peer.via = via;
     return lrsched::control::route(req, b, plan);
 }
@@ -274,6 +276,37 @@ TEST_CASE("on the TCP listener only GET /, /metrics and /v1/status answer") {
         CHECK(r.status == 403);
     }
     CHECK(b.calls == std::vector<std::string>{"metrics", "page", "overview *"});
+}
+
+TEST_CASE("on the TCP listener a Host that is not a loopback name is refused (DNS rebinding)") {
+    FakeBackend b;
+    const auto tcp = HttpPeer::Via::tcp;
+    for (const char* host : {"127.0.0.1:9464", "127.0.0.1", "localhost:9464", "localhost",
+                             "[::1]:9464", "[::1]", "127.1.2.3:80"}) {
+        CAPTURE(host);
+        CHECK(call(b, "GET", "/v1/status", tcp, nullptr, host).status == 200);
+    }
+    for (const char* host : {"evil.example:9464", "evil.example", "", "127.0.0.1.evil.example",
+                             "localhost.evil.example", "[::2]:9464", "127.0.0:1", "0.0.0.0",
+                             "[::1]evil", "10.0.0.1:9464"}) {
+        CAPTURE(host);
+        CHECK(call(b, "GET", "/v1/status", tcp, nullptr, host).status == 403);
+        CHECK(call(b, "GET", "/", tcp, nullptr, host).status == 403);
+    }
+    // The Unix socket's peers are checked by their credentials instead.
+    CHECK(call(b, "GET", "/v1/status", HttpPeer::Via::unix_socket, nullptr, "evil.example")
+              .status == 200);
+}
+
+TEST_CASE("the status page is served with nosniff, no-store and its CSP as headers") {
+    FakeBackend b;
+    const HttpResponse r = call(b, "GET", "/");
+    CHECK(r.content_type == "text/html; charset=utf-8");
+    std::map<std::string, std::string> h(r.headers.begin(), r.headers.end());
+    CHECK(h["X-Content-Type-Options"] == "nosniff");
+    CHECK(h["Cache-Control"] == "no-store");
+    CHECK(h["Content-Security-Policy"].find("default-src 'none'") != std::string::npos);
+    CHECK(h["Content-Security-Policy"].find("frame-ancestors 'none'") != std::string::npos);
 }
 
 TEST_CASE("hostile targets are 400s that never reach the backend") {
