@@ -80,6 +80,9 @@ http::response<http::string_body> to_beast(const HttpResponse& r) {
     res.result(static_cast<unsigned>(valid ? r.status : 500));
     res.set(http::field::content_type, r.content_type);
     res.set(http::field::cache_control, "no-store");
+    // The routes' own headers (Allow on a 405); never a request's.
+    for (const auto& [name, value] : r.headers)
+        res.set(name, value);
     res.body() = r.body;
     res.keep_alive(false);  // one request per connection
     res.prepare_payload();  // Content-Length, always

@@ -14,11 +14,11 @@
 #include <nlohmann/json.hpp>
 
 #include <csignal>
-#include <unistd.h>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 using lrsched::test::DaemonE2e;
@@ -83,9 +83,9 @@ TEST_CASE("control e2e: status, pause, resume, cancel and run through the daemon
     const auto& job = doc["jobs"]["sweep"];
     CHECK(job["paused"] == false);
     CHECK(job.contains("last_error"));
-    for (const char* state : {"queued", "busy", "submitting", "pending", "running", "collecting",
-                              "done", "failed", "expired", "not_found", "rejected", "cancelled",
-                              "withdrawn", "gave_up"})
+    for (const char* state :
+         {"queued", "busy", "submitting", "pending", "running", "collecting", "done", "failed",
+          "expired", "not_found", "rejected", "cancelled", "withdrawn", "gave_up"})
         CHECK_MESSAGE(job["latest_run"]["sessions"].contains(state), state);
     const auto& tenant = doc["tenants"]["sim"];
     for (const char* field : {"calls_last_minute", "running", "pending", "paused", "paused_reason"})
@@ -198,8 +198,9 @@ TEST_CASE("control e2e: cancel --machine ends one machine's session and no other
     e2e.wait_until("sessions queued", [&] { return count(e2e, "state = 'queued'") > 10; });
     const std::string machine = [&] {
         lrsched::test::ReadOnlyDb db(e2e.db_path());
-        return *db.rows("SELECT machine_id FROM sessions WHERE state = 'queued' "
-                        "ORDER BY id DESC LIMIT 1")[0][0];
+        return *db.rows(
+            "SELECT machine_id FROM sessions WHERE state = 'queued' "
+            "ORDER BY id DESC LIMIT 1")[0][0];
     }();
     const auto cancel = cli(e2e, {"cancel", "sweep", "--machine", machine});
     INFO(cancel.out << cancel.err);

@@ -39,7 +39,8 @@ namespace {
 
 asio::awaitable<HttpResponse> echo(HttpRequest req) {
     std::string via = req.peer.via == lrsched::HttpPeer::Via::tcp ? "tcp" : "unix";
-    co_return HttpResponse{200, "text/plain",
+    co_return HttpResponse{200,
+                           "text/plain",
                            req.method + " " + req.target + " [" + req.body + "] " + via +
                                " uid=" + std::to_string(req.peer.uid),
                            {}};
@@ -394,4 +395,23 @@ TEST_CASE("a client that expects 100-continue is told to go on before it sends t
     const auto got = lrsched::test::read_until_closed(fd.get());
     CHECK(got.data.rfind("HTTP/1.1 200 ", 0) == 0);
     CHECK(got.data.find("POST /v1/reload [hello]") != std::string::npos);
+}
+
+TEST_CASE("the routes' own headers reach the wire: Allow on a 405") {
+    TempDir dir;
+    Served s;
+    const auto path = socket_path(dir);
+    const lrsched::net::Handler refuse = [](HttpRequest) -> asio::awaitable<HttpResponse> {
+        co_return HttpResponse{
+            405, "application/json", "{\"error\":\"use GET\"}", {{"Allow", "GET"}}};
+    };
+    s.server = listen_or_fail(s, path, 0660, refuse);
+    s.start();
+
+    auto fd = lrsched::test::unix_connect(path);
+    REQUIRE(lrsched::test::send_all(
+        fd.get(), "POST /v1/status HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"));
+    const auto got = lrsched::test::read_until_closed(fd.get());
+    CHECK(got.data.rfind("HTTP/1.1 405 ", 0) == 0);
+    CHECK(got.data.find("\r\nAllow: GET\r\n") != std::string::npos);
 }
