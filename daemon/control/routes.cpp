@@ -301,7 +301,8 @@ HttpResponse route(const HttpRequest& req, Backend& backend, std::optional<PlanR
     const bool status = p.size() == 2 && p[0] == "v1" && p[1] == "status";
     if (req.peer.via == HttpPeer::Via::tcp) {
         if (!get || !(root || metrics || status))
-            return error_response(403, "only GET /, /metrics and /v1/status answer on this address");
+            return error_response(403,
+                                  "only GET /, /metrics and /v1/status answer on this address");
         // DNS rebinding: a web page can point its own name at 127.0.0.1
         // and have a visitor's browser read the status; it cannot make the
         // browser send a loopback Host.

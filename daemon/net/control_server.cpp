@@ -112,7 +112,9 @@ void answer_at_once(Socket& socket, const HttpResponse& r) {
 }
 
 // One connection: peer check, read, handle, write, close; the deadline's
-// timer closes the socket when it fires, which ends whatever is pending.
+// timer closes the socket when it fires, which ends whatever is pending. It
+// runs while the peer is read and while the answer is written, twice the
+// deadline at most; the handler's own time is not the peer's.
 template <class Socket>
 asio::awaitable<void> serve(std::shared_ptr<Shared> s,
                             std::shared_ptr<Socket> socket,
@@ -193,6 +195,10 @@ asio::awaitable<void> serve(std::shared_ptr<Shared> s,
                 req.host = std::string(host->value());
             req.peer = peer;
             const std::string path = req.target.substr(0, req.target.find('?'));
+            // The deadline bounds the peer (reading the request, taking the
+            // answer), not the daemon's own work: `plan` lists a whole
+            // fleet through calls that have deadlines of their own.
+            timer.cancel();
             try {
                 answer = co_await s->handler(std::move(req));
             } catch (const std::exception& e) {
@@ -208,6 +214,8 @@ asio::awaitable<void> serve(std::shared_ptr<Shared> s,
     }
 
     if (answer_ready && socket->is_open()) {
+        timer.expires_after(s->limits.deadline);
+        timer.async_wait(on_deadline);
         auto res = to_beast(answer);
         auto [wec, written] = co_await http::async_write(*socket, res, kUseTuple);
         (void)written;

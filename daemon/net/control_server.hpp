@@ -5,7 +5,7 @@
 //   - who: the Unix socket's file mode (`control.mode`, never open to
 //     others) and the peer's credentials (SO_PEERCRED, SO_PEERGROUPS): root,
 //     the daemon's own user, or a member of the socket's group;
-//   - how much: caps on the header and body sizes, one deadline for reading
+//   - how much: caps on the header and body sizes, a deadline for reading
 //     the request and writing the answer, and a cap on connections open at
 //     once (past it, new ones are closed at once);
 //   - the socket file: a stale one (nothing listening) is replaced; one a
@@ -31,7 +31,8 @@ namespace lrsched::net {
 struct ServerLimits {
     std::size_t max_header_bytes = std::size_t{8} * 1024;
     std::size_t max_body_bytes = std::size_t{64} * 1024;
-    std::chrono::milliseconds deadline{10'000};  // read the request and write the answer
+    std::chrono::milliseconds deadline{
+        10'000};  // to read the request, and again to write the answer (not the handler's time)
     std::size_t max_connections = 16;
 };
 

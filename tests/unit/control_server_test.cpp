@@ -11,6 +11,7 @@
 #include "support/temp_dir.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <doctest/doctest.h>
 
 #include <cstring>
@@ -44,6 +45,14 @@ asio::awaitable<HttpResponse> echo(HttpRequest req) {
                            req.method + " " + req.target + " [" + req.body + "] " + via +
                                " uid=" + std::to_string(req.peer.uid),
                            {}};
+}
+
+// Answers after 5 times the deadline of the test that uses it: the
+// daemon's own work (plan's listings) is not the peer's time.
+asio::awaitable<HttpResponse> slow(HttpRequest req) {
+    asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(500));
+    co_await t.async_wait(asio::use_awaitable);
+    co_return co_await echo(std::move(req));
 }
 
 asio::awaitable<HttpResponse> odd_status(HttpRequest) {
@@ -233,7 +242,8 @@ TEST_CASE("a body over the cap is answered 413, a header over the cap 431") {
     CHECK(big_head->status == 431);
 }
 
-TEST_CASE("a malformed request is answered 400, and a handler that throws or gives no valid status 500") {
+TEST_CASE(
+    "a malformed request is answered 400, and a handler that throws or gives no valid status 500") {
     TempDir dir;
     const auto path = socket_path(dir);
     {
@@ -279,6 +289,22 @@ TEST_CASE("a client that sends half a request and stalls is cut at the deadline"
     const auto got = lrsched::test::read_until_closed(fd.get());
     CHECK(got.closed);  // by the server, not by the test's hang bound
     CHECK(got.data.empty());
+}
+
+TEST_CASE("a handler slower than the deadline still gets its answer to the client") {
+    TempDir dir;
+    Served s;
+    const auto path = socket_path(dir);
+    ServerLimits limits;
+    limits.deadline = std::chrono::milliseconds(100);
+    s.server = listen_or_fail(s, path, 0660, slow, limits);
+    s.start();
+    auto fd = lrsched::test::unix_connect(path);
+    REQUIRE(
+        lrsched::test::send_all(fd.get(), "GET /v1/jobs/sweep/plan HTTP/1.1\r\nHost: x\r\n\r\n"));
+    const auto got = lrsched::test::read_until_closed(fd.get());
+    CHECK(got.data.rfind("HTTP/1.1 200", 0) == 0);
+    CHECK(got.data.find("GET /v1/jobs/sweep/plan") != std::string::npos);
 }
 
 TEST_CASE("connections past the cap are refused with 503 while the others are served") {
