@@ -13,7 +13,7 @@
 namespace lrsched::control {
 
 struct ClientLimits {
-    std::chrono::milliseconds timeout{60'000};  // the whole exchange (plan may take a while)
+    std::chrono::milliseconds timeout{60'000};   // the whole exchange (plan may take a while)
     std::size_t max_response_bytes = 64u << 20;  // headers and body
 };
 

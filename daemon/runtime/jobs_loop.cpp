@@ -283,11 +283,11 @@ std::optional<Millis> Daemon::fire_job(const jobs::LoadedJob& lj, Millis now, bo
 }
 
 std::optional<std::int64_t> Daemon::start_run(const jobs::LoadedJob& lj,
-                       std::int64_t job_id,
-                       store::RunTrigger trigger,
-                       std::optional<Millis> scheduled_for,
-                       std::optional<Millis> mark_fired,
-                       Millis now) {
+                                              std::int64_t job_id,
+                                              store::RunTrigger trigger,
+                                              std::optional<Millis> scheduled_for,
+                                              std::optional<Millis> mark_fired,
+                                              Millis now) {
     store::NewRun run;
     run.job_id = job_id;
     run.definition = lj.definition;

@@ -401,13 +401,15 @@ Result<std::int64_t> Store::end_waiting(std::int64_t run_id,
         auto events = db_->prepare(
             "INSERT INTO session_events (session_id, at, from_state, to_state, attempt, "
             "action_id, detail) SELECT id, ?2, state, ?3, attempt, action_id, ?4 FROM sessions "
-            "WHERE run_id = ?1 AND state IN ('queued', 'busy') AND (?5 IS NULL OR machine_id = ?5)");
+            "WHERE run_id = ?1 AND state IN ('queued', 'busy') AND (?5 IS NULL OR machine_id = "
+            "?5)");
         if (!events) return std::move(events).error();
         events->bind_all(run_id, now_ms, to_string(to), detail, machine_id);
         if (auto r = events->run(); !r) return std::move(r).error();
         auto update = db_->prepare(
             "UPDATE sessions SET state = ?3, updated_at = ?2, not_before = NULL "
-            "WHERE run_id = ?1 AND state IN ('queued', 'busy') AND (?4 IS NULL OR machine_id = ?4)");
+            "WHERE run_id = ?1 AND state IN ('queued', 'busy') AND (?4 IS NULL OR machine_id = "
+            "?4)");
         if (!update) return std::move(update).error();
         update->bind_all(run_id, now_ms, to_string(to), machine_id);
         if (auto r = update->run(); !r) return std::move(r).error();

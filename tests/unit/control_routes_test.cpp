@@ -294,8 +294,9 @@ TEST_CASE("on the TCP listener a Host that is not a loopback name is refused (DN
         CHECK(call(b, "GET", "/", tcp, nullptr, host).status == 403);
     }
     // The Unix socket's peers are checked by their credentials instead.
-    CHECK(call(b, "GET", "/v1/status", HttpPeer::Via::unix_socket, nullptr, "evil.example")
-              .status == 200);
+    CHECK(
+        call(b, "GET", "/v1/status", HttpPeer::Via::unix_socket, nullptr, "evil.example").status ==
+        200);
 }
 
 TEST_CASE("the status page is served with nosniff, no-store and its CSP as headers") {

@@ -29,8 +29,8 @@ std::int64_t count_in(DispatchFixture& f, std::int64_t run, SessionState s) {
 
 TEST_CASE("cancel ends waiting sessions at once and cancels the pending action on the server") {
     DispatchFixture f;
-    const auto run = f.add_run("sweep", kRetryFailed,
-                               {{1, false}, {2, false}, {3, false}, {4, false}}, 0);
+    const auto run =
+        f.add_run("sweep", kRetryFailed, {{1, false}, {2, false}, {3, false}, {4, false}}, 0);
     const Submit a = f.submit(0);
     f.created(a, 10);  // pending on the server
     const auto out = f.d->cancel_job("sweep", std::nullopt, 20);
