@@ -54,12 +54,15 @@ std::optional<std::string> member(const std::string& body, const char* key) {
     return it->get<std::string>();
 }
 
-// A non-2xx answer: its {"error": ...} on one line, and the exit status.
+// A non-2xx answer: its {"error": ...} on one line, and the exit status. A
+// 403 on the socket is its peer check refusing this user: for them the
+// daemon cannot be reached, as when the socket's mode refuses them.
 int failed(const char* cmd, const HttpResponse& r) {
     const std::string why =
         member(r.body, "error").value_or("the daemon answered HTTP " + std::to_string(r.status));
     std::fprintf(stderr, "lrsched %s: %s\n", cmd, one_line(why).c_str());
-    return r.status >= 500 || r.status < 200 ? kExitUnreachable : kExitUserError;
+    return r.status >= 500 || r.status < 200 || r.status == 403 ? kExitUnreachable
+                                                                 : kExitUserError;
 }
 
 bool ok(const HttpResponse& r) {

@@ -229,7 +229,7 @@ TEST_CASE("with a daemon, status and sessions print its answer and never read th
                                    "GET /v1/sessions?job=sweep&state=running&format=text"});
 }
 
-TEST_CASE("the daemon's answers: a message, a 4xx exits 1, a 5xx exits 2, each in one line") {
+TEST_CASE("the daemon's answers: a message, a 4xx exits 1, a 5xx or 403 exits 2, each in one line") {
     Site site;
     StandInDaemon daemon(
         site.socket,
@@ -242,6 +242,9 @@ TEST_CASE("the daemon's answers: a message, a 4xx exits 1, a 5xx exits 2, each i
           StandInDaemon::http(500, "application/json", "{\"error\":\"store\\nbroken\"}")},
          {"GET /v1/jobs/sweep/plan?format=text",
           StandInDaemon::http(200, "text/plain", "plan of sweep\n")},
+         {"POST /v1/jobs/sweep/resume",
+          StandInDaemon::http(403, "application/json",
+                              "{\"error\":\"this user may not use the control socket\"}")},
          {"GET /v1/status?job=nope&format=text",
           StandInDaemon::http(404, "application/json",
                               "{\"error\":\"no job named \\\"nope\\\"\"}")}});
@@ -262,6 +265,10 @@ TEST_CASE("the daemon's answers: a message, a 4xx exits 1, a 5xx exits 2, each i
     const auto broken = site.run({"reload"});
     CHECK(broken.exit_code == 2);
     CHECK(broken.err == "lrsched reload: store broken\n");  // one line
+
+    const auto refused = site.run({"resume", "sweep"});  // the peer check: unreachable for us
+    CHECK(refused.exit_code == 2);
+    CHECK(refused.err == "lrsched resume: this user may not use the control socket\n");
 
     const auto plan = site.run({"plan", "sweep"});
     CHECK(plan.exit_code == 0);
