@@ -253,17 +253,19 @@ std::optional<Millis> Daemon::fire_job(const jobs::LoadedJob& lj, Millis now, bo
     if (decision.mark_fired) fired = to_ms(*decision.mark_fired);
     bool ran = false;
     if (decision.run_for) {
-        bool overlap = false;
+        std::optional<jobs::LatestRun> latest;
         if (lj.job.schedule.overlap == jobs::Overlap::skip) {
             auto last = store_.latest_run(job_id);
-            if (last && *last && !(*last)->finished_at) {
-                auto counts = store_.count_by_state((*last)->id);
-                overlap =
-                    !(*last)->resolved_at || (counts && ((*counts)[store::SessionState::queued] +
-                                                         (*counts)[store::SessionState::busy]) > 0);
+            if (last && *last) {
+                latest.emplace();
+                latest->finished = (*last)->finished_at.has_value();
+                latest->resolved = (*last)->resolved_at.has_value();
+                if (auto counts = store_.count_by_state((*last)->id); counts && !latest->finished)
+                    latest->waiting = (*counts)[store::SessionState::queued] +
+                                      (*counts)[store::SessionState::busy];
             }
         }
-        if (overlap) {
+        if (jobs::firing_skipped(lj.job.schedule.overlap, latest)) {
             spdlog::info("job={} firing skipped: the last run still has queued sessions", name);
         } else {
             // The run and the firing's record are one commit (schema/005).
