@@ -1,10 +1,13 @@
-// The jobs loop (SPEC §2): job files read every two seconds (and at SIGHUP)
-// and squared with the store, cron firings turned into runs, runs whose
+// The jobs loop (SPEC §2): job files read when jobs_dir's inotify watch
+// reports a change (runtime/jobs_watch.hpp), at SIGHUP and `reload`, and
+// periodically as a safety net (every 2 s without the watch), and squared
+// with the store; cron firings turned into runs, runs whose
 // targets are still to resolve handed to run_start.cpp, the library
 // re-checked for jobs that wait for it, and old api_calls rows pruned.
 // A failure while handling one job becomes that job's last error (logged
 // once, shown by `status`) and the loop goes on with the others.
-// Expected load: a few stat calls every two seconds; tens of jobs.
+// Expected load: a few stat calls per scan, a scan per save of a job file
+// and a minute; tens of jobs.
 #include "common/crash_point.hpp"
 #include "common/diagnostic.hpp"
 #include "common/log_text.hpp"
@@ -32,13 +35,21 @@ Millis to_ms(jobs::TimePoint t) {
 }  // namespace
 
 asio::awaitable<void> Daemon::jobs_loop() {
+    // jobs_watch_ outlives a restart of this loop (ensure() keeps a watch
+    // that is on); its pending read ends with the io_context at the latest.
     Millis next_scan = 0;
     Millis next_prune = 0;
     while (!stopping_) {
         Millis now = unix_now();
-        if (rescan_ || now >= next_scan) {
+        if (rescan_ || now >= next_scan || jobs_watch_.rescan_due(now)) {
+            // Watching before reading: what changes during the scan is an
+            // event for the next one. A watch that cannot be set up (no
+            // jobs_dir, no inotify watch left) is tried again at each scan.
+            const bool watched = jobs_watch_.ensure();
+            jobs_watch_.scanning();
             scan_jobs(now);
-            next_scan = now + kScanEvery;
+            jobs_watch_.watch_folders(registry_.target_folders(), now);
+            next_scan = now + (watched ? cfg_.jobs_scan_every.count() : kScanEvery);
             rescan_ = false;
         }
         if (now >= next_prune) {
@@ -65,8 +76,10 @@ asio::awaitable<void> Daemon::jobs_loop() {
                 wake = std::min(wake.value_or(*t->library_recheck_at), *t->library_recheck_at);
         }
         wake = std::min(wake.value_or(next_scan), next_scan);
+        if (const auto due = jobs_watch_.rescan_at()) wake = std::min(*wake, *due);
         co_await jobs_event_.wait(wake);
     }
+    jobs_watch_.close();
 }
 
 void Daemon::prune_api_calls(Millis now) {

@@ -17,6 +17,7 @@
 #include "mde/api_client.hpp"
 #include "mde/token_provider.hpp"
 #include "net/coro.hpp"
+#include "runtime/jobs_watch.hpp"
 #include "runtime/library_dir.hpp"
 #include "store/store.hpp"
 #include "view/live.hpp"
@@ -187,6 +188,8 @@ class Daemon {
     jobs::JobRegistry registry_;
     std::vector<std::unique_ptr<TenantRt>> tenants_;
     Event jobs_event_;
+    // jobs_dir's inotify watch: it wakes the jobs loop when a rescan is due.
+    JobsWatch jobs_watch_{io_, cfg_.jobs_dir, [this] { jobs_event_.notify(); }};
     asio::signal_set signals_;
     std::vector<std::int64_t> unresolved_;          // runs whose targets are still to resolve
     std::map<std::int64_t, Millis> resolve_after_;  // run -> retry time after a failure
