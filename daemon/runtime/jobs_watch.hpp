@@ -69,7 +69,7 @@ class JobsWatch {
     unsigned generation_ = 0;
     // inotify_event records, each 16 bytes and a name of up to NAME_MAX+1;
     // aligned for them (inotify(7)).
-    alignas(int) std::array<char, 64 * 1024> buffer_{};
+    alignas(int) std::array<char, std::size_t{64} * 1024> buffer_{};
 };
 
 }  // namespace lrsched::runtime
