@@ -282,3 +282,24 @@ TEST_CASE(
     INFO(e2e.log_tail(40));
     CHECK(count_lines(e2e.log(), "cannot watch jobs_dir") == 1);
 }
+
+TEST_CASE("jobs watch e2e: a new scheduled job file runs at its next firing, not at once") {
+    DaemonE2e e2e(quick_sweep());
+    e2e.start_daemon();
+    e2e.wait_for_sweep_end();
+    save_by_rename(jobs_dir(e2e) / "minutely.yaml",
+                   one_shot_job("schedule: {cron: '* * * * *', overlap: queue}\n"));
+    e2e.wait_until("the new job loaded", [&] {
+        return scalar(e2e, "SELECT count(*) FROM jobs WHERE name = 'minutely'") == 1;
+    });
+    e2e.wait_until(
+        "its first firing's run", [&] { return runs_of(e2e, "minutely", false) >= 1; },
+        std::chrono::seconds(150));
+    INFO(e2e.log_tail(40));
+    ReadOnlyDb db(e2e.db_path());
+    // The run stands for a whole minute after the file was loaded: nothing
+    // fired for an instant before the job existed.
+    CHECK(db.scalar("SELECT count(*) FROM runs r JOIN jobs j ON j.id = r.job_id WHERE j.name = "
+                    "'minutely' AND (r.\"trigger\" <> 'cron' OR r.scheduled_for % 60000 <> 0 OR "
+                    "r.scheduled_for <= j.loaded_at)") == 0);
+}
