@@ -106,7 +106,10 @@ void JobsWatch::watch_folders(const std::set<std::string>& folders, Millis now) 
         // A folder not there (yet) is not watched: its creation in jobs_dir
         // is an event, and the scan it causes comes back here.
         const int wd = ::inotify_add_watch(fd, folder.c_str(), kWatchMask);
-        if (wd < 0 || wd == dir_wd_) continue;  // wd_ == dir_wd_: jobs_dir by another path
+        // The descriptor of a folder already watched (jobs_dir, or another
+        // path to a folder in the map) adds nothing: no rescan, or two
+        // paths to one folder would ask for one at every scan.
+        if (wd < 0 || wd == dir_wd_ || folder_wds_.count(wd) != 0) continue;
         folder_wds_[wd] = folder;
         added = true;
     }
@@ -149,7 +152,7 @@ void JobsWatch::handle(int wd, std::uint32_t mask, const char* name) {
         if (mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED | IN_UNMOUNT)) {
             // A watch follows the inode: jobs_dir moved away is no longer
             // the configured path, and a jobs_dir deleted has nothing left.
-            lost(mask & IN_MOVE_SELF ? "it was moved" : "it was deleted");
+            lost(mask & IN_MOVE_SELF ? "it was moved" : "it was deleted or unmounted");
             return;
         }
         const Created created = mask & IN_CREATE ? created_entry(dir_, name) : Created::other;

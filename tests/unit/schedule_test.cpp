@@ -228,7 +228,7 @@ TEST_CASE("schedule: a clock stepped back never fires an instant twice, stepped 
     CHECK_FALSE(has_duplicates(l.runs));
 }
 
-TEST_CASE("schedule: overlap skip drops a firing while the last run waits; queue never does") {
+TEST_CASE("schedule: overlap skip drops a firing while the last run waits, queue never does") {
     SUBCASE("the decision") {
         CHECK_FALSE(firing_skipped(Overlap::skip, std::nullopt));          // no run yet
         CHECK(firing_skipped(Overlap::skip, LatestRun{false, false, 0}));  // targets unresolved
