@@ -59,13 +59,17 @@ asio::awaitable<void> Daemon::jobs_loop() {
         std::optional<Millis> wake = fire_jobs(now, first_firing_);
         first_firing_ = false;
         for (const std::int64_t run : std::vector<std::int64_t>(unresolved_)) {
-            const auto after = resolve_after_.find(run);
-            if (after != resolve_after_.end() && after->second > unix_now()) {
-                wake = std::min(wake.value_or(after->second), after->second);
-                continue;
+            auto after = resolve_after_.find(run);
+            if (after == resolve_after_.end() || after->second <= unix_now()) {
+                co_await resolve_guarded(run);
+                if (stopping_) co_return;
+                // A start that failed just now tries again then: the loop
+                // must wake for it, with no periodic scan to rely on (a time
+                // already past would spin the loop: the next scan retries).
+                after = resolve_after_.find(run);
             }
-            co_await resolve_guarded(run);
-            if (stopping_) co_return;
+            if (after != resolve_after_.end() && after->second > unix_now())
+                wake = std::min(wake.value_or(after->second), after->second);
         }
         for (const auto& t : tenants_) {
             if (t->library_recheck_at && *t->library_recheck_at <= unix_now()) {
@@ -75,7 +79,7 @@ asio::awaitable<void> Daemon::jobs_loop() {
             if (t->library_recheck_at)
                 wake = std::min(wake.value_or(*t->library_recheck_at), *t->library_recheck_at);
         }
-        wake = std::min(wake.value_or(next_scan), next_scan);
+        wake = std::min({wake.value_or(next_scan), next_scan, next_prune});
         if (const auto due = jobs_watch_.rescan_at()) wake = std::min(*wake, *due);
         co_await jobs_event_.wait(wake);
     }
