@@ -330,11 +330,19 @@ std::optional<Config> Parser::parse(const YAML::Node& root) {
     Config c;
     c.path = file_;
     const MapView m(file_, root, "configuration",
-                    {"state_dir", "jobs_dir", "log", "control", "metrics", "evidence", "tenants"},
+                    {"state_dir", "jobs_dir", "jobs_scan_every", "log", "control", "metrics",
+                     "evidence", "tenants"},
                     diags_);
     if (!m.valid()) return std::nullopt;
     path_field(m, "state_dir", c.state_dir);
     path_field(m, "jobs_dir", c.jobs_dir);
+    if (auto v = m.get("jobs_scan_every"))
+        if (auto d = read_duration(file_, *v, "jobs_scan_every", diags_)) {
+            if (d->count() == 0)
+                diags_.error(location_of(file_, *v), "jobs_scan_every: must be longer than 0");
+            else
+                c.jobs_scan_every = *d;
+        }
     if (auto v = m.get("log")) parse_log(*v, c.log);
     if (auto v = m.get("control")) parse_control(*v, c.control);
     if (auto v = m.get("metrics")) parse_metrics(*v, c.metrics_listen);

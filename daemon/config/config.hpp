@@ -105,6 +105,11 @@ struct Config {
     std::string path;  // the file it came from
     std::string state_dir = "/var/lib/lrsched";
     std::string jobs_dir = "/etc/lrsched/jobs";
+    // How often jobs_dir is read again while inotify watches it (a safety
+    // net); without inotify it is read every policy::kScanEvery whatever
+    // this says. Tests set it long, so that only the watch can explain a
+    // change seen.
+    Duration jobs_scan_every{policy::kDefaultWatchedScanEvery};
     LogConfig log;
     ControlConfig control;
     std::string metrics_listen;  // "host:port" or empty

@@ -119,11 +119,22 @@ inline constexpr Millis kUnstartableRetry = 60'000;
 
 // ---- Periods of the process -------------------------------------------
 
-// Job files are read this often (SPEC §2: a change is seen "within a few
-// seconds"); a few stat calls each time.
+// Job files are read this often when inotify cannot watch jobs_dir (SPEC
+// §2: a change is seen "within a few seconds"); a few stat calls each time.
 inline constexpr Millis kScanEvery = 2'000;
 // How often systemd's STATUS= line is refreshed (one store report each time).
 inline constexpr Millis kNotifyStatusEvery = 5'000;
+// jobs_scan_every: while inotify watches jobs_dir the periodic scan is only
+// a safety net (an event lost to a full queue is also a rescan, see
+// runtime/jobs_watch.hpp): once a minute costs nothing and bounds how long
+// a change the kernel did not report can go unseen.
+inline constexpr Millis kDefaultWatchedScanEvery = 60'000;
+// Events on jobs_dir within this long of the first become one rescan: an
+// editor's save is a burst (vim: 4913, a ~ backup, the file renamed over;
+// others: a temporary file renamed over) that must be read once, after it
+// ends. A rescan then follows a save within 0.3 s, well inside "a few
+// seconds", and no burst, however long, delays it more.
+inline constexpr Millis kJobsDebounce = 300;
 // api_calls rows older than every window are deleted this often: the table
 // stays near an hour of calls, and pruning is one statement.
 inline constexpr Millis kPruneEvery = 600'000;  // 10 min

@@ -33,4 +33,9 @@ FiringDecision decide_firing(const CronExpr& cron, TimeZone tz, const FiringInpu
     return d;
 }
 
+bool firing_skipped(Overlap overlap, const std::optional<LatestRun>& latest) {
+    if (overlap == Overlap::queue || !latest || latest->finished) return false;
+    return !latest->resolved || latest->waiting > 0;
+}
+
 }  // namespace lrsched::jobs

@@ -7,10 +7,14 @@
 // catch_up); firings missed while it ran (a suspended host, a clock stepped
 // forward) become one run. Because the next firing is computed from the last
 // instant handled, a clock stepped back never fires an instant twice.
+// Whether a due firing runs or is skipped for overlap is decided here too
+// (firing_skipped), so that the whole schedule is tested with a clock.
 #pragma once
 
 #include "jobs/cron.hpp"
+#include "jobs/job.hpp"
 
+#include <cstdint>
 #include <optional>
 
 namespace lrsched::jobs {
@@ -32,5 +36,20 @@ struct FiringDecision {
 };
 
 FiringDecision decide_firing(const CronExpr& cron, TimeZone tz, const FiringInput& in);
+
+// What a due firing must know of the job's latest run.
+struct LatestRun {
+    bool finished = false;     // every session final
+    bool resolved = false;     // its targets resolved and its sessions queued
+    std::int64_t waiting = 0;  // sessions queued or busy: not on the server yet
+};
+
+// SPEC §2 `overlap`: whether a due firing is skipped (and only marked as
+// handled, never retried later). `skip` skips while the latest run still
+// has targets to resolve or sessions waiting to be submitted; its sessions
+// already on the server (pending on offline machines for days) do not hold
+// the next run back. `queue` never skips: the new run's sessions queue
+// behind the old ones.
+bool firing_skipped(Overlap overlap, const std::optional<LatestRun>& latest);
 
 }  // namespace lrsched::jobs

@@ -29,6 +29,15 @@ const LoadedJob* JobRegistry::find(std::string_view name) const {
     return it == jobs_.end() ? nullptr : &it->second;
 }
 
+std::set<std::string> JobRegistry::target_folders() const {
+    std::set<std::string> out;
+    for (const auto& entry : seen_)
+        if (!entry.second.targets_path.empty())
+            out.insert(
+                fs::path(entry.second.targets_path).parent_path().lexically_normal().string());
+    return out;
+}
+
 ScanReport JobRegistry::scan() {
     ScanReport report;
     auto listed = list_job_files(ctx_.jobs_dir);

@@ -3,9 +3,10 @@
 // stops validating keeps its last valid version in force; its error is
 // reported once per change of the file, not on every scan. Files are loaded
 // through jobs/job_loader.hpp, the path `lrsched validate` takes. Expected
-// load: a few dozen job files, scanned every two seconds and at SIGHUP
-// (runtime/jobs_loop.cpp; there is no inotify watch); a file is parsed again
-// only when its (or its target list's) inode, size or mtime changed.
+// load: a few dozen job files, scanned when inotify reports a change, at
+// SIGHUP and as a safety net (runtime/jobs_loop.cpp, runtime/jobs_watch.hpp);
+// a file is parsed again only when its (or its target list's) inode, size or
+// mtime changed.
 #pragma once
 
 #include "common/result.hpp"
@@ -46,6 +47,9 @@ class JobRegistry {
 
     const std::map<std::string, LoadedJob>& jobs() const noexcept { return jobs_; }
     const LoadedJob* find(std::string_view name) const;
+    // The folders holding the target lists (from_file) of the files last
+    // read, valid or not: what a watch of jobs_dir must also watch.
+    std::set<std::string> target_folders() const;
 
   private:
     // What the last load of a path read, valid or not.

@@ -1,10 +1,13 @@
-// The jobs loop (SPEC §2): job files read every two seconds (and at SIGHUP)
-// and squared with the store, cron firings turned into runs, runs whose
+// The jobs loop (SPEC §2): job files read when jobs_dir's inotify watch
+// reports a change (runtime/jobs_watch.hpp), at SIGHUP and `reload`, and
+// periodically as a safety net (every 2 s without the watch), and squared
+// with the store; cron firings turned into runs, runs whose
 // targets are still to resolve handed to run_start.cpp, the library
 // re-checked for jobs that wait for it, and old api_calls rows pruned.
 // A failure while handling one job becomes that job's last error (logged
 // once, shown by `status`) and the loop goes on with the others.
-// Expected load: a few stat calls every two seconds; tens of jobs.
+// Expected load: a few stat calls per scan, a scan per save of a job file
+// and a minute; tens of jobs.
 #include "common/crash_point.hpp"
 #include "common/diagnostic.hpp"
 #include "common/log_text.hpp"
@@ -32,13 +35,21 @@ Millis to_ms(jobs::TimePoint t) {
 }  // namespace
 
 asio::awaitable<void> Daemon::jobs_loop() {
+    // jobs_watch_ outlives a restart of this loop (ensure() keeps a watch
+    // that is on); its pending read ends with the io_context at the latest.
     Millis next_scan = 0;
     Millis next_prune = 0;
     while (!stopping_) {
         Millis now = unix_now();
-        if (rescan_ || now >= next_scan) {
+        if (rescan_ || now >= next_scan || jobs_watch_.rescan_due(now)) {
+            // Watching before reading: what changes during the scan is an
+            // event for the next one. A watch that cannot be set up (no
+            // jobs_dir, no inotify watch left) is tried again at each scan.
+            const bool watched = jobs_watch_.ensure();
+            jobs_watch_.scanning();
             scan_jobs(now);
-            next_scan = now + kScanEvery;
+            jobs_watch_.watch_folders(registry_.target_folders(), now);
+            next_scan = now + (watched ? cfg_.jobs_scan_every.count() : kScanEvery);
             rescan_ = false;
         }
         if (now >= next_prune) {
@@ -48,13 +59,17 @@ asio::awaitable<void> Daemon::jobs_loop() {
         std::optional<Millis> wake = fire_jobs(now, first_firing_);
         first_firing_ = false;
         for (const std::int64_t run : std::vector<std::int64_t>(unresolved_)) {
-            const auto after = resolve_after_.find(run);
-            if (after != resolve_after_.end() && after->second > unix_now()) {
-                wake = std::min(wake.value_or(after->second), after->second);
-                continue;
+            auto after = resolve_after_.find(run);
+            if (after == resolve_after_.end() || after->second <= unix_now()) {
+                co_await resolve_guarded(run);
+                if (stopping_) co_return;
+                // A start that failed just now tries again then: the loop
+                // must wake for it, with no periodic scan to rely on (a time
+                // already past would spin the loop: the next scan retries).
+                after = resolve_after_.find(run);
             }
-            co_await resolve_guarded(run);
-            if (stopping_) co_return;
+            if (after != resolve_after_.end() && after->second > unix_now())
+                wake = std::min(wake.value_or(after->second), after->second);
         }
         for (const auto& t : tenants_) {
             if (t->library_recheck_at && *t->library_recheck_at <= unix_now()) {
@@ -64,9 +79,11 @@ asio::awaitable<void> Daemon::jobs_loop() {
             if (t->library_recheck_at)
                 wake = std::min(wake.value_or(*t->library_recheck_at), *t->library_recheck_at);
         }
-        wake = std::min(wake.value_or(next_scan), next_scan);
+        wake = std::min({wake.value_or(next_scan), next_scan, next_prune});
+        if (const auto due = jobs_watch_.rescan_at()) wake = std::min(*wake, *due);
         co_await jobs_event_.wait(wake);
     }
+    jobs_watch_.close();
 }
 
 void Daemon::prune_api_calls(Millis now) {
@@ -254,17 +271,19 @@ std::optional<Millis> Daemon::fire_job(const jobs::LoadedJob& lj, Millis now, bo
     if (decision.mark_fired) fired = to_ms(*decision.mark_fired);
     bool ran = false;
     if (decision.run_for) {
-        bool overlap = false;
+        std::optional<jobs::LatestRun> latest;
         if (lj.job.schedule.overlap == jobs::Overlap::skip) {
             auto last = store_.latest_run(job_id);
-            if (last && *last && !(*last)->finished_at) {
-                auto counts = store_.count_by_state((*last)->id);
-                overlap =
-                    !(*last)->resolved_at || (counts && ((*counts)[store::SessionState::queued] +
-                                                         (*counts)[store::SessionState::busy]) > 0);
+            if (last && *last) {
+                latest.emplace();
+                latest->finished = (*last)->finished_at.has_value();
+                latest->resolved = (*last)->resolved_at.has_value();
+                if (auto counts = store_.count_by_state((*last)->id); counts && !latest->finished)
+                    latest->waiting = (*counts)[store::SessionState::queued] +
+                                      (*counts)[store::SessionState::busy];
             }
         }
-        if (overlap) {
+        if (jobs::firing_skipped(lj.job.schedule.overlap, latest)) {
             spdlog::info("job={} firing skipped: the last run still has queued sessions", name);
         } else {
             // The run and the firing's record are one commit (schema/005).

@@ -19,6 +19,7 @@
 #include "mde/token_provider.hpp"
 #include "net/control_server.hpp"
 #include "net/coro.hpp"
+#include "runtime/jobs_watch.hpp"
 #include "runtime/library_dir.hpp"
 #include "store/report.hpp"
 #include "store/store.hpp"
@@ -228,6 +229,8 @@ class Daemon : public control::Backend {
     std::vector<std::unique_ptr<TenantRt>> tenants_;
     Event jobs_event_;
     Event notify_event_;  // wakes notify_loop (at stop)
+    // jobs_dir's inotify watch: it wakes the jobs loop when a rescan is due.
+    JobsWatch jobs_watch_{io_, cfg_.jobs_dir, [this] { jobs_event_.notify(); }};
     asio::signal_set signals_;
     std::optional<store::Report> report_;  // the read model's store part, a connection of its own
     std::vector<std::unique_ptr<net::ControlServer>> control_;  // the socket, and metrics.listen
