@@ -135,6 +135,10 @@ inline constexpr Millis kDefaultWatchedScanEvery = 60'000;
 // ends. A rescan then follows a save within 0.3 s, well inside "a few
 // seconds", and no burst, however long, delays it more.
 inline constexpr Millis kJobsDebounce = 300;
+// A job file that disappears while the daemon runs is taken as deleted
+// once it has stayed away this long (an editor's save may remove it for a
+// moment); still "within a few seconds" of SPEC §2.
+inline constexpr Millis kDeleteConfirm = 1'500;
 // api_calls rows older than every window are deleted this often: the table
 // stays near an hour of calls, and pruning is one statement.
 inline constexpr Millis kPruneEvery = 600'000;  // 10 min

@@ -41,7 +41,8 @@ asio::awaitable<void> Daemon::jobs_loop() {
     Millis next_prune = 0;
     while (!stopping_) {
         Millis now = unix_now();
-        if (rescan_ || now >= next_scan || jobs_watch_.rescan_due(now)) {
+        if (rescan_ || now >= next_scan || jobs_watch_.rescan_due(now) ||
+            (removal_check_at_ && now >= *removal_check_at_)) {
             // Watching before reading: what changes during the scan is an
             // event for the next one. A watch that cannot be set up (no
             // jobs_dir, no inotify watch left) is tried again at each scan.
@@ -81,6 +82,7 @@ asio::awaitable<void> Daemon::jobs_loop() {
         }
         wake = std::min({wake.value_or(next_scan), next_scan, next_prune});
         if (const auto due = jobs_watch_.rescan_at()) wake = std::min(*wake, *due);
+        if (removal_check_at_) wake = std::min(*wake, *removal_check_at_);
         co_await jobs_event_.wait(wake);
     }
     jobs_watch_.close();
@@ -154,9 +156,31 @@ void Daemon::scan_jobs(Millis now) {
         spdlog::error("jobs cannot be read from the store: {}", stored.error().message);
         return;
     }
-    for (const auto& row : *stored)
-        if (!row.deleted_at && !report.present.contains(row.name))
-            for_job(row.name, now, [&] { job_removed(row, now); });
+    // A file missing at start-up was deleted while the daemon was down: its
+    // queued sessions go before anything is submitted. A file that goes
+    // while it runs must stay gone for kDeleteConfirm: vim's save renames
+    // the file away before it writes the new one, and a scan in that gap
+    // must not withdraw the job's queue.
+    const bool confirm = scanned_once_;
+    scanned_once_ = true;
+    std::set<std::string> missing;
+    removal_check_at_.reset();
+    for (const auto& row : *stored) {
+        if (row.deleted_at || report.present.contains(row.name)) continue;
+        missing.insert(row.name);
+        const auto [seen, first] = missing_since_.emplace(row.name, now);
+        const Millis since = seen->second;
+        if (confirm && now - since < policy::kDeleteConfirm) {
+            if (first)
+                spdlog::info("job={} its file is missing: withdrawn if still missing in {} ms",
+                             row.name, policy::kDeleteConfirm);
+            const Millis at = since + policy::kDeleteConfirm;
+            removal_check_at_ = std::min(removal_check_at_.value_or(at), at);
+            continue;
+        }
+        for_job(row.name, now, [&] { job_removed(row, now); });
+    }
+    std::erase_if(missing_since_, [&](const auto& m) { return !missing.contains(m.first); });
 }
 
 void Daemon::job_refused(const std::string& name, const std::string& text, Millis now) {

@@ -234,6 +234,11 @@ class Daemon : public control::Backend {
     asio::signal_set signals_;
     std::optional<store::Report> report_;  // the read model's store part, a connection of its own
     std::vector<std::unique_ptr<net::ControlServer>> control_;  // the socket, and metrics.listen
+    // Job files found missing while running, since when: withdrawn once
+    // gone for policy::kDeleteConfirm (jobs_loop.cpp), looked at again then.
+    std::map<std::string, Millis> missing_since_;
+    std::optional<Millis> removal_check_at_;
+    bool scanned_once_ = false;
     std::set<std::int64_t> cancelled_runs_;         // cancelled before their targets were resolved
     std::vector<std::int64_t> unresolved_;          // runs whose targets are still to resolve
     std::map<std::int64_t, Millis> resolve_after_;  // run -> retry time after a failure
