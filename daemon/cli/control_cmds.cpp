@@ -61,8 +61,7 @@ int failed(const char* cmd, const HttpResponse& r) {
     const std::string why =
         member(r.body, "error").value_or("the daemon answered HTTP " + std::to_string(r.status));
     std::fprintf(stderr, "lrsched %s: %s\n", cmd, one_line(why).c_str());
-    return r.status >= 500 || r.status < 200 || r.status == 403 ? kExitUnreachable
-                                                                 : kExitUserError;
+    return r.status >= 500 || r.status < 200 || r.status == 403 ? kExitUnreachable : kExitUserError;
 }
 
 bool ok(const HttpResponse& r) {
