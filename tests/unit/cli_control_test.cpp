@@ -229,7 +229,8 @@ TEST_CASE("with a daemon, status and sessions print its answer and never read th
                                    "GET /v1/sessions?job=sweep&state=running&format=text"});
 }
 
-TEST_CASE("the daemon's answers: a message, a 4xx exits 1, a 5xx or 403 exits 2, each in one line") {
+TEST_CASE(
+    "the daemon's answers: a message, a 4xx exits 1, a 5xx or 403 exits 2, each in one line") {
     Site site;
     StandInDaemon daemon(
         site.socket,
