@@ -79,6 +79,17 @@ struct LocalFile {
     std::string sha256;  // lower-case hex
 };
 
+// What a scan of library_dir found (runtime/library_dir.hpp): the files to
+// keep in the library, and those skipped with the reason.
+struct LibraryScan {
+    struct Skipped {
+        std::string name;
+        std::string why;
+    };
+    std::vector<LocalFile> files;  // sorted by name
+    std::vector<Skipped> skipped;
+};
+
 // Indexes into `local` of the files the library lacks, or holds with
 // another SHA-256, in `local`'s order.
 std::vector<std::size_t> uploads_needed(const std::vector<LocalFile>& local,

@@ -79,16 +79,7 @@ int run_plan(const std::string& config_path, const std::string& job_ref) {
         in.library = (*api)->list_library();
         if (*in.library && !t->library_dir.empty()) {
             runtime::LibraryDir dir(t->library_dir);
-            auto scan = dir.scan();
-            if (scan) {
-                view::PlanInputs::LibraryDirScan lds;
-                lds.files = std::move(scan->files);
-                for (auto& sk : scan->skipped)
-                    lds.skipped.emplace_back(std::move(sk.name), std::move(sk.why));
-                in.library_dir = std::move(lds);
-            } else {
-                in.library_dir = std::move(scan).error();
-            }
+            in.library_dir = dir.scan();
         }
     }
     std::fputs(view::plan_text(std::move(in), unix_now()).c_str(), stdout);

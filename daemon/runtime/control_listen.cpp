@@ -91,16 +91,7 @@ asio::awaitable<HttpResponse> Daemon::answer_plan(control::PlanRequest req) {
     if (view::plan_needs_library(t->cfg, job)) {
         in.library = co_await t->api->list_library();
         if (*in.library && t->library_dir) {
-            auto scan = t->library_dir->scan();
-            if (scan) {
-                view::PlanInputs::LibraryDirScan lds;
-                lds.files = std::move(scan->files);
-                for (auto& sk : scan->skipped)
-                    lds.skipped.emplace_back(std::move(sk.name), std::move(sk.why));
-                in.library_dir = std::move(lds);
-            } else {
-                in.library_dir = std::move(scan).error();
-            }
+            in.library_dir = t->library_dir->scan();
         }
     }
     HttpResponse res;

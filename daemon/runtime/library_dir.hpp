@@ -21,14 +21,7 @@
 
 namespace lrsched::runtime {
 
-struct LibraryScan {
-    struct Skipped {
-        std::string name;
-        std::string why;
-    };
-    std::vector<api::LocalFile> files;  // sorted by name
-    std::vector<Skipped> skipped;
-};
+using api::LibraryScan;
 
 class LibraryDir {
   public:

@@ -113,9 +113,9 @@ void add_library(std::string& out, PlanInputs& in) {
                     f.name.c_str());
                 api::record_upload(*library, {f.name, f.sha256});
             }
-            for (const auto& [name, why] : scan.skipped)
-                add(out, "library: %s in library_dir is skipped: %s\n", quote_value(name).c_str(),
-                    why.c_str());
+            for (const auto& skipped : scan.skipped)
+                add(out, "library: %s in library_dir is skipped: %s\n",
+                    quote_value(skipped.name).c_str(), skipped.why.c_str());
         } else {
             add(out, "library: library_dir not read: %s\n",
                 in.library_dir->error().message.c_str());

@@ -18,7 +18,6 @@
 
 #include <optional>
 #include <string>
-#include <utility>
 #include <vector>
 
 namespace lrsched::view {
@@ -30,13 +29,8 @@ struct PlanInputs {
     std::vector<api::Machine> fleet;  // the tenant's machines, as listed
     // The library's listing, when the job uses it or library_dir is set.
     std::optional<Result<std::vector<api::LibraryFile>>> library;
-    // library_dir's scan, when it is configured: the files, and those
-    // skipped with why (name, reason).
-    struct LibraryDirScan {
-        std::vector<api::LocalFile> files;
-        std::vector<std::pair<std::string, std::string>> skipped;
-    };
-    std::optional<Result<LibraryDirScan>> library_dir;
+    // library_dir's scan, when it is configured.
+    std::optional<Result<api::LibraryScan>> library_dir;
 };
 
 // Whether plan needs the library's listing for this job and tenant.
