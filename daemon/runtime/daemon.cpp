@@ -234,24 +234,20 @@ view::Live Daemon::live(Millis now) const {
 }
 
 asio::awaitable<void> Daemon::notify_loop() {
+    using sessions::SessionState;
     while (!stopping_) {
-        if (auto o = overview(std::nullopt)) {
+        // The store's report alone: the line needs no ETA and no live figures.
+        if (auto r = report_->status(tenant_names(cfg_), std::nullopt, unix_now())) {
             std::int64_t jobs = 0, running = 0, queued = 0, paused = 0;
-            for (const auto& j : o->status.jobs) {
+            for (const auto& j : r->jobs) {
                 if (j.deleted_at) continue;
                 ++jobs;
                 paused += j.paused ? 1 : 0;
-                if (j.latest_run && !j.latest_run->finished_at) {
-                    const auto& c = j.latest_run->counts;
-                    const auto n = [&](sessions::SessionState s) {
-                        const auto it = c.find(s);
-                        return it == c.end() ? 0 : it->second;
-                    };
-                    running += n(sessions::SessionState::running) +
-                               n(sessions::SessionState::pending) +
-                               n(sessions::SessionState::submitting);
-                    queued += n(sessions::SessionState::queued) + n(sessions::SessionState::busy);
-                }
+                if (!j.latest_run || j.latest_run->finished_at) continue;
+                const auto& n = j.latest_run->counts;  // every state, zeros included
+                running += n.at(SessionState::running) + n.at(SessionState::pending) +
+                           n.at(SessionState::submitting);
+                queued += n.at(SessionState::queued) + n.at(SessionState::busy);
             }
             sd::status(std::to_string(jobs) + " jobs, " + std::to_string(running) + " running, " +
                        std::to_string(queued) + " queued, " + std::to_string(paused) + " paused");
