@@ -16,6 +16,8 @@ Interface (all of it):
     # leaving the block (normally, by an exception or by Ctrl-C) SIGKILLs the
     # namespace's PID 1, which ends every process in it and frees its mounts.
 
+Self-test (boots twice, ~3 s): /usr/bin/python3 tests/systemd/container.py
+
 The host is never changed: every mount is made inside a private mount
 namespace (nothing propagates back), the root is an overlay whose writes land
 on the tmpfs, /proc/sys and /sys are read-only inside, and the units that
@@ -36,9 +38,11 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 
+HERE = os.path.dirname(os.path.abspath(__file__))
 UNIFIED = "/sys/fs/cgroup/unified"   # the host's cgroup2 mount (hybrid layout)
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -105,8 +109,12 @@ echo lrsched-ct > "$r/etc/hostname"
 hostname lrsched-ct
 cd "$r"
 mount --move . /
-exec chroot . /usr/bin/setpriv --bounding-set -sys_module,-sys_time,-syslog,-wake_alarm \
-    /lib/systemd/systemd --unit=lrsched-ct.target --log-target=console
+# systemd makes / shared itself only when it is not in a container; services'
+# credentials are mounted in a child namespace and propagate back through it.
+# (Shared within this mount namespace only: it has no peer on the host.)
+exec chroot . /bin/sh -c 'mount --make-rshared / && exec /usr/bin/setpriv \
+    --bounding-set -sys_module,-sys_time,-syslog,-wake_alarm \
+    /lib/systemd/systemd --unit=lrsched-ct.target'
 """
 
 
@@ -265,3 +273,52 @@ class Container:
     def read(self, path):
         with open(self.path(path)) as f:
             return f.read()
+
+
+def _host_state():
+    with open("/proc/self/mountinfo") as f:
+        mounts = sorted(" ".join(l.split()[3:5]) for l in f)
+    cgroups = sorted(d for d in os.listdir(UNIFIED) if d.startswith("lrsched-ct-"))
+    scratch = sorted(d for d in os.listdir(tempfile.gettempdir()) if d.startswith("lrsched-ct-")
+                     and os.path.isdir(os.path.join(tempfile.gettempdir(), d)))
+    return mounts, cgroups, scratch, open("/etc/hostname").read()
+
+
+def self_test():
+    """Boots, does what would hurt the host (tmpfiles' /tmp cleaning, writes
+    to /etc, a service), tears down, and checks the host is as it was; then
+    the same torn down by SIGINT from a child process."""
+    before = _host_state()
+    canary = tempfile.NamedTemporaryFile(prefix="lrsched-canary-", delete=False)
+    canary.write(b"still here\n")
+    canary.close()
+    t0 = time.monotonic()
+    with Container() as c:
+        print(f"booted in {time.monotonic() - t0:.1f} s: {c.state}")
+        c.run(["systemd-tmpfiles", "--clean", "--remove", "--boot"], check=False)
+        c.write("/etc/lrsched-ct-probe", "inside\n")
+        c.run(["rm", "-f", "/usr/bin/true"])  # a lower-layer file, deleted in the overlay
+        r = c.run(["systemd-run", "--wait", "--pipe", "-p", "DynamicUser=yes", "id", "-un"])
+        assert r.stdout.strip().startswith("run-"), r.stdout
+        assert c.read("/etc/lrsched-ct-probe") == "inside\n"
+        assert c.run(["stat", "-f", "-c", "%T", "/tmp"]).stdout.strip() == "tmpfs"
+    assert open(canary.name).read() == "still here\n", "the host's /tmp was touched"
+    assert not os.path.exists("/etc/lrsched-ct-probe"), "a write reached the host's /etc"
+    assert os.path.exists("/usr/bin/true"), "a deletion reached the host"
+    assert _host_state() == before, "mounts, cgroups or scratch left on the host"
+    # Ctrl-C: the library in a child; SIGINT once it is up.
+    child = subprocess.Popen([sys.executable, "-c", "import sys, time; sys.path.insert(0, %r); "
+                              "from container import Container\nwith Container():\n"
+                              "    print('up', flush=True); time.sleep(60)" % HERE],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert child.stdout.readline().strip() == "up"
+    child.send_signal(signal.SIGINT)
+    assert child.wait(timeout=30) != 0
+    assert _host_state() == before, "SIGINT left mounts, cgroups or scratch on the host"
+    os.unlink(canary.name)
+    print(f"container self-test: ok ({time.monotonic() - t0:.1f} s): host /tmp canary intact, "
+          "/etc and /usr untouched, no mount, cgroup or scratch left (also after SIGINT)")
+
+
+if __name__ == "__main__":
+    self_test()

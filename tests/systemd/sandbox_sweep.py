@@ -1,0 +1,292 @@
+#!/usr/bin/python3
+"""The daemon under its systemd unit, for real (issue 14 item 2): boots a
+throw-away systemd machine (container.py), installs lrsched there as an
+operator would, gives it a tenant that is an `lrsched-sim` on the host's
+loopback, its secret as an encrypted credential and two job files, starts the
+service and checks what the unit promises: READY reached, user lrsched
+without capabilities, NoNewPrivs, seccomp filter, the control socket, the
+sweep done, evidence and a manifest that `lrsched verify` accepts, reload,
+a clean stop within 5 s, and the daemon's lines in the journal. Prints its
+figures; exit 0 only if every check passes. About 20-40 s on the CI machine.
+
+Usage: sandbox_sweep.py BUILD_DIR [--deb FILE] [--break] [--keep DIR]
+  --deb FILE  install that package (apt-get install ./FILE) instead of
+              `cmake --install BUILD_DIR --prefix /usr` plus the unit and
+              sysusers file of this tree; BUILD_DIR still gives lrsched-sim.
+  --break     add a drop-in with RestrictAddressFamilies=AF_UNIX: the sweep
+              must then FAIL (shows the test catches a breaking restriction).
+  --keep DIR  copy the journal and the simulator's log there at the end.
+
+Faithfulness: the unit runs under the host's systemd 252 as PID 1, with its
+namespaces, seccomp filter, capability sets, NoNewPrivileges, ProtectSystem,
+credentials and the BPF firewall (IPAddressDeny=) and device policy applied
+for real on a cgroup2 hierarchy. Not the same as a booted Debian: the host
+is a hybrid-cgroup VM, so the container's cgroup2 has no controllers (any
+CPUQuota=/MemoryMax= would be ignored; the unit sets none); the network
+namespace is the host's (the simulator is on 127.0.0.1, so IPAddressDeny's
+link-local/multicast denial is applied but not exercised against a real
+remote host); and the boot target is basic.target with host units masked.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "bench"))
+from container import Container  # noqa: E402
+from simenv import CLIENT_ID, SECRET, SimTenant  # noqa: E402
+
+CONFIG = "/etc/lrsched/lrsched.yaml"
+STATE = "/var/lib/lrsched"
+JOBS = {
+    "sandbox-getfile": """description: the event log of every Windows server
+targets:
+  tags: [server]
+  os: [WindowsServer2019, WindowsServer2022]
+commands:
+  - GetFile: 'C:\\Windows\\System32\\winevt\\Logs\\Security.evtx'
+comment: sandbox sweep getfile
+""",
+    "sandbox-script": """description: a library script on every Windows server, then its output
+targets:
+  tags: [server]
+  os: [WindowsServer2019, WindowsServer2022]
+commands:
+  - RunScript: collect-triage.ps1
+  - GetFile: 'C:\\Windows\\Temp\\triage.zip'
+comment: sandbox sweep script
+""",
+}
+
+
+class Checks:
+    def __init__(self):
+        self.failed = []
+
+    def check(self, what, ok, detail=""):
+        print(f"  [{'ok' if ok else 'FAIL'}] {what}" + (f": {detail}" if detail else ""),
+              flush=True)
+        if not ok:
+            self.failed.append(what)
+        return ok
+
+
+def config_text(ready):
+    return f"""# written by tests/systemd/sandbox_sweep.py
+state_dir: {STATE}
+jobs_dir: /etc/lrsched/jobs
+log: {{level: info}}
+tenants:
+  - name: sim
+    tenant_id: {ready["tenant"]}
+    client_id: {CLIENT_ID}
+    api_base: {ready["base"]}
+    login_base: {ready["base"]}
+    ca_file: /etc/lrsched/sim-ca.pem
+    limits:
+      submit_rate: {{calls: 10, per: 3s}}
+      read_rate: [{{calls: 100, per: 3s}}, {{calls: 1500, per: 1m}}]
+      concurrent_sessions: 10
+      queue_expiry: 20s
+      runscript_timeout: 10s
+    poll_interval: 1s
+    listing_lag: 2s
+"""
+
+
+def install(c, build, deb):
+    if deb:
+        c.copy_in(deb, "/tmp/" + os.path.basename(deb), 0o644)
+        c.run(["apt-get", "install", "-y", "--no-install-recommends",
+               "/tmp/" + os.path.basename(deb)], timeout=120)
+    else:
+        c.run(["cmake", "--install", build, "--prefix", "/usr"], timeout=60)
+        if not os.path.exists(c.path("/usr/bin/lrsched")):
+            c.copy_in(os.path.join(build, "daemon/lrsched"), "/usr/bin/lrsched", 0o755)
+        # this tree's unit and user, whatever the build's install rules did
+        c.copy_in(os.path.join(ROOT, "systemd/lrsched.service"),
+                  "/usr/lib/systemd/system/lrsched.service", 0o644)
+        c.copy_in(os.path.join(ROOT, "systemd/lrsched.sysusers"),
+                  "/usr/lib/sysusers.d/lrsched.conf", 0o644)
+        c.run(["systemd-sysusers", "/usr/lib/sysusers.d/lrsched.conf"])
+
+
+def configure(c, env, broken):
+    c.run(["install", "-d", "-m", "0750", "-g", "lrsched", "/etc/lrsched", "/etc/lrsched/jobs"])
+    c.copy_in(env.ready["ca_file"], "/etc/lrsched/sim-ca.pem", 0o644)
+    c.write(CONFIG, config_text(env.ready), 0o640)
+    for name, text in JOBS.items():
+        c.write(f"/etc/lrsched/jobs/{name}.yaml", text, 0o640)
+    c.run(["chgrp", "-R", "lrsched", "/etc/lrsched"])
+    # The secret as the README tells operators: encrypted with the machine's
+    # credential key, loaded by name from /etc/credstore.encrypted.
+    c.run(["install", "-d", "-m", "0700", "/etc/credstore.encrypted"])
+    c.run(["systemd-creds", "encrypt", "--name=sim.secret", "-", "/etc/credstore.encrypted/sim.secret"],
+          input=SECRET)
+    dropins = "/etc/systemd/system/lrsched.service.d/"
+    c.write(dropins + "credentials.conf", "[Service]\nLoadCredentialEncrypted=sim.secret\n")
+    if broken:
+        c.write(dropins + "break.conf", "[Service]\nRestrictAddressFamilies=AF_UNIX\n")
+    c.run(["systemctl", "daemon-reload"])
+
+
+def status_fields(text):
+    fields = {}
+    for line in text.splitlines():
+        k, _, v = line.partition(":")
+        fields[k] = v.strip()
+    return fields
+
+
+def query(c, sql):
+    path = c.path(STATE + "/lrsched.db")
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    except sqlite3.OperationalError:
+        return []
+    try:
+        return con.execute(sql).fetchall()
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        con.close()
+
+
+def sweep(c, env, t, broken):
+    t0 = time.monotonic()
+    r = c.run(["systemctl", "start", "lrsched"], check=False, timeout=20)
+    started = time.monotonic() - t0
+    active = c.run(["systemctl", "is-active", "lrsched"], check=False).stdout.strip()
+    if not t.check("systemctl start: active (READY=1)", r.returncode == 0 and active == "active",
+                   f"{active} after {started:.1f} s" + (f"; {r.stderr.strip()}" if r.returncode else "")):
+        return
+    pid = int(c.run(["systemctl", "show", "-p", "MainPID", "--value", "lrsched"]).stdout)
+    st = status_fields(c.run(["cat", f"/proc/{pid}/status"]).stdout)
+    uid = c.run(["id", "-u", "lrsched"]).stdout.strip()
+    t.check("runs as user lrsched", st["Uid"].split() == [uid] * 4, f"Uid {st['Uid']}")
+    caps = {k: st[k] for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")}
+    t.check("no capabilities", all(int(v, 16) == 0 for v in caps.values()),
+            " ".join(f"{k} {v}" for k, v in caps.items()))
+    t.check("NoNewPrivs 1", st.get("NoNewPrivs") == "1", st.get("NoNewPrivs", "?"))
+    t.check("Seccomp 2 (filter)", st.get("Seccomp") == "2", st.get("Seccomp", "?"))
+
+    r = c.run(["lrsched", "status", "-c", CONFIG], check=False, timeout=30)
+    t.check("lrsched status as root through /run/lrsched/control.sock", r.returncode == 0,
+            f"exit {r.returncode}, {len(r.stdout.splitlines())} lines" +
+            (f"; {r.stderr.strip()}" if r.returncode else ""))
+
+    deadline = time.monotonic() + 75
+    done = False
+    while time.monotonic() < deadline:
+        runs = query(c, "SELECT count(*), count(finished_at) FROM runs")
+        if runs and runs[0][0] == len(JOBS) and runs[0][1] == len(JOBS):
+            done = True
+            break
+        if c.run(["systemctl", "is-active", "lrsched"], check=False).stdout.strip() != "active":
+            break
+        time.sleep(0.5)
+    counts = dict(query(c, "SELECT state, count(*) FROM sessions GROUP BY state"))
+    total = sum(counts.values())
+    t.check("the sweep ends with every session done",
+            done and total > 0 and counts.get("done") == total,
+            f"{len(JOBS)} jobs, sessions {counts or 'none'}, "
+            f"{time.monotonic() - t0:.1f} s after start" + ("" if done else " (not finished)"))
+
+    verified = 0
+    for job in JOBS:
+        rows = query(c, "SELECT r.id FROM runs r JOIN jobs j ON j.id = r.job_id "
+                        f"WHERE j.name = '{job}'")
+        folder = f"{STATE}/evidence/{job}/{rows[0][0] if rows else 1}"
+        manifest = os.path.exists(c.path(folder + "/manifest.jsonl"))
+        r = c.run(["lrsched", "verify", folder], check=False)
+        ok = manifest and r.returncode == 0 and " 0 missing, 0 altered, 0 extra, 0 manifest" in r.stdout
+        t.check(f"evidence of {job} verified", ok, r.stdout.strip() or r.stderr.strip())
+        verified += ok
+
+    r = c.run(["systemctl", "reload", "lrsched"], check=False, timeout=30)
+    active = c.run(["systemctl", "is-active", "lrsched"], check=False).stdout.strip()
+    t.check("systemctl reload", r.returncode == 0 and active == "active", active)
+
+    t1 = time.monotonic()
+    r = c.run(["systemctl", "stop", "lrsched"], check=False, timeout=40)
+    stopped = time.monotonic() - t1
+    show = dict(l.partition("=")[::2] for l in c.run(
+        ["systemctl", "show", "-p", "Result", "-p", "ExecMainStatus", "lrsched"]).stdout.splitlines())
+    t.check("systemctl stop: clean, within 5 s",
+            r.returncode == 0 and stopped < 5 and show.get("Result") == "success",
+            f"{stopped:.2f} s, Result {show.get('Result')}, exit status {show.get('ExecMainStatus')}")
+
+    journal = c.run(["journalctl", "-u", "lrsched", "--no-pager", "-o", "cat"]).stdout
+    daemon_lines = [l for l in journal.splitlines() if l and not l.startswith(
+        ("Starting ", "Started ", "Stopping ", "Stopped ", "Reloading ", "Reloaded ",
+         "lrsched.service:"))]
+    t.check("the journal has the daemon's lines (journalctl -u lrsched)", len(daemon_lines) > 0,
+            f"{len(daemon_lines)} lines, e.g. {daemon_lines[0][:100]!r}" if daemon_lines else "none")
+    if t.failed and not broken:
+        print("--- journalctl -u lrsched (last 30 lines)")
+        print("\n".join(journal.splitlines()[-30:]))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("build")
+    ap.add_argument("--deb")
+    ap.add_argument("--break", dest="broken", action="store_true")
+    ap.add_argument("--keep")
+    args = ap.parse_args()
+    build = os.path.abspath(args.build)
+    t = Checks()
+    t_start = time.monotonic()
+    work = tempfile.mkdtemp(prefix="sandbox-sweep-")
+    env = None
+    try:
+        env = SimTenant(
+            work, build,
+            ["--machines", "80", "--seed", "14", "--submit-calls", "10", "--submit-window", "3s",
+             "--concurrent-sessions", "10", "--runscript-duration", "0.5", "--getfile-duration",
+             "0.5", "--offline-fraction", "0", "--never-online-fraction", "0",
+             "--busy-fraction", "0", "--read-calls", "100", "--read-window", "3s",
+             "--read-calls-long", "1500", "--read-window-long", "1m",
+             "--library", "collect-triage.ps1"], {})
+        print(f"simulator on the host at {env.ready['base']}", flush=True)
+        with Container() as c:
+            print(f"container up in {time.monotonic() - t_start:.1f} s ({c.state})", flush=True)
+            install(c, build, args.deb)
+            configure(c, env, args.broken)
+            print("installed" + (f" {args.deb}" if args.deb else f" from {build}") +
+                  (", with the breaking drop-in RestrictAddressFamilies=AF_UNIX" if args.broken
+                   else ""), flush=True)
+            try:
+                sweep(c, env, t, args.broken)
+            finally:
+                if args.keep:
+                    os.makedirs(args.keep, exist_ok=True)
+                    with open(os.path.join(args.keep, "journal.txt"), "w") as f:
+                        f.write(c.run(["journalctl", "--no-pager"], check=False).stdout)
+                    shutil.copy(os.path.join(work, "sim.err"), args.keep)
+    except Exception as e:  # noqa: BLE001  (any error is a failed check, reported)
+        t.check("no error", False, f"{type(e).__name__}: {e}")
+    finally:
+        if env is not None:
+            env.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    took = time.monotonic() - t_start
+    if args.broken:
+        print(f"sandbox sweep with --break: {len(t.failed)} check(s) failed, as they must "
+              f"({took:.1f} s)" if t.failed else f"sandbox sweep with --break: nothing failed ({took:.1f} s)")
+        return 0 if t.failed else 1
+    print(f"sandbox sweep: {'PASS' if not t.failed else 'FAIL: ' + ', '.join(t.failed)} "
+          f"({took:.1f} s in all)")
+    return 0 if not t.failed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
