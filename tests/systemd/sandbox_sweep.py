@@ -32,7 +32,6 @@ import argparse
 import json
 import os
 import shutil
-import sqlite3
 import sys
 import tempfile
 import time
@@ -134,7 +133,9 @@ def configure(c, env, broken):
     dropins = "/etc/systemd/system/lrsched.service.d/"
     c.write(dropins + "credentials.conf", "[Service]\nLoadCredentialEncrypted=sim.secret\n")
     if broken:
-        c.write(dropins + "break.conf", "[Service]\nRestrictAddressFamilies=AF_UNIX\n")
+        # an empty assignment first: these lists add up across drop-ins otherwise
+        c.write(dropins + "break.conf",
+                "[Service]\nRestrictAddressFamilies=\nRestrictAddressFamilies=AF_UNIX\n")
     c.run(["systemctl", "daemon-reload"])
 
 
@@ -147,20 +148,35 @@ def status_fields(text):
 
 
 def query(c, sql):
-    path = c.path(STATE + "/lrsched.db")
-    try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-    except sqlite3.OperationalError:
-        return []
-    try:
-        return con.execute(sql).fetchall()
-    except sqlite3.OperationalError:
-        return []
-    finally:
-        con.close()
+    """Rows of the daemon's store, read inside the container (a read-only
+    WAL reader as root); [] until the daemon has made its tables."""
+    code = ("import json, sqlite3, sys\n"
+            "try:\n"
+            "    con = sqlite3.connect('file:%s/lrsched.db?mode=ro', uri=True, timeout=5)\n"
+            "    print(json.dumps(con.execute(sys.argv[1]).fetchall()))\n"
+            "except sqlite3.OperationalError:\n"
+            "    print('[]')\n" % STATE)
+    r = c.run(["/usr/bin/python3", "-c", code, sql], check=False, timeout=20)
+    return [tuple(row) for row in json.loads(r.stdout)] if r.returncode == 0 else []
+
+
+def firewall_applies(c, env, t):
+    """IPAddressDeny= needs BPF on cgroup2: shown to work in this container by
+    a transient unit that must fail to reach the simulator with it, and
+    reach it without."""
+    port = env.ready["base"].rsplit(":", 1)[1].strip("/")
+    code = ("import socket; socket.create_connection(('127.0.0.1', %s), timeout=1)" % port)
+    ok = []
+    for prop in ("IPAddressDeny=", "IPAddressDeny=any"):
+        r = c.run(["systemd-run", "--wait", "--quiet", "-p", prop, "/usr/bin/python3", "-c", code],
+                  check=False, timeout=30)
+        ok.append(r.returncode == 0)
+    t.check("the BPF firewall applies here (IPAddressDeny=any blocks the simulator)",
+            ok == [True, False], f"connects without it: {ok[0]}, with it: {ok[1]}")
 
 
 def sweep(c, env, t, broken):
+    firewall_applies(c, env, t)
     t0 = time.monotonic()
     r = c.run(["systemctl", "start", "lrsched"], check=False, timeout=20)
     started = time.monotonic() - t0
@@ -211,9 +227,24 @@ def sweep(c, env, t, broken):
         t.check(f"evidence of {job} verified", ok, r.stdout.strip() or r.stderr.strip())
         verified += ok
 
+    r = c.run(["find", STATE, "/run/lrsched", "-perm", "/o=rwx"], check=False)
+    t.check("nothing in the state or runtime directory is open to others (UMask=0027)",
+            r.returncode == 0 and not r.stdout.strip(), r.stdout.strip()[:200] or "none")
+
+    # The daemon logs its SIGHUP; the journal may take a moment to have it.
     r = c.run(["systemctl", "reload", "lrsched"], check=False, timeout=30)
     active = c.run(["systemctl", "is-active", "lrsched"], check=False).stdout.strip()
-    t.check("systemctl reload", r.returncode == 0 and active == "active", active)
+    seen = False
+    deadline = time.monotonic() + 10
+    while r.returncode == 0 and not seen and time.monotonic() < deadline:
+        seen = "SIGHUP" in c.run(["journalctl", "-u", "lrsched", "--no-pager", "-o", "cat"],
+                                 check=False).stdout
+        if not seen:
+            time.sleep(0.2)
+    newpid = c.run(["systemctl", "show", "-p", "MainPID", "--value", "lrsched"]).stdout.strip()
+    t.check("systemctl reload: the daemon re-reads its jobs (SIGHUP), same process",
+            r.returncode == 0 and active == "active" and seen and newpid == str(pid),
+            f"{active}, SIGHUP in the journal: {seen}, main PID {pid} -> {newpid}")
 
     t1 = time.monotonic()
     r = c.run(["systemctl", "stop", "lrsched"], check=False, timeout=40)
@@ -230,6 +261,9 @@ def sweep(c, env, t, broken):
          "lrsched.service:"))]
     t.check("the journal has the daemon's lines (journalctl -u lrsched)", len(daemon_lines) > 0,
             f"{len(daemon_lines)} lines, e.g. {daemon_lines[0][:100]!r}" if daemon_lines else "none")
+    full = c.run(["journalctl", "--no-pager", "-o", "cat"], check=False).stdout
+    t.check("the secret is nowhere in the journal", SECRET not in full,
+            f"{len(full.splitlines())} lines searched")
     if t.failed and not broken:
         print("--- journalctl -u lrsched (last 30 lines)")
         print("\n".join(journal.splitlines()[-30:]))
