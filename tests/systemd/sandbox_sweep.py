@@ -194,6 +194,20 @@ def sweep(c, env, t, broken):
     t.check("NoNewPrivs 1", st.get("NoNewPrivs") == "1", st.get("NoNewPrivs", "?"))
     t.check("Seccomp 2 (filter)", st.get("Seccomp") == "2", st.get("Seccomp", "?"))
 
+    # The mount sandbox as the daemon sees it: / read-only (ProtectSystem=strict)
+    # but its state directory, /home covered (ProtectHome), a /tmp of its own
+    # (PrivateTmp: systemd-private-*), /dev a read-only one (PrivateDevices).
+    mounts = {}
+    for line in c.read(f"/proc/{pid}/mountinfo").splitlines():
+        f = line.split()
+        mounts[f[4]] = (set(f[5].split(",")) & {"ro", "rw"}, f[3])
+    want = {"/": "ro", STATE: "rw", "/home": "ro", "/tmp": "rw", "/dev": "ro"}
+    ok = all(p in mounts and flag in mounts[p][0] for p, flag in want.items())
+    ok = ok and "systemd-private-" in mounts["/tmp"][1]
+    t.check("the daemon's mounts: ProtectSystem, ProtectHome, PrivateTmp, PrivateDevices", ok,
+            ", ".join(f"{p} {','.join(mounts[p][0])}" if p in mounts else f"{p} absent"
+                      for p in want) + (f" (from {mounts['/tmp'][1]})" if "/tmp" in mounts else ""))
+
     r = c.run(["lrsched", "status", "-c", CONFIG], check=False, timeout=30)
     t.check("lrsched status as root through /run/lrsched/control.sock", r.returncode == 0,
             f"exit {r.returncode}, {len(r.stdout.splitlines())} lines" +
