@@ -121,7 +121,8 @@ exec chroot . /bin/sh -c 'mount --make-rshared / && exec /usr/bin/setpriv \
 class Container:
     def __init__(self, boot_timeout=60, log=None):
         self.boot_timeout = boot_timeout
-        self.log = log          # host path for systemd's console output; None: a temp file
+        self.log = log          # host path for the set-up's output; None: a temp file,
+        self._own_log = log is None   # removed at the end unless the boot failed
         self.proc = None
         self.pid1 = None        # host PID of the namespace's PID 1
         self.scratch = None
@@ -136,6 +137,7 @@ class Container:
         try:
             self.start()
         except BaseException:
+            self._own_log = False   # named in the error: keep it
             self.stop()
             raise
         return self
@@ -220,6 +222,11 @@ class Container:
             # only an empty mount point on the host: the tmpfs lived in the namespace
             shutil.rmtree(self.scratch, ignore_errors=True)
             self.scratch = None
+        if self._own_log and self.log is not None:
+            try:
+                os.unlink(self.log)
+            except FileNotFoundError:
+                pass
         if self._old_sigint is not None:
             signal.signal(signal.SIGINT, self._old_sigint)
             self._old_sigint = None
@@ -279,8 +286,7 @@ def _host_state():
     with open("/proc/self/mountinfo") as f:
         mounts = sorted(" ".join(l.split()[3:5]) for l in f)
     cgroups = sorted(d for d in os.listdir(UNIFIED) if d.startswith("lrsched-ct-"))
-    scratch = sorted(d for d in os.listdir(tempfile.gettempdir()) if d.startswith("lrsched-ct-")
-                     and os.path.isdir(os.path.join(tempfile.gettempdir(), d)))
+    scratch = sorted(d for d in os.listdir(tempfile.gettempdir()) if d.startswith("lrsched-ct-"))
     return mounts, cgroups, scratch, open("/etc/hostname").read()
 
 

@@ -322,6 +322,9 @@ def main():
                     shutil.copy(os.path.join(work, "sim.err"), args.keep)
     except Exception as e:  # noqa: BLE001  (any error is a failed check, reported)
         t.check("no error", False, f"{type(e).__name__}: {e}")
+    except KeyboardInterrupt:
+        print("sandbox sweep: interrupted; the container and the simulator are stopped")
+        return 130
     finally:
         if env is not None:
             env.stop()
