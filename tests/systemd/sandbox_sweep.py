@@ -9,12 +9,14 @@ sweep done, evidence and a manifest that `lrsched verify` accepts, reload,
 a clean stop within 5 s, and the daemon's lines in the journal. Prints its
 figures; exit 0 only if every check passes. About 20-40 s on the CI machine.
 
-Usage: sandbox_sweep.py BUILD_DIR [--deb FILE] [--break] [--keep DIR]
+Usage: sandbox_sweep.py BUILD_DIR [--deb FILE] [--break [LINES]] [--keep DIR]
   --deb FILE  install that package (apt-get install ./FILE) instead of
               `cmake --install BUILD_DIR --prefix /usr` plus the unit and
               sysusers file of this tree; BUILD_DIR still gives lrsched-sim.
-  --break     add a drop-in with RestrictAddressFamilies=AF_UNIX: the sweep
-              must then FAIL (shows the test catches a breaking restriction).
+  --break [LINES]  add a drop-in that must make the sweep FAIL (shows the
+              test catches a breaking restriction); LINES are ';'-separated
+              directives, by default "RestrictAddressFamilies=;
+              RestrictAddressFamilies=AF_UNIX" (exit 0 when something failed).
   --keep DIR  copy the journal and the simulator's log there at the end.
 
 Faithfulness: the unit runs under the host's systemd 252 as PID 1, with its
@@ -32,6 +34,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -133,9 +136,7 @@ def configure(c, env, broken):
     dropins = "/etc/systemd/system/lrsched.service.d/"
     c.write(dropins + "credentials.conf", "[Service]\nLoadCredentialEncrypted=sim.secret\n")
     if broken:
-        # an empty assignment first: these lists add up across drop-ins otherwise
-        c.write(dropins + "break.conf",
-                "[Service]\nRestrictAddressFamilies=\nRestrictAddressFamilies=AF_UNIX\n")
+        c.write(dropins + "break.conf", "[Service]\n" + broken.replace(";", "\n") + "\n")
     c.run(["systemctl", "daemon-reload"])
 
 
@@ -178,7 +179,10 @@ def firewall_applies(c, env, t):
 def sweep(c, env, t, broken):
     firewall_applies(c, env, t)
     t0 = time.monotonic()
-    r = c.run(["systemctl", "start", "lrsched"], check=False, timeout=20)
+    try:  # a daemon that never says READY=1 keeps `systemctl start` waiting
+        r = c.run(["systemctl", "start", "lrsched"], check=False, timeout=20)
+    except subprocess.TimeoutExpired:
+        r = subprocess.CompletedProcess([], 1, "", "no READY=1 within 20 s")
     started = time.monotonic() - t0
     active = c.run(["systemctl", "is-active", "lrsched"], check=False).stdout.strip()
     if not t.check("systemctl start: active (READY=1)", r.returncode == 0 and active == "active",
@@ -287,7 +291,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("build")
     ap.add_argument("--deb")
-    ap.add_argument("--break", dest="broken", action="store_true")
+    # An empty assignment first: these lists add up across drop-ins otherwise.
+    ap.add_argument("--break", dest="broken", nargs="?",
+                    const="RestrictAddressFamilies=;RestrictAddressFamilies=AF_UNIX")
     ap.add_argument("--keep")
     args = ap.parse_args()
     build = os.path.abspath(args.build)
@@ -310,8 +316,8 @@ def main():
             install(c, build, args.deb)
             configure(c, env, args.broken)
             print("installed" + (f" {args.deb}" if args.deb else f" from {build}") +
-                  (", with the breaking drop-in RestrictAddressFamilies=AF_UNIX" if args.broken
-                   else ""), flush=True)
+                  (f", with the breaking drop-in {args.broken!r}" if args.broken else ""),
+                  flush=True)
             try:
                 sweep(c, env, t, args.broken)
             finally:
