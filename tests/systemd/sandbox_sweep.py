@@ -135,6 +135,9 @@ def configure(c, env, broken):
           input=SECRET)
     dropins = "/etc/systemd/system/lrsched.service.d/"
     c.write(dropins + "credentials.conf", "[Service]\nLoadCredentialEncrypted=sim.secret\n")
+    # The shipped 5 min would see no ping in a 10 s sweep: 6 s has the daemon
+    # ping every 3 s, and systemd kill it if the pings do not get through.
+    c.write(dropins + "watchdog.conf", "[Service]\nWatchdogSec=6s\n")
     if broken:
         c.write(dropins + "break.conf", "[Service]\n" + broken.replace(";", "\n") + "\n")
     c.run(["systemctl", "daemon-reload"])
@@ -176,6 +179,12 @@ def firewall_applies(c, env, t):
             ok == [True, False], f"connects without it: {ok[0]}, with it: {ok[1]}")
 
 
+def watchdog_ping(c):
+    """systemd's time of the last WATCHDOG=1 (or of READY=1 before any)."""
+    return c.run(["systemctl", "show", "-p", "WatchdogTimestampMonotonic", "--value",
+                  "lrsched"]).stdout.strip()
+
+
 def sweep(c, env, t, broken):
     firewall_applies(c, env, t)
     t0 = time.monotonic()
@@ -189,6 +198,7 @@ def sweep(c, env, t, broken):
                    f"{active} after {started:.1f} s" + (f"; {r.stderr.strip()}" if r.returncode else "")):
         return
     pid = int(c.run(["systemctl", "show", "-p", "MainPID", "--value", "lrsched"]).stdout)
+    watchdog0 = watchdog_ping(c)
     st = status_fields(c.run(["cat", f"/proc/{pid}/status"]).stdout)
     uid = c.run(["id", "-u", "lrsched"]).stdout.strip()
     t.check("runs as user lrsched", st["Uid"].split() == [uid] * 4, f"Uid {st['Uid']}")
@@ -244,6 +254,13 @@ def sweep(c, env, t, broken):
         ok = manifest and r.returncode == 0 and " 0 missing, 0 altered, 0 extra, 0 manifest" in r.stdout
         t.check(f"evidence of {job} verified", ok, r.stdout.strip() or r.stderr.strip())
         verified += ok
+
+    deadline = time.monotonic() + 10
+    while watchdog_ping(c) == watchdog0 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    t.check("WATCHDOG=1 pings reach systemd (WatchdogSec=6s drop-in)",
+            watchdog_ping(c) != watchdog0, f"last ping at {watchdog_ping(c)} us, "
+            f"{watchdog0} us at READY")
 
     r = c.run(["find", STATE, "/run/lrsched", "-perm", "/o=rwx"], check=False)
     t.check("nothing in the state or runtime directory is open to others (UMask=0027)",
