@@ -2,7 +2,7 @@
 mount, pid, cgroup, UTS and IPC namespaces, on an overlay copy of the host
 root whose upper layer is a tmpfs. The network namespace is the host's, so a
 simulator listening on 127.0.0.1 is reachable from inside. Standard library
-only; run as root with Debian's /usr/bin/python3. Boot takes a few seconds.
+only; run as root with Debian's /usr/bin/python3. Boots in about 1 s.
 
 Interface (all of it):
 
@@ -13,17 +13,26 @@ Interface (all of it):
         c.read("/var/log/z")                    # container file -> str
         r = c.run(["systemctl", "start", "x"], check=True, timeout=60)
         r.returncode, r.stdout, r.stderr        # a subprocess.CompletedProcess
+        c.path("/etc/x")                        # the host path of a container path
+        c.state, c.pid1                         # "running"/"degraded"; PID 1's host PID
     # leaving the block (normally, by an exception or by Ctrl-C) SIGKILLs the
     # namespace's PID 1, which ends every process in it and frees its mounts.
 
 Self-test (boots twice, ~3 s): /usr/bin/python3 tests/systemd/container.py
 
+Inside, the host's files are there as they are (read through the overlay:
+a build tree under /work is usable as is) except /tmp, /run and /dev, which
+are fresh: copy_in what lives there (a simulator's CA in a temp folder).
+run() enters the namespaces but not the container's cgroups: what must run
+as a service goes through systemctl/systemd-run inside. PID 1 runs without
+CAP_SYS_MODULE, CAP_SYS_TIME, CAP_SYSLOG and CAP_WAKE_ALARM.
+
 The host is never changed: every mount is made inside a private mount
 namespace (nothing propagates back), the root is an overlay whose writes land
 on the tmpfs, /proc/sys and /sys are read-only inside, and the units that
 would reach outside the overlay through the shared kernel (module loading,
-sysctl, udev, the clock, the network configuration) are masked; the boot target is
-a small one (basic.target, no getty, timers or host services). What remains
+sysctl, udev, the clock, the network configuration) are masked; the boot
+target is a small one (basic.target, no getty, timers or host services). What remains
 on the host while it runs: an empty scratch directory in /tmp and a cgroup
 under the cgroup2 hierarchy (/sys/fs/cgroup/unified here), both removed at
 the end.
@@ -43,7 +52,10 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-UNIFIED = "/sys/fs/cgroup/unified"   # the host's cgroup2 mount (hybrid layout)
+# The host's cgroup2 mount: /sys/fs/cgroup/unified in the hybrid layout (this
+# VM), /sys/fs/cgroup itself on a unified host.
+UNIFIED = ("/sys/fs/cgroup/unified" if os.path.exists("/sys/fs/cgroup/unified/cgroup.procs")
+           else "/sys/fs/cgroup")
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 # Units that would act on the shared kernel or the host's network/devices, or

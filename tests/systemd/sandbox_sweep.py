@@ -2,12 +2,16 @@
 """The daemon under its systemd unit, for real (issue 14 item 2): boots a
 throw-away systemd machine (container.py), installs lrsched there as an
 operator would, gives it a tenant that is an `lrsched-sim` on the host's
-loopback, its secret as an encrypted credential and two job files, starts the
-service and checks what the unit promises: READY reached, user lrsched
-without capabilities, NoNewPrivs, seccomp filter, the control socket, the
-sweep done, evidence and a manifest that `lrsched verify` accepts, reload,
-a clean stop within 5 s, and the daemon's lines in the journal. Prints its
-figures; exit 0 only if every check passes. About 20-40 s on the CI machine.
+loopback, its secret as an encrypted credential (systemd-creds, found in
+/etc/credstore.encrypted by LoadCredentialEncrypted=; the configuration names
+no secret file) and two job files, starts the service and checks what the
+unit promises: READY=1, user lrsched without capabilities, NoNewPrivs, a
+seccomp filter, the mount sandbox, the control socket, WATCHDOG=1 pings, the
+sweep done, evidence and manifests that `lrsched verify` accepts, UMask,
+reload (SIGHUP), a clean stop within 5 s, the daemon's lines in the journal
+and no secret in it. Prints its figures; exit 0 only if every check passes.
+About 12 s on the CI machine after the build (a failing run: up to ~80 s).
+Drop-ins it adds: the credential, and WatchdogSec=6s (see configure()).
 
 Usage: sandbox_sweep.py BUILD_DIR [--deb FILE] [--break [LINES]] [--keep DIR]
   --deb FILE  install that package (apt-get install ./FILE) instead of
@@ -21,8 +25,8 @@ Usage: sandbox_sweep.py BUILD_DIR [--deb FILE] [--break [LINES]] [--keep DIR]
 
 Faithfulness: the unit runs under the host's systemd 252 as PID 1, with its
 namespaces, seccomp filter, capability sets, NoNewPrivileges, ProtectSystem,
-credentials and the BPF firewall (IPAddressDeny=) and device policy applied
-for real on a cgroup2 hierarchy. Not the same as a booted Debian: the host
+credentials, the BPF firewall (IPAddressDeny=, probed: it does block here)
+and the BPF device policy applied for real on a cgroup2 hierarchy. Not the same as a booted Debian: the host
 is a hybrid-cgroup VM, so the container's cgroup2 has no controllers (any
 CPUQuota=/MemoryMax= would be ignored; the unit sets none); the network
 namespace is the host's (the simulator is on 127.0.0.1, so IPAddressDeny's
