@@ -318,6 +318,8 @@ def main():
     ap.add_argument("--keep")
     args = ap.parse_args()
     build = os.path.abspath(args.build)
+    if build == "/tmp" or build.startswith("/tmp/"):
+        ap.error("BUILD_DIR under /tmp is not visible in the container (its /tmp is its own)")
     t = Checks()
     t_start = time.monotonic()
     work = tempfile.mkdtemp(prefix="sandbox-sweep-")
