@@ -132,7 +132,7 @@ def configure(c, env, broken):
     for name, text in JOBS.items():
         c.write(f"/etc/lrsched/jobs/{name}.yaml", text, 0o640)
     c.run(["chgrp", "-R", "lrsched", "/etc/lrsched"])
-    # The secret as the README tells operators: encrypted with the machine's
+    # The secret as an operator would give it: encrypted with the machine's
     # credential key, loaded by name from /etc/credstore.encrypted.
     c.run(["install", "-d", "-m", "0700", "/etc/credstore.encrypted"])
     c.run(["systemd-creds", "encrypt", "--name=sim.secret", "-", "/etc/credstore.encrypted/sim.secret"],
