@@ -299,7 +299,10 @@ def _host_state():
         mounts = sorted(" ".join(l.split()[3:5]) for l in f)
     cgroups = sorted(d for d in os.listdir(UNIFIED) if d.startswith("lrsched-ct-"))
     scratch = sorted(d for d in os.listdir(tempfile.gettempdir()) if d.startswith("lrsched-ct-"))
-    return mounts, cgroups, scratch, open("/etc/hostname").read()
+    # where a systemd booted on the host's root would write first
+    stamps = [(p, os.stat(p).st_mtime_ns) for p in ("/etc", "/var/lib/systemd", "/var/log/journal")
+              if os.path.exists(p)]
+    return mounts, cgroups, scratch, open("/etc/hostname").read(), stamps
 
 
 def self_test():
@@ -314,6 +317,7 @@ def self_test():
     with Container() as c:
         print(f"booted in {time.monotonic() - t0:.1f} s: {c.state}")
         c.run(["systemd-tmpfiles", "--clean", "--remove", "--boot"], check=False)
+        c.run(["systemd-creds", "setup"], check=False)   # /var/lib/systemd/credential.secret
         c.write("/etc/lrsched-ct-probe", "inside\n")
         c.run(["rm", "-f", "/usr/bin/true"])  # a lower-layer file, deleted in the overlay
         r = c.run(["systemd-run", "--wait", "--pipe", "-p", "DynamicUser=yes", "id", "-un"])
