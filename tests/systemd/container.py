@@ -43,6 +43,7 @@ would not apply; BPF-based IPAddressDeny= and DevicePolicy= do), with the
 namespace, seccomp, capability and mount sandboxing of services real.
 """
 
+import glob
 import os
 import shutil
 import signal
@@ -300,8 +301,8 @@ def _host_state():
     cgroups = sorted(d for d in os.listdir(UNIFIED) if d.startswith("lrsched-ct-"))
     scratch = sorted(d for d in os.listdir(tempfile.gettempdir()) if d.startswith("lrsched-ct-"))
     # where a systemd booted on the host's root would write first
-    stamps = [(p, os.stat(p).st_mtime_ns) for p in ("/etc", "/var/lib/systemd", "/var/log/journal")
-              if os.path.exists(p)]
+    paths = ["/etc", "/var/lib/systemd"] + glob.glob("/var/log/journal/*/system.journal")
+    stamps = [(p, os.stat(p).st_mtime_ns) for p in paths if os.path.exists(p)]
     return mounts, cgroups, scratch, open("/etc/hostname").read(), stamps
 
 
