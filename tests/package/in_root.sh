@@ -97,6 +97,20 @@ rm -r /var/lib/lrsched/evidence/nightly-autoruns/1/host1/0-GetFile-x.zip
 dpkg --purge lrsched || fail "dpkg --purge (second)"
 [ ! -e /var/lib/lrsched ] || fail "purge left /var/lib/lrsched with no evidence: $(ls -AR /var/lib/lrsched)"
 dpkg -s lrsched >/dev/null 2>&1 && fail "lrsched still known to dpkg"
+
+echo "-- with no systemd-sysusers: adduser makes the same user"
+userdel lrsched
+getent group lrsched >/dev/null && groupdel lrsched
+mv /usr/bin/systemd-sysusers /usr/bin/systemd-sysusers.hidden
+dpkg -i /tmp/lrsched.deb >/dev/null || fail "dpkg -i (adduser)"
+getent passwd lrsched || fail "adduser made no user lrsched"
+[ "$(getent passwd lrsched | cut -d: -f6,7)" = /var/lib/lrsched:/usr/sbin/nologin ] ||
+    fail "lrsched's home or shell (adduser): $(getent passwd lrsched)"
+[ "$(id -u lrsched)" -lt 1000 ] || fail "lrsched is not a system user (adduser)"
+[ "$(id -gn lrsched)" = lrsched ] || fail "lrsched's group (adduser): $(id lrsched)"
+mode /etc/lrsched "root:lrsched 750"
+dpkg --purge lrsched >/dev/null || fail "dpkg --purge (adduser)"
+mv /usr/bin/systemd-sysusers.hidden /usr/bin/systemd-sysusers
 exit "$failures"
 EOF
 
