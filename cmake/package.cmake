@@ -27,7 +27,6 @@ set(CPACK_DEBIAN_PACKAGE_RELEASE 1)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
-set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://github.com/lrsched/lrsched")
 # CPack indents the lines after the synopsis and turns an empty line into
 # Debian's " ." paragraph break: write them flush left.
 set(CPACK_DEBIAN_PACKAGE_DESCRIPTION "Defender for Endpoint live response scheduler
