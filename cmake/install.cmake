@@ -10,9 +10,10 @@
 #     Debian 12 /lib/systemd/system and /usr/lib/sysusers.d;
 #   - any other prefix: <prefix>/lib/systemd/system and
 #     <prefix>/lib/sysusers.d (systemd also reads /usr/local/lib/...).
-# Without systemd's pkg-config file (no systemd-dev / libsystemd-dev), or
-# with -DLRSCHED_SYSTEMD_UNITDIR= / -DLRSCHED_SYSUSERSDIR= left empty, the
-# system layout falls back to /lib/systemd/system and /usr/lib/sysusers.d.
+# Without pkg-config or systemd's .pc file (libsystemd-dev brings it), the
+# system layout falls back to Debian 12's /lib/systemd/system and
+# /usr/lib/sysusers.d; -DLRSCHED_SYSTEMD_UNITDIR= and -DLRSCHED_SYSUSERSDIR=
+# override either.
 include(GNUInstallDirs)
 
 find_package(PkgConfig QUIET)

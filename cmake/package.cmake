@@ -41,8 +41,8 @@ and enables nothing: write /etc/lrsched/lrsched.yaml and the job files,
 then run systemctl enable --now lrsched.")
 # The library dependencies (libc, libstdc++, OpenSSL, SQLite, yaml-cpp,
 # spdlog, fmt) come from dpkg-shlibdeps on the binary; adduser for the
-# fallback when systemd-sysusers is missing (it is Recommends of systemd,
-# not a given in a container).
+# postinst's fallback when systemd-sysusers is missing (a container or a
+# chroot without the systemd package).
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
