@@ -8,6 +8,7 @@ lrsched_packages=(
   clang-14 libclang-rt-14-dev
   python3-prometheus-client  # parses /metrics in tests/page/page_sweep_e2e.py
   chromium  # headless, for the status page's browser test (tests/page/page_test.py)
+  dpkg-dev lintian mandoc groff-base  # tests/package/run: dpkg-shlibdeps for cpack, lints the .deb and lrsched(8)
 )
 
 lrsched_install_deps() {
