@@ -42,14 +42,16 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 CLIENT_ID = "11111111-1111-1111-1111-111111111111"
 SECRET = "readme-test-secret"
 ONE_SHOT = "ir-2291-triage"
-# The demo's fleet make-up (tests/demo_sweep.py), smaller: the example jobs'
-# targets exist in it.
-SIM_ARGS = ["--machines", "100", "--seed", "2291", "--submit-calls", "10", "--submit-window", "3s",
-            "--concurrent-sessions", "10", "--queue-expiry", "20s", "--runscript-duration", "1",
-            "--getfile-duration", "1", "--putfile-duration", "0.5", "--read-calls", "100",
-            "--read-window", "3s", "--read-calls-long", "1500", "--read-window-long", "1m",
+# The simulator's limits compressed from minutes to seconds, as the demo's
+# (tests/demo_sweep.py); its fleet is the demo's too (tests/demo_fleet.py),
+# smaller: the hosts the example jobs name exist in it.
+SIM_ARGS = ["--submit-calls", "10", "--submit-window", "3s", "--concurrent-sessions", "10",
+            "--queue-expiry", "20s", "--runscript-duration", "1", "--getfile-duration", "1",
+            "--putfile-duration", "0.5", "--read-calls", "100", "--read-window", "3s",
+            "--read-calls-long", "1500", "--read-window-long", "1m",
             "--library", "autoruns.exe", "--library", "collect-autoruns.ps1",
             "--library", "collect-triage.ps1"]
+FLEET_SIZE = 120
 ANNOTATION = re.compile(r"^<!--\s*run:\s*(\w+)(.*?)-->\s*$")
 
 
@@ -103,8 +105,18 @@ def start_sim(build, workdir):
     jobs select machines) and limits compressed from minutes to seconds."""
     simdir = os.path.join(workdir, "sim")
     os.makedirs(simdir)
+    from demo_fleet import fleet
+    machines = os.path.join(workdir, "fleet.json")
+    fleet_machines = fleet(FLEET_SIZE)
+    for m in fleet_machines:
+        # The example one-shot job retries a busy machine after 5 minutes, as
+        # a real one would: here no machine is busy, so its run ends in seconds.
+        m.pop("busy_until", None)
+    with open(machines, "w") as f:
+        json.dump(fleet_machines, f)
     argv = [os.path.join(build, "tests/sim/lrsched-sim"), "--port", "0", "--client-id",
-            CLIENT_ID, "--client-secret", SECRET, "--state-dir", simdir] + SIM_ARGS
+            CLIENT_ID, "--client-secret", SECRET, "--state-dir", simdir, "--machines",
+            str(FLEET_SIZE), "--machines-file", machines] + SIM_ARGS
     err = open(os.path.join(workdir, "sim.err"), "w")
     sim = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, text=True)
     line = sim.stdout.readline()
@@ -166,7 +178,7 @@ def run_service_blocks(build, service, workdir):
     sim, ready = start_sim(build, workdir)
     failures = []
     try:
-        with Container(os.path.join(workdir, "box")) as box:
+        with Container() as box:
             hooks = Hooks(box, ready)
             for line, params, code in service:
                 for hook in re.findall(r"before=([\w-]+)", params):
@@ -176,8 +188,8 @@ def run_service_blocks(build, service, workdir):
                 for cmd in commands(code):
                     print(f"$ {cmd}")
                 started = time.monotonic()
-                r = box.run(["bash", "-euo", "pipefail", "-c", code], check=False, cwd=ROOT,
-                            input=SECRET + "\n", timeout=600)
+                r = box.run(["env", "-C", ROOT, "bash", "-euo", "pipefail", "-c", code],
+                           check=False, input=SECRET + "\n", timeout=600)
                 out = (r.stdout + r.stderr).rstrip("\n").split("\n")
                 shown = out if len(out) <= 40 else out[:20] + [f"... ({len(out) - 40} lines)"] + out[-20:]
                 print("\n".join("  " + x for x in shown))

@@ -185,9 +185,13 @@ Result<ActionOutcome> Daemon::reload() {
         out.message += "; log.level " + cfg->log.level + " applied";
     }
     out.message += "; other configuration changes take effect at the next start";
-    rescan_ = true;
+    // Read now, before the answer: a `plan` or `run` sent right after it
+    // sees the files as they are (scan_jobs does not suspend, so the jobs
+    // loop cannot be half-way through one of its own). The loop is woken to
+    // fire what is new.
+    scan_jobs(unix_now());
     jobs_event_.notify();
-    spdlog::info("reload: job files re-read at the operator's request");
+    spdlog::info("reload: job files re-read");
     return out;
 }
 

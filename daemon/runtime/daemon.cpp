@@ -260,10 +260,11 @@ asio::awaitable<void> Daemon::signal_loop() {
     while (!stopping_) {
         auto [ec, sig] = co_await signals_.async_wait(net::kUseTuple);
         if (ec) break;
-        if (sig == SIGHUP) {
-            spdlog::info("SIGHUP: re-reading job files");
-            rescan_ = true;
-            jobs_event_.notify();
+        if (sig == SIGHUP) {  // what `lrsched reload` does (systemctl reload)
+            spdlog::info("SIGHUP: reload");
+            auto r = reload();
+            if (!r) spdlog::error("SIGHUP: {}", log_error(r.error().message));
+            else spdlog::info("SIGHUP: {}", log_error(r->message));
             continue;
         }
         spdlog::info("signal {}: stopping", sig);
