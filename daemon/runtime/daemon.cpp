@@ -263,8 +263,10 @@ asio::awaitable<void> Daemon::signal_loop() {
         if (sig == SIGHUP) {  // what `lrsched reload` does (systemctl reload)
             spdlog::info("SIGHUP: reload");
             auto r = reload();
-            if (!r) spdlog::error("SIGHUP: {}", log_error(r.error().message));
-            else spdlog::info("SIGHUP: {}", log_error(r->message));
+            if (!r)
+                spdlog::error("SIGHUP: {}", log_error(r.error().message));
+            else
+                spdlog::info("SIGHUP: {}", log_error(r->message));
             continue;
         }
         spdlog::info("signal {}: stopping", sig);

@@ -71,6 +71,14 @@ commands:
 comment: sandbox sweep script
 """,
 }
+# Refused (an unknown key): never runs; the daemon logs an error, whose
+# priority the journal must have as an error.
+REFUSED_JOB = ("sandbox-refused", """targets:
+  tags: [server]
+commands:
+  - GetFile: 'C:\\x'
+colour: blue
+""")
 
 
 class Checks:
@@ -129,7 +137,7 @@ def configure(c, env, broken):
     c.run(["install", "-d", "-m", "0750", "-g", "lrsched", "/etc/lrsched", "/etc/lrsched/jobs"])
     c.copy_in(env.ready["ca_file"], "/etc/lrsched/sim-ca.pem", 0o644)
     c.write(CONFIG, config_text(env.ready), 0o640)
-    for name, text in JOBS.items():
+    for name, text in list(JOBS.items()) + [REFUSED_JOB]:
         c.write(f"/etc/lrsched/jobs/{name}.yaml", text, 0o640)
     c.run(["chgrp", "-R", "lrsched", "/etc/lrsched"])
     # The secret as an operator would give it: encrypted with the machine's
@@ -234,7 +242,7 @@ def sweep(c, env, t, broken):
     deadline = time.monotonic() + 75
     done = False
     while time.monotonic() < deadline:
-        runs = query(c, "SELECT count(*), count(finished_at) FROM runs")
+        runs = query(c, "SELECT count(*), count(finished_at) FROM runs")  # the refused job has none
         if runs and runs[0][0] == len(JOBS) and runs[0][1] == len(JOBS):
             done = True
             break
@@ -300,6 +308,20 @@ def sweep(c, env, t, broken):
          "lrsched.service:"))]
     t.check("the journal has the daemon's lines (journalctl -u lrsched)", len(daemon_lines) > 0,
             f"{len(daemon_lines)} lines, e.g. {daemon_lines[0][:100]!r}" if daemon_lines else "none")
+    # Each line's priority as journald stored it (sd-daemon's <N> prefix):
+    # the level word of the line, and the prefix itself taken off.
+    priority = {"trace": "7", "debug": "7", "info": "6", "warning": "4", "error": "3",
+                "critical": "2"}
+    records = [json.loads(l) for l in c.run(
+        ["journalctl", "-u", "lrsched", "--no-pager", "-o", "json"]).stdout.splitlines() if l]
+    ours = [(r.get("MESSAGE", ""), r.get("PRIORITY")) for r in records
+            if r.get("SYSLOG_IDENTIFIER") == "lrsched" and isinstance(r.get("MESSAGE"), str)]
+    wrong = [(m[:80], p) for m, p in ours
+             if len(m.split()) < 2 or priority.get(m.split()[1]) != p]
+    errors = sum(1 for m, p in ours if p == "3")
+    t.check("the journal stores each line's priority (journalctl -p warning finds errors)",
+            ours and not wrong and errors > 0,
+            f"{len(ours)} lines, {errors} at priority 3 (err); wrong: {wrong[:2]}")
     full = c.run(["journalctl", "--no-pager", "-o", "cat"], check=False).stdout
     t.check("the secret is nowhere in the journal", SECRET not in full,
             f"{len(full.splitlines())} lines searched")
