@@ -74,6 +74,8 @@ class Demo:
         self.ctx = ssl.create_default_context(cafile=self.ready["ca_file"])
 
     def write_config(self, limits, metrics_port):
+        """The daemon's configuration; metrics_port None: no page."""
+        metrics = f'metrics: {{listen: "127.0.0.1:{metrics_port}"}}\n' if metrics_port else ""
         secret = os.path.join(self.workdir, "tenant.secret")
         with open(secret, "w") as f:
             f.write(SECRET + "\n")
@@ -84,8 +86,7 @@ state_dir: {self.state_dir}
 jobs_dir: {self.jobs_dir}
 log: {{level: info}}
 control: {{socket: {os.path.join(self.workdir, "control.sock")}}}
-metrics: {{listen: "127.0.0.1:{metrics_port}"}}
-tenants:
+{metrics}tenants:
   - name: contoso
     tenant_id: {self.ready["tenant"]}
     client_id: {CLIENT_ID}
