@@ -62,11 +62,11 @@ def example_jobs_select_machines(build, workdir):
         demo.stop()
 
 
-def processes_of(workdir):
-    """Pids of live processes whose command line mentions `workdir`."""
+def processes_of(workdir, but=()):
+    """Live processes whose command line mentions `workdir`, but those of `but`."""
     found = []
     for pid in os.listdir("/proc"):
-        if not pid.isdigit() or int(pid) == os.getpid():
+        if not pid.isdigit() or int(pid) in (os.getpid(),) + tuple(but):
             continue
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
@@ -111,8 +111,8 @@ def stops_on(signum, build, workdir):
             except OSError:
                 time.sleep(0.2)
         check(up, f"{name}: the page at {page} answers while the demo runs")
-        running = processes_of(workdir)
-        check(len(running) >= 2, f"{name}: the daemon and the simulator run ({len(running)})")
+        running = processes_of(workdir, but=(p.pid,))
+        check(len(running) == 2, f"{name}: the daemon and the simulator run ({len(running)})")
         p.send_signal(signum)
         try:
             rest, _ = p.communicate(timeout=40)

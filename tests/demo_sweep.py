@@ -67,6 +67,8 @@ class Screen:
                 self.last = now
             return
         size = shutil.get_terminal_size()
+        if len(lines) > size.lines - 2:  # the lines that say nothing go first
+            lines = [x for x in lines if x not in ("  paused: no", "  last error: none")]
         lines = [line[:size.columns - 1] for line in lines][:max(1, size.lines - 2)]
         out = f"\x1b[{self.drawn}F\x1b[J" if self.drawn else ""
         sys.stdout.write(out + "\n".join(lines) + "\n")
