@@ -111,7 +111,8 @@ def stops_on(signum, build, workdir):
             except OSError:
                 time.sleep(0.2)
         check(up, f"{name}: the page at {page} answers while the demo runs")
-        running = processes_of(workdir, but=(p.pid,))
+        running = [x for x in processes_of(workdir, but=(p.pid,))
+                   if "lrsched daemon " in x or "lrsched-sim " in x]  # not a passing `status`
         check(len(running) == 2, f"{name}: the daemon and the simulator run ({len(running)})")
         p.send_signal(signum)
         try:
