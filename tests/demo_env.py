@@ -154,7 +154,9 @@ control: {{socket: {os.path.join(self.workdir, "control.sock")}}}
             return json.load(r)
 
     def stop(self):
-        """Stops what was started, the daemon first; SIGKILL after 15 s."""
+        """Stops what was started, the daemon first; SIGKILL after 15 s.
+        Returns each one's exit status (negative: the signal that ended it)."""
+        codes = {}
         for name, p in reversed(self.procs):
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
@@ -164,4 +166,6 @@ control: {{socket: {os.path.join(self.workdir, "control.sock")}}}
                     print(f"demo: {name} ignored SIGTERM for 15 s; killing it")
                     p.kill()
                     p.wait(timeout=5)
+            codes[name] = p.returncode
         self.procs = []
+        return codes

@@ -198,7 +198,8 @@ def main():
         page = f"http://127.0.0.1:{port}/"
         print(f"simulated tenant at {demo.ready['base']}: {describe(machines)}; "
               f"a script fails one time in five")
-        print(f"jobs: {', '.join(jobs)} (from jobs/: schedules removed, busy machines retried after 3 s)")
+        print(f"jobs: {', '.join(jobs)} (from jobs/: schedules removed, "
+              f"busy machines retried after 3 s)")
         print(f"workdir {workdir}: configuration lrsched.yaml, daemon log daemon.err")
         print(f"\n   status page while it runs: {page}\n", flush=True)
         demo.start_daemon()
@@ -217,7 +218,11 @@ def main():
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the stop itself is bounded
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        demo.stop()
+        codes = demo.stop()
+    if "summary" in marks:
+        marks["stop"] = time.monotonic()
+        if codes.get("lrsched") != 0:
+            failed.append(f"the daemon's exit status was {codes.get('lrsched')}, not 0")
     prev, split = t_begin, []
     for name, t in marks.items():
         split.append(f"{name} {t - prev:.1f} s")
