@@ -52,7 +52,8 @@ def _behaviour(rnd, now, m, mix):
 
 
 def fleet(n=500, seed=2291, mix=None):
-    """A list of machines (the simulator's machines-file objects)."""
+    """A list of n machines (the simulator's machines-file objects), at
+    least the IR hosts, a few servers and two domain controllers."""
     mix = mix or {"never": 0.04, "offline": 0.12, "busy": 0.10,
                   "online_after": (3, 30), "busy_for": (2, 10)}
     rnd = random.Random(seed)
@@ -85,11 +86,11 @@ def fleet(n=500, seed=2291, mix=None):
         machines.append(m)
 
     # Domain controllers: Tier0, what nightly-autoruns collects from.
-    for i in range(1, 13):
+    for i in range(1, max(2, n // 40) + 1):
         add("dc-%02d.contoso.local" % i, rnd.choice(["WindowsServer2019", "WindowsServer2022"]),
             "Domain Controllers", 1, ["tier0", "dc"])
     # Servers: a fifth of the fleet, some Tier1, some Linux.
-    for i in range(1, 101):
+    for i in range(1, max(5, n // 5) + 1):
         role = rnd.choice(["app", "sql", "file", "web", "print"])
         os_platform = rnd.choice(["WindowsServer2019", "WindowsServer2022",
                                   "WindowsServer2022", "Linux"])
@@ -97,13 +98,14 @@ def fleet(n=500, seed=2291, mix=None):
             ["server"] + (["tier1"] if rnd.random() < 0.3 else []))
     # Workstations and laptops fill the rest; the IR hosts are among them.
     ir_names = {name for name, _, _ in IR_HOSTS}
-    ws_numbers = sorted(rnd.sample([k for k in range(1, 1000) if k not in (142, 311, 877)],
-                                   max(0, n - len(machines) - len(IR_HOSTS) - 40)))
+    laptops = n * 8 // 100
+    ws_numbers = sorted(rnd.sample([k for k in range(1, max(1000, 2 * n)) if k not in (142, 311, 877)],
+                                   max(0, n - len(machines) - len(IR_HOSTS) - laptops)))
     for k in ws_numbers:
         add("ws-%04d.contoso.local" % k, rnd.choice(["Windows10", "Windows11", "Windows11"]),
             "Workstations", 3, ["workstation"])
     users = ["abrown", "cwong", "dsmith", "ekim", "fmartin", "gpatel", "hnguyen", "ilopez"]
-    for i in range(40):
+    for i in range(laptops):
         name = "lt-%s-%02d.contoso.local" % (users[i % len(users)], i // len(users) + 1)
         add(name, rnd.choice(["Windows11", "macOS"]), "Workstations", 3,
             ["workstation", "laptop"])
