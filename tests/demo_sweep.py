@@ -143,7 +143,7 @@ def summary(demo, jobs):
         sample, count = manifest_sample(manifest)
         print(f"  {manifest}  ({count} files)")
         for sha, size, path in sample:
-            print(f"    sha256 {sha[:16]}...  {size:>8} bytes  {path}")
+            print(f"    {path}  ({size} bytes)\n      sha256 {sha}")
         if count > len(sample):
             print(f"    ... and {count - len(sample)} more")
         v = demo.lrsched("verify", folder, timeout=60)
