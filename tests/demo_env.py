@@ -44,6 +44,24 @@ def compressed(text):
     return re.sub(r"(\n  busy_every: )\S+", r"\g<1>3s", text)
 
 
+def copy_example_jobs(jobs_dir):
+    """Every job of jobs/ into `jobs_dir`, compressed(), and their target
+    lists; returns the jobs' names."""
+    src = os.path.join(ROOT, "jobs")
+    names = []
+    for f in sorted(os.listdir(src)):
+        if f.endswith(".yaml"):
+            with open(os.path.join(src, f)) as i, open(os.path.join(jobs_dir, f), "w") as o:
+                o.write(compressed(i.read()))
+            names.append(f[:-5])
+    os.makedirs(os.path.join(jobs_dir, "targets"), exist_ok=True)
+    for f in os.listdir(os.path.join(src, "targets")):
+        with open(os.path.join(src, "targets", f)) as i, \
+                open(os.path.join(jobs_dir, "targets", f), "w") as o:
+            o.write(i.read())
+    return names
+
+
 class Demo:
     def __init__(self, workdir, build):
         self.workdir, self.build = workdir, build
@@ -100,21 +118,7 @@ control: {{socket: {os.path.join(self.workdir, "control.sock")}}}
 """)
 
     def add_example_jobs(self):
-        """Every job of jobs/ and its target lists, compressed()."""
-        src = os.path.join(ROOT, "jobs")
-        names = []
-        for f in sorted(os.listdir(src)):
-            if f.endswith(".yaml"):
-                with open(os.path.join(src, f)) as i, \
-                        open(os.path.join(self.jobs_dir, f), "w") as o:
-                    o.write(compressed(i.read()))
-                names.append(f[:-5])
-        os.makedirs(os.path.join(self.jobs_dir, "targets"), exist_ok=True)
-        for f in os.listdir(os.path.join(src, "targets")):
-            with open(os.path.join(src, "targets", f)) as i, \
-                    open(os.path.join(self.jobs_dir, "targets", f), "w") as o:
-                o.write(i.read())
-        return names
+        return copy_example_jobs(self.jobs_dir)
 
     def start_daemon(self):
         self.daemon_err = open(os.path.join(self.workdir, "daemon.err"), "a")

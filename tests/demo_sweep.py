@@ -21,7 +21,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from demo_env import Demo, free_port  # noqa: E402
+from demo_env import Demo, copy_example_jobs, free_port  # noqa: E402
 from demo_fleet import describe, fleet  # noqa: E402
 
 SWEEP_TIMEOUT = 150  # seconds; a sweep that has not ended by then fails the demo
@@ -74,6 +74,12 @@ class Screen:
         sys.stdout.write(out + "\n".join(lines) + "\n")
         sys.stdout.flush()
         self.drawn = len(lines)
+
+
+def example_jobs(env):
+    """The example jobs, as the demo runs them, into another harness's jobs
+    folder (tests/page/page_sweep_e2e.py's SimTenant); their names."""
+    return copy_example_jobs(env.jobs_dir)
 
 
 def runs_of(status, jobs):
