@@ -33,6 +33,10 @@ Result<Args> parse_args(const std::vector<std::string>& argv) {
             auto v = value_of(arg);
             if (!v) return std::move(v).error();
             a.machine = *v;
+        } else if (arg == "--digest") {
+            auto v = value_of(arg);
+            if (!v) return std::move(v).error();
+            a.digest = *v;
         } else if (arg == "--json") {
             a.json = true;
         } else if (arg == "-h" || arg == "--help") {

@@ -19,6 +19,7 @@ struct Args {
     bool version = false;                // --version
     std::optional<std::string> state;    // --state S
     std::optional<std::string> machine;  // --machine ID
+    std::optional<std::string> digest;   // --digest HEX (verify)
 };
 
 // argv[0] is skipped. An unknown option, or one missing its value, is an error.

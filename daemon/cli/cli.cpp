@@ -3,6 +3,7 @@
 #include "cli/args.hpp"
 #include "cli/control_cmds.hpp"
 #include "cli/report_cmds.hpp"
+#include "common/diagnostic.hpp"
 #include "common/text.hpp"
 #include "config/config.hpp"
 #include "evidence/manifest.hpp"
@@ -39,10 +40,12 @@ constexpr const char* kUsage =
     "  cancel JOB [--machine ID]\n"
     "                          cancel queued sessions and the server actions in flight\n"
     "  reload                  re-read the configuration and the jobs (also SIGHUP)\n"
-    "  verify RUN_FOLDER       re-hash a run's evidence against its manifest.jsonl\n"
+    "  verify RUN_FOLDER [--digest HEX]\n"
+    "                          re-hash a run's evidence against its manifest.jsonl and\n"
+    "                          check the manifest's hash chain (and its last hash)\n"
     "\n"
     "options: -c, --config FILE (default /etc/lrsched/lrsched.yaml), --json, --state S,\n"
-    "         --machine ID, -h, --help, --version\n"
+    "         --machine ID, --digest HEX, -h, --help, --version\n"
     "exit status: 0 ok, 1 user error, 2 daemon unreachable (status and sessions with no\n"
     "daemon: its database cannot be read)\n";
 
@@ -85,7 +88,7 @@ int cmd_verify(const Args& args) {
         return 1;
     }
     const std::string& dir = args.positional[0];
-    auto report = evidence::verify_run_folder(dir);
+    auto report = evidence::verify_run_folder(dir, args.digest);
     if (!report) {
         std::fprintf(stderr, "lrsched verify: %s\n", report.error().message.c_str());
         return 1;
@@ -103,6 +106,18 @@ int cmd_verify(const Args& args) {
         std::printf("altered: %s\n", f.c_str());
     for (const auto& f : report->extra)
         std::printf("extra: %s\n", f.c_str());
+    for (const auto& b : report->breaks)
+        std::printf("chain: %s\n", b.c_str());
+    if (report->break_count > report->breaks.size())
+        std::printf("chain: %zu more break(s) not shown\n",
+                    report->break_count - report->breaks.size());
+    if (report->digest_ok == false)
+        std::printf("digest: the last line hashes to %s, not %s\n",
+                    report->digest.empty() ? "nothing (no line)" : report->digest.c_str(),
+                    quote_value(*args.digest).c_str());
+    std::printf("chain: %s, %s; digest %s\n", report->chain.c_str(),
+                report->break_count == 0 ? "intact" : "BROKEN",
+                report->digest.empty() ? "none" : report->digest.c_str());
     std::printf(
         "%s: %zu file(s) verified; %zu missing, %zu altered, %zu extra, %zu manifest "
         "error(s)\n",

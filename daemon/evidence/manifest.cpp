@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <sys/random.h>
 #include <unistd.h>
 
 namespace lrsched::evidence {
@@ -59,7 +60,7 @@ bool through_symlink(const fs::path& dir, std::string_view file) {
 }  // namespace
 
 std::string to_line(const ManifestEntry& e) {
-    const json j = {{"job", e.job},
+    json j = {{"job", e.job},
                     {"run", e.run},
                     {"machine_id", e.machine_id},
                     {"computer_dns_name", e.computer_dns_name},
@@ -72,6 +73,7 @@ std::string to_line(const ManifestEntry& e) {
                     {"sha256", e.sha256},
                     {"downloaded_at", e.downloaded_at},
                     {"action_status", e.action_status}};
+    if (!e.prev.empty()) j["prev"] = e.prev;
     // Invalid UTF-8 from the server is replaced, never a reason to lose a line.
     return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
 }
@@ -107,10 +109,43 @@ Result<ManifestEntry> parse_line(std::string_view line) {
     }
     if (!is_hex64(e.sha256))
         return Error{Errc::invalid_input, "`sha256`: expected 64 lower-case hex characters"};
+    if (j.contains("prev")) {
+        auto prev = text_field(j, "prev");
+        if (!prev || !is_hex64(*prev))
+            return Error{Errc::invalid_input, "`prev`: expected 64 lower-case hex characters"};
+        e.prev = std::move(*prev);
+    }
     if (!is_contained(e.file))
         return Error{Errc::invalid_input,
                      "`file`: " + quote_value(e.file) + " is not a path inside the run folder"};
     return e;
+}
+
+std::string chain_head_line(std::string_view job, std::int64_t run, std::string_view seed_hex) {
+    const json j = {{"chain", "sha256"},
+                    {"seed", std::string(seed_hex)},
+                    {"job", std::string(job)},
+                    {"run", run}};
+    return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+Result<std::string> random_seed_hex() {
+    unsigned char seed[32];
+    std::size_t got = 0;
+    while (got < sizeof seed) {
+        const ssize_t n = ::getrandom(seed + got, sizeof seed - got, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0)
+            return Error{Errc::io_error, std::string("getrandom: ") + std::strerror(errno)};
+        got += static_cast<std::size_t>(n);
+    }
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    for (const unsigned char b : seed) {
+        out += kHex[b >> 4];
+        out += kHex[b & 15];
+    }
+    return out;
 }
 
 bool is_contained(std::string_view file) {
@@ -194,6 +229,95 @@ Result<void> for_each_line(RegularFile& file, VerifyReport& report, OnLine on_li
     return ok();
 }
 
+void add_break(VerifyReport& report, std::size_t number, const std::string& what) {
+    ++report.break_count;
+    if (report.breaks.size() < kErrorsShown)
+        report.breaks.push_back(std::string(kManifestFile) + ":" + std::to_string(number) +
+                                ": " + what);
+}
+
+// Follows the chain line by line: each line's `prev` must be the hash of the
+// line before it (of the chain head for the first file line). After a break
+// it goes on from the line as found, so one removed line is one break.
+class ChainCheck {
+  public:
+    explicit ChainCheck(VerifyReport& report) : report_(report) {}
+
+    // `entry`: the line read as a file's line (nullptr when it is not one).
+    // Whether the line is a chain head (not a file's line).
+    bool line(std::size_t number, const std::string& text, const ManifestEntry* entry) {
+        const json j = json::parse(text, nullptr, false);
+        const bool is_head = j.is_object() && j.contains("chain");
+        if (is_head)
+            head(number, j);
+        else if (entry)
+            file_line(number, *entry);
+        last_ = sha256_hex(text);
+        last_number_ = number;
+        return is_head;
+    }
+    void finish() {
+        if (mode_ == Mode::none) report_.chain = "empty";
+        report_.digest = last_;
+    }
+
+  private:
+    enum class Mode { none, chained, unchained };
+
+    void head(std::size_t number, const json& j) {
+        if (mode_ != Mode::none) {
+            add_break(report_, number, "a second chain head: manifests were joined or lines moved");
+            return;
+        }
+        mode_ = Mode::chained;
+        report_.chain = "chained";
+        const auto seed = j.find("seed");
+        if (j.value("chain", json()) != "sha256" || seed == j.end() || !seed->is_string() ||
+            !is_hex64(seed->get<std::string>()) || !j.contains("job") || !j["job"].is_string() ||
+            !j.contains("run") || !j["run"].is_number_integer())
+            add_break(report_, number,
+                      "the chain head needs `chain` \"sha256\", a 64-hex `seed`, `job` and `run`");
+        else
+            job_run_ = {j["job"].get<std::string>(), j["run"].get<std::int64_t>()};
+    }
+
+    void file_line(std::size_t number, const ManifestEntry& e) {
+        if (mode_ == Mode::none) {
+            if (e.prev.empty()) {
+                mode_ = Mode::unchained;
+                report_.chain = "unchained";
+                return;
+            }
+            mode_ = Mode::chained;
+            report_.chain = "chained";
+            add_break(report_, number,
+                      "`prev` is set but the chain head is missing: the first line was removed");
+            return;
+        }
+        if (mode_ == Mode::unchained) {
+            if (!e.prev.empty())
+                add_break(report_, number, "`prev` in a manifest whose first line has none");
+            return;
+        }
+        if (e.prev.empty()) {
+            add_break(report_, number, "`prev` is missing: the chain stops here");
+        } else if (e.prev != last_) {
+            add_break(report_, number,
+                      "chain broken: `prev` is " + e.prev + " but line " +
+                          std::to_string(last_number_) + " hashes to " + last_ +
+                          " (a line before this one was removed, moved or edited)");
+        }
+        if (job_run_ && (e.job != job_run_->first || e.run != job_run_->second))
+            add_break(report_, number, "`job`/`run` differ from the chain head's");
+    }
+
+    VerifyReport& report_;
+    Mode mode_ = Mode::none;
+    std::string last_;
+    std::size_t last_number_ = 0;
+    std::optional<std::pair<std::string, std::int64_t>> job_run_;
+};
+
 // Hashes an open regular file by streaming it.
 Result<std::string> sha256_of(RegularFile& file) {
     Sha256 h;
@@ -232,7 +356,8 @@ std::pair<Verdict, std::string> check_file(const fs::path& dir, const ManifestEn
 
 }  // namespace
 
-Result<VerifyReport> verify_run_folder(const std::string& dir) {
+Result<VerifyReport> verify_run_folder(const std::string& dir,
+                                       const std::optional<std::string>& expected_digest) {
     std::error_code ec;
     if (!fs::is_directory(dir, ec))
         return Error{Errc::not_found, dir + ": not a run folder (no such directory)"};
@@ -247,10 +372,13 @@ Result<VerifyReport> verify_run_folder(const std::string& dir) {
 
     VerifyReport report;
     std::map<std::string, ManifestEntry> listed;  // by file
+    ChainCheck chain(report);
     auto read = for_each_line(*manifest, report, [&](std::size_t number, const std::string& line) {
         auto entry = parse_line(line);
         const std::string where = std::string(kManifestFile) + ":" + std::to_string(number) + ": ";
+        const bool head = chain.line(number, line, entry ? &*entry : nullptr);
         if (!entry) {
+            if (head) return;  // read by the chain check
             add_error(report, where + entry.error().message);
             return;
         }
@@ -258,6 +386,8 @@ Result<VerifyReport> verify_run_folder(const std::string& dir) {
             add_error(report, where + "`file`: " + quote_value(entry->file) + " is listed twice");
     });
     if (!read) return std::move(read).error();
+    chain.finish();
+    if (expected_digest) report.digest_ok = report.digest == *expected_digest;
 
     for (const auto& [file, e] : listed) {
         auto [verdict, why] = check_file(dir, e);

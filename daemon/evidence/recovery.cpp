@@ -28,6 +28,10 @@ Result<RunTally> reconcile_run_folder(store::Store& store,
         if (auto r = store.add_artifact(row); !r) return r.error();
         ++tally.recorded;
     }
+    // The chain's tail as the manifest has it: lines recorded just now (or an
+    // update lost with a crash) would leave the store's copy behind.
+    if (const auto tail = manifest_digest(run_dir))
+        if (auto r = store.set_chain_tail(run_id, *tail); !r) return r.error();
     // Machine folders only: the run folder holds nothing else of ours but
     // the manifest. A symbolic link is never followed (verify reports it).
     std::error_code ec;

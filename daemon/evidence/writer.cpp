@@ -3,6 +3,8 @@
 #include "common/crash_point.hpp"
 #include "evidence/naming.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <array>
 #include <cerrno>
@@ -156,13 +158,74 @@ Result<void> drop_torn_tail(int fd, const std::string& path) {
     return ok();
 }
 
-Result<void> append_manifest(const std::string& run_dir, const ManifestEntry& entry) {
+// The last line of a file that ends with a newline (or is empty), without
+// it. Lines we write are far below the cap; a longer one is someone else's.
+constexpr off_t kMaxTailLine = off_t{1} << 20;
+Result<std::string> last_line(int fd, const std::string& path) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) return sys_error(path, errno);
+    const off_t end = st.st_size > 0 ? st.st_size - 1 : 0;  // before the final newline
+    off_t start = end;
+    std::array<char, 4096> buf{};
+    bool found = false;
+    while (start > 0 && !found && end - start < kMaxTailLine) {
+        const auto n = std::min<off_t>(start, static_cast<off_t>(buf.size()));
+        if (::pread(fd, buf.data(), static_cast<std::size_t>(n), start - n) != n)
+            return sys_error(path, errno);
+        for (off_t i = n; i > 0; --i) {
+            if (buf[static_cast<std::size_t>(i - 1)] == '\n') {
+                start = start - n + i;
+                found = true;
+                break;
+            }
+        }
+        if (!found) start -= n;
+    }
+    if (end - start > kMaxTailLine)
+        return Error{Errc::limit_exceeded, path + ": last line longer than 1 MiB"};
+    std::string line(static_cast<std::size_t>(end - start), '\0');
+    if (!line.empty() &&
+        ::pread(fd, line.data(), line.size(), start) != static_cast<ssize_t>(line.size()))
+        return sys_error(path, errno);
+    return line;
+}
+
+// Whether the manifest's last line says the manifest is chained: a chain
+// head or a line with `prev`. A manifest from before the chain stays as it
+// began: a chain starting mid-way would read as a removed first line.
+bool chained(const std::string& last) {
+    const auto j = nlohmann::json::parse(last, nullptr, false);
+    return !j.is_object() || j.contains("chain") || j.contains("prev");
+}
+
+Result<std::string> append_manifest(const std::string& run_dir, const ManifestEntry& entry) {
     const std::string path = run_dir + "/" + kManifestFile;
     const bool existed = std::filesystem::exists(path);
     const int fd = ::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
     if (fd < 0) return sys_error(path, errno);
+    ManifestEntry e = entry;
+    e.prev.clear();
+    std::string text;  // the head (new manifest) and the line, one write
     auto r = drop_torn_tail(fd, path);
-    if (r) r = write_all(fd, to_line(entry), path);
+    if (r) {
+        auto last = last_line(fd, path);
+        if (!last) {
+            r = std::move(last).error();
+        } else if (last->empty()) {
+            auto seed = random_seed_hex();
+            if (!seed) {
+                r = std::move(seed).error();
+            } else {
+                text = chain_head_line(e.job, e.run, *seed);
+                e.prev = sha256_hex(std::string_view(text).substr(0, text.size() - 1));
+            }
+        } else if (chained(*last)) {
+            e.prev = sha256_hex(*last);
+        }
+    }
+    const std::string line = to_line(e);
+    text += line;
+    if (r) r = write_all(fd, text, path);
     if (r && ::fsync(fd) != 0) r = sys_error(path, errno);
     ::close(fd);
     if (r && !existed) {
@@ -172,7 +235,24 @@ Result<void> append_manifest(const std::string& run_dir, const ManifestEntry& en
             ::close(dfd);
         }
     }
-    return r;
+    if (!r) return std::move(r).error();
+    return sha256_hex(std::string_view(line).substr(0, line.size() - 1));
+}
+
+std::optional<std::string> manifest_digest(const std::string& run_dir) {
+    const std::string path = run_dir + "/" + kManifestFile;
+    const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return std::nullopt;
+    std::optional<std::string> out;
+    struct stat st {};
+    char last = 0;
+    // A torn tail (a crash mid-line) gives none: that line's file is fetched
+    // again, and its new line, appended after the cut, sets the digest.
+    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+        ::pread(fd, &last, 1, st.st_size - 1) == 1 && last == '\n')
+        if (auto line = last_line(fd, path); line && !line->empty()) out = sha256_hex(*line);
+    ::close(fd);
+    return out;
 }
 
 std::vector<ManifestEntry> read_manifest(const std::string& run_dir) {

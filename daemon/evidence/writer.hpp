@@ -13,6 +13,7 @@
 #include "evidence/manifest.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -66,8 +67,16 @@ class ArtifactWriter {
 };
 
 // Appends one line to `<run_dir>/manifest.jsonl` and fsyncs it (and the run
-// folder when the manifest is new).
-Result<void> append_manifest(const std::string& run_dir, const ManifestEntry& entry);
+// folder when the manifest is new). A new manifest starts with the chain head
+// (fresh seed); the line's `prev` is the hash of the last complete line found
+// (so the chain goes on after a crash), except in a manifest written before
+// the chain, which stays unchained. Returns the new line's hash: the run
+// digest so far. `entry.prev` is ignored.
+Result<std::string> append_manifest(const std::string& run_dir, const ManifestEntry& entry);
+
+// The SHA-256 of the manifest's last complete line (the run digest once the
+// run has ended); nullopt without a manifest or a complete line.
+std::optional<std::string> manifest_digest(const std::string& run_dir);
 
 // The manifest's readable lines (unreadable ones are skipped: verify reports
 // them). An absent manifest is an empty list.

@@ -156,19 +156,20 @@ asio::awaitable<Result<Collected>> Daemon::collect(TenantRt* t, Collection c) {
             entry.sha256 = stored->sha256;
             entry.downloaded_at = utc_iso8601(unix_now());
             entry.action_status = c.action_status;
-            if (auto r = evidence::append_manifest(run_dir, entry); !r) {
+            auto line_hash = evidence::append_manifest(run_dir, entry);
+            if (!line_hash) {
                 // Unlisted, the file would be a leftover: it goes now, and
                 // the next attempt writes it again under the same name.
                 std::error_code ec;
                 std::filesystem::remove(run_dir + "/" + stored->file, ec);
-                co_return r.error();
+                co_return std::move(line_hash).error();
             }
             crash_point("evidence.after_manifest");
             run_bytes += stored->bytes;
             const store::ArtifactRow row{
                 0,          c.session_id, c.action_id,  item.index, item.type,      item.remote,
                 entry.file, entry.bytes,  entry.sha256, unix_now(), c.action_status};
-            if (auto r = store_.add_artifact(row); !r) {
+            if (auto r = store_.add_artifact(row, *line_hash); !r) {
                 run_tallies_.erase(c.run_id);  // listed, not recorded: square it again
                 co_return r.error();
             }

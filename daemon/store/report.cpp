@@ -100,8 +100,8 @@ Result<void> read_counts(Database& db, RunReport& run) {
 
 Result<std::optional<RunReport>> read_latest_run(Database& db, std::int64_t job_id) {
     auto s = db.prepare(
-        "SELECT id, \"trigger\", created_at, finished_at, deadline_at, unresolved FROM runs "
-        "WHERE job_id = ?1 ORDER BY id DESC LIMIT 1");
+        "SELECT id, \"trigger\", created_at, finished_at, deadline_at, unresolved, digest "
+        "FROM runs WHERE job_id = ?1 ORDER BY id DESC LIMIT 1");
     if (!s) return std::move(s).error();
     s->bind_all(job_id);
     auto run = s->first([](const Statement& row) -> Result<RunReport> {
@@ -114,6 +114,7 @@ Result<std::optional<RunReport>> read_latest_run(Database& db, std::int64_t job_
         r.finished_at = row.column_optional_int64(3);
         r.deadline_at = row.column_optional_int64(4);
         r.unresolved = row.column_optional_text(5);
+        r.digest = row.column_optional_text(6);
         return r;
     });
     if (!run || !*run) return run;

@@ -74,6 +74,7 @@ struct RunReport {
     std::optional<std::int64_t> finished_at;
     std::optional<std::int64_t> deadline_at;
     std::optional<std::string> unresolved;        // JSON text, as runs.unresolved holds it
+    std::optional<std::string> digest;            // the run digest, once ended with a manifest
     std::map<SessionState, std::int64_t> counts;  // every one of the 14 states, zeros included
     std::optional<RunBacklog> backlog;            // status only, and only while unfinished
 

@@ -7,6 +7,10 @@
 #include "store/rows.hpp"
 #include "store/sqlite.hpp"
 
+#include "common/log_text.hpp"
+
+#include <spdlog/spdlog.h>
+
 #include <array>
 #include <utility>
 
@@ -276,21 +280,61 @@ Result<void> Store::mark_run_resolved(std::int64_t run_id,
 Result<bool> Store::finish_run_if_done(std::int64_t run_id, std::int64_t now_ms) {
     return in_transaction(*db_, [&]() -> Result<bool> {
         auto s = db_->prepare(
-            "UPDATE runs SET finished_at = ?2 WHERE id = ?1 AND finished_at IS NULL "
+            "UPDATE runs SET finished_at = ?2, digest = chain_tail WHERE id = ?1 "
+            "AND finished_at IS NULL "
             "AND resolved_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM sessions WHERE "
             "run_id = ?1 AND state IN ('queued', 'busy', 'submitting', 'pending', 'running', "
             "'collecting'))");
         if (!s) return std::move(s).error();
         s->bind_all(run_id, now_ms);
         if (auto r = s->run(); !r) return std::move(r).error();
-        return db_->changes() > 0;
+        if (db_->changes() == 0) return false;
+        auto d = db_->prepare(
+            "SELECT jobs.name, runs.digest FROM runs JOIN jobs ON jobs.id = runs.job_id "
+            "WHERE runs.id = ?1 AND runs.digest IS NOT NULL");
+        if (!d) return std::move(d).error();
+        d->bind_all(run_id);
+        // The run digest goes to the log as well: a copy kept off this machine
+        // (journald, a SIEM) proves the manifest even if the store is altered.
+        auto logged = d->each([&](const Statement& row) {
+            spdlog::info("job={} run={} digest={}", log_value(row.column_text(0)), run_id,
+                         log_value(row.column_text(1)));
+        });
+        if (!logged) return std::move(logged).error();
+        return true;
     });
 }
 
 // ---- artifacts ----
 
-Result<void> Store::add_artifact(const ArtifactRow& a) {
+Result<void> Store::set_chain_tail(std::int64_t run_id, const std::string& tail) {
+    auto s = db_->prepare("UPDATE runs SET chain_tail = ?2 WHERE id = ?1");
+    if (!s) return std::move(s).error();
+    s->bind_all(run_id, tail);
+    return s->run();
+}
+
+Result<std::optional<std::string>> Store::run_digest(std::int64_t run_id) {
+    auto s = db_->prepare("SELECT digest FROM runs WHERE id = ?1");
+    if (!s) return std::move(s).error();
+    s->bind_all(run_id);
+    std::optional<std::string> out;
+    auto r = s->each([&](const Statement& row) { out = row.column_optional_text(0); });
+    if (!r) return std::move(r).error();
+    return out;
+}
+
+Result<void> Store::add_artifact(const ArtifactRow& a,
+                                 const std::optional<std::string>& chain_tail) {
     return in_transaction(*db_, [&]() -> Result<void> {
+        if (chain_tail) {
+            auto t = db_->prepare(
+                "UPDATE runs SET chain_tail = ?2 WHERE id = "
+                "(SELECT run_id FROM sessions WHERE id = ?1)");
+            if (!t) return std::move(t).error();
+            t->bind_all(a.session_id, *chain_tail);
+            if (auto r = t->run(); !r) return r;
+        }
         auto s = db_->prepare(
             "INSERT INTO artifacts (session_id, action_id, command_index, command_type, remote, "
             "file, bytes, sha256, downloaded_at, action_status) "

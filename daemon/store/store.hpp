@@ -222,6 +222,7 @@ class Store {
                                    std::int64_t now_ms);
     // Sets finished_at when the run is resolved and none of its sessions is
     // still on its way (every one terminal); returns whether it did.
+    // The run's chain tail becomes its digest, logged `job= run= digest=`.
     Result<bool> finish_run_if_done(std::int64_t run_id, std::int64_t now_ms);
 
     // ---- sessions ----
@@ -337,7 +338,14 @@ class Store {
     // ---- artifacts ----
     // Records one downloaded file; a second row for the same (action_id,
     // command_index) is refused.
-    Result<void> add_artifact(const ArtifactRow& artifact);
+    // `chain_tail`: the hash of the manifest line just written for it, kept
+    // as the run's chain tail in the same transaction (runs.chain_tail).
+    Result<void> add_artifact(const ArtifactRow& artifact,
+                              const std::optional<std::string>& chain_tail = std::nullopt);
+    // The run's chain tail as read back from its manifest after a crash.
+    Result<void> set_chain_tail(std::int64_t run_id, const std::string& tail);
+    // runs.digest: the chain tail frozen when the run ended (null before).
+    Result<std::optional<std::string>> run_digest(std::int64_t run_id);
     Result<std::vector<ArtifactRow>> artifacts_of_session(std::int64_t session_id);
     // (action_id, command_index) of every artifact of a run's sessions: to
     // find manifest lines a crash kept out of the store. Read once per run

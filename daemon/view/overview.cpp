@@ -44,6 +44,7 @@ json run_json(const RunReport& run, const Eta& eta) {
             {"total", run.total()},
             {"finished", run.finished()},
             {"unresolved", std::move(unresolved)},
+            {"digest", json_opt(run.digest)},
             {"eta", json_time(eta.at)},
             {"eta_source", json_opt(eta.source)}};
 }

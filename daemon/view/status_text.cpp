@@ -3,6 +3,7 @@
 // forms are overview.cpp's.
 #include "view/status_text.hpp"
 
+#include "common/diagnostic.hpp"
 #include "common/duration.hpp"
 #include "common/text.hpp"
 
@@ -96,6 +97,13 @@ std::string job_text(const JobReport& job, const Eta& eta) {
     if (const std::string missing = unresolved_text(run); !missing.empty())
         out += "  not listed by the API: " + missing + "\n";
     if (!run.finished_at) out += "  eta: " + eta.text + "\n";
+    // Hex as the daemon wrote it; anything else (an edited store) is quoted.
+    if (run.digest) {
+        const bool hex = std::all_of(run.digest->begin(), run.digest->end(), [](char c) {
+            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+        });
+        out += "  digest: " + (hex ? *run.digest : quote_value(*run.digest)) + "\n";
+    }
     return out;
 }
 

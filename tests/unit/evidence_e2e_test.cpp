@@ -116,9 +116,18 @@ void check_evidence(DaemonE2e& e2e, int results_per_session = 2, fs::path where 
     // exit 1 now and then while the action succeeds).
     CHECK(db.scalar("SELECT count(*) FROM sessions WHERE state = 'done' AND exit_code IS NULL") ==
           0);
-    const auto verify = run_process({LRSCHED_BINARY, "verify", run_dir.string()});
+    // The chain holds whatever crashes came, and the run's digest, frozen
+    // when it ended, is the manifest's last line.
+    const auto digest = lrsched::evidence::manifest_digest(run_dir.string());
+    REQUIRE(digest);
+    const auto stored = db.rows("SELECT digest FROM runs WHERE finished_at IS NOT NULL");
+    REQUIRE(stored.size() == 1);
+    CHECK(stored[0][0] == digest);
+    const auto verify =
+        run_process({LRSCHED_BINARY, "verify", run_dir.string(), "--digest", *digest});
     INFO(verify.out);
     CHECK(verify.exit_code == 0);
+    CHECK(verify.out.find("chain: chained, intact") != std::string::npos);
 }
 
 }  // namespace

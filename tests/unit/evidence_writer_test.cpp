@@ -151,7 +151,11 @@ TEST_CASE("a manifest line torn by a crash is cut off before the next line is ap
     }
     REQUIRE(read_manifest(run).size() == 1);
     unwrap(append_manifest(run, manifest_entry(stored[1])));
-    CHECK(slurp(fs::path(run) / "manifest.jsonl") == whole + torn);
+    // The chain goes on from the last complete line, as if nothing was torn.
+    auto chained = manifest_entry(stored[1]);
+    const std::string last = whole.substr(0, whole.size() - 1);
+    chained.prev = lrsched::sha256_hex(last.substr(last.rfind('\n') + 1));
+    CHECK(slurp(fs::path(run) / "manifest.jsonl") == whole + lrsched::evidence::to_line(chained));
     CHECK(read_manifest(run).size() == 2);
     CHECK(unwrap(verify_run_folder(run)).clean());
 }
