@@ -61,18 +61,18 @@ bool through_symlink(const fs::path& dir, std::string_view file) {
 
 std::string to_line(const ManifestEntry& e) {
     json j = {{"job", e.job},
-                    {"run", e.run},
-                    {"machine_id", e.machine_id},
-                    {"computer_dns_name", e.computer_dns_name},
-                    {"action_id", e.action_id},
-                    {"command_index", e.command_index},
-                    {"command_type", e.command_type},
-                    {"remote", e.remote},
-                    {"file", e.file},
-                    {"bytes", e.bytes},
-                    {"sha256", e.sha256},
-                    {"downloaded_at", e.downloaded_at},
-                    {"action_status", e.action_status}};
+              {"run", e.run},
+              {"machine_id", e.machine_id},
+              {"computer_dns_name", e.computer_dns_name},
+              {"action_id", e.action_id},
+              {"command_index", e.command_index},
+              {"command_type", e.command_type},
+              {"remote", e.remote},
+              {"file", e.file},
+              {"bytes", e.bytes},
+              {"sha256", e.sha256},
+              {"downloaded_at", e.downloaded_at},
+              {"action_status", e.action_status}};
     if (!e.prev.empty()) j["prev"] = e.prev;
     // Invalid UTF-8 from the server is replaced, never a reason to lose a line.
     return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
@@ -135,8 +135,7 @@ Result<std::string> random_seed_hex() {
     while (got < sizeof seed) {
         const ssize_t n = ::getrandom(seed + got, sizeof seed - got, 0);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0)
-            return Error{Errc::io_error, std::string("getrandom: ") + std::strerror(errno)};
+        if (n < 0) return Error{Errc::io_error, std::string("getrandom: ") + std::strerror(errno)};
         got += static_cast<std::size_t>(n);
     }
     static constexpr char kHex[] = "0123456789abcdef";
@@ -232,8 +231,8 @@ Result<void> for_each_line(RegularFile& file, VerifyReport& report, OnLine on_li
 void add_break(VerifyReport& report, std::size_t number, const std::string& what) {
     ++report.break_count;
     if (report.breaks.size() < kErrorsShown)
-        report.breaks.push_back(std::string(kManifestFile) + ":" + std::to_string(number) +
-                                ": " + what);
+        report.breaks.push_back(std::string(kManifestFile) + ":" + std::to_string(number) + ": " +
+                                what);
 }
 
 // Follows the chain line by line: each line's `prev` must be the hash of the

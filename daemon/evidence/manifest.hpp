@@ -4,11 +4,11 @@
 // `{"chain":"sha256","seed":..,"job":..,"run":..}` with a random seed, then
 // each file's line with `prev`, the SHA-256 of the previous line's bytes; the
 // last line's hash is the run digest. The folder alone proves a line was
-// removed, moved or edited; only the digest proves the last one was not. A run folder holds up to 10^5 machines' files; verify
-// streams every file once and holds only the manifest's entries in memory.
-// The manifest may have been edited by anyone with access to the folder, so
-// its lines are parsed as hostile input: a bad line is reported with its
-// number and field, and a `file` that would leave the folder is refused.
+// removed, moved or edited; only the digest proves the last one was not. A run folder holds up to
+// 10^5 machines' files; verify streams every file once and holds only the manifest's entries in
+// memory. The manifest may have been edited by anyone with access to the folder, so its lines are
+// parsed as hostile input: a bad line is reported with its number and field, and a `file` that
+// would leave the folder is refused.
 //
 // Folder evidence/: run folders, artifacts, the manifest, recovery; includes
 // store/, common/.
@@ -72,8 +72,8 @@ struct VerifyReport {
     // the first 100; `break_count` counts them all.
     std::vector<std::string> breaks;
     std::size_t break_count = 0;
-    std::string digest;              // SHA-256 of the last line; empty without one
-    std::optional<bool> digest_ok;   // set when an expected digest was given
+    std::string digest;             // SHA-256 of the last line; empty without one
+    std::optional<bool> digest_ok;  // set when an expected digest was given
     bool clean() const noexcept {
         return missing.empty() && altered.empty() && extra.empty() && error_count == 0 &&
                break_count == 0 && digest_ok != false;

@@ -3,11 +3,10 @@
 // once per downloaded file.
 #include "store/store.hpp"
 
+#include "common/log_text.hpp"
 #include "store/migrations.hpp"
 #include "store/rows.hpp"
 #include "store/sqlite.hpp"
-
-#include "common/log_text.hpp"
 
 #include <spdlog/spdlog.h>
 

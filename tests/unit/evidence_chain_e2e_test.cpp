@@ -27,8 +27,8 @@ TEST_CASE("chain e2e: a finished run's digest is shown by status and proves its 
     spec.never_online_fraction = "0";
     spec.busy_fraction = "0";
     spec.commands = "  - RunScript: collect.ps1\n  - GetFile: 'C:\\Windows\\Temp\\x.log'\n";
-    spec.sim_flags = {"--library", "collect.ps1", "--getfile-size", "2000",
-                      "--runscript-fail-fraction", "0"};
+    spec.sim_flags = {
+        "--library", "collect.ps1", "--getfile-size", "2000", "--runscript-fail-fraction", "0"};
     DaemonE2e e2e(spec);
     const std::string config = (e2e.dir() / "lrsched.yaml").string();
     e2e.start_daemon();

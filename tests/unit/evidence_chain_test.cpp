@@ -118,12 +118,10 @@ TEST_CASE("chain: after a torn tail is cut, the chain goes on from the last comp
     TempDir dir;
     const fs::path run = dir.path() / "run";
     make_run(run, 2);
-    {
-        std::ofstream(run / "manifest.jsonl", std::ios::app) << "{\"job\":\"sweep\",\"ru";
-    }
+    { std::ofstream(run / "manifest.jsonl", std::ios::app) << "{\"job\":\"sweep\",\"ru"; }
     std::ofstream(run / "m1.test" / "3-GetFile-f.log") << "content 3";
-    const std::string digest = unwrap(lrsched::evidence::append_manifest(
-        run.string(), entry("3-GetFile-f.log", "content 3")));
+    const std::string digest = unwrap(
+        lrsched::evidence::append_manifest(run.string(), entry("3-GetFile-f.log", "content 3")));
     const auto r = verify(run, digest);
     INFO(all_breaks(r));
     CHECK(r.clean());
@@ -208,8 +206,8 @@ TEST_CASE("chain: a manifest from before the chain verifies as unchained, and st
     manifest.close();
     // A run that began before the upgrade goes on without a chain.
     std::ofstream(run / "m1.test" / "3-GetFile-c.log") << "c";
-    const std::string digest = unwrap(
-        lrsched::evidence::append_manifest(run.string(), entry("3-GetFile-c.log", "c")));
+    const std::string digest =
+        unwrap(lrsched::evidence::append_manifest(run.string(), entry("3-GetFile-c.log", "c")));
     CHECK(lines_of(run).back().find("\"prev\"") == std::string::npos);
     const auto r = verify(run, digest);
     INFO(all_breaks(r));
@@ -222,8 +220,8 @@ TEST_CASE("chain: lrsched verify --digest prints the break and exits 1") {
     TempDir dir;
     const fs::path run = dir.path() / "run";
     const std::string digest = make_run(run, 3);
-    const auto ok = lrsched::test::run_process({LRSCHED_BINARY, "verify", run.string(), "--digest",
-                                                digest});
+    const auto ok =
+        lrsched::test::run_process({LRSCHED_BINARY, "verify", run.string(), "--digest", digest});
     INFO(ok.out << ok.err);
     CHECK(ok.exit_code == 0);
     CHECK(ok.out.find("chain: chained, intact; digest " + digest) != std::string::npos);

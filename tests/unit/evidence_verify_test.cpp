@@ -77,8 +77,7 @@ void check_lines_are_ours(const std::string& out, const fs::path& run) {
         INFO("line: " << line);
         const bool ours = line.rfind("error: ", 0) == 0 || line.rfind("missing: ", 0) == 0 ||
                           line.rfind("altered: ", 0) == 0 || line.rfind("extra: ", 0) == 0 ||
-                          line.rfind("chain: ", 0) == 0 ||
-                          line.rfind(run.string() + ": ", 0) == 0;
+                          line.rfind("chain: ", 0) == 0 || line.rfind(run.string() + ": ", 0) == 0;
         CHECK(ours);
         summaries += line.rfind(run.string() + ": ", 0) == 0 ? 1 : 0;
         missing += line.rfind("missing: ", 0) == 0 ? 1 : 0;
