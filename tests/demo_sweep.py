@@ -93,7 +93,8 @@ def sweep(demo, jobs, page, t_start):
     deadline = time.monotonic() + SWEEP_TIMEOUT
     while True:
         runs = runs_of(demo.status_json(), jobs)
-        done = all(r and r.get("finished_at") for r in runs.values())
+        # Ended and closed: results.jsonl listed, the digest recorded.
+        done = all(r and r.get("finished_at") and r.get("digest") for r in runs.values())
         text = demo.lrsched("status", "-c", demo.config).stdout.rstrip("\n").split("\n")
         head = (f"-- {time.strftime('%H:%M:%S')}, sweep at {time.monotonic() - t_start:.0f} s"
                 f" -- status page {page} -- lrsched status:")

@@ -167,7 +167,7 @@ class Hooks:
             r = self.box.run(["lrsched", "status", ONE_SHOT, "--json"], check=False)
             if r.returncode == 0:
                 run = json.loads(r.stdout)["jobs"][ONE_SHOT]["latest_run"]
-                if run and run["finished_at"]:
+                if run and run["finished_at"] and run.get("digest"):  # ended and closed
                     return
             time.sleep(1)
         raise RuntimeError(f"{ONE_SHOT}'s run did not end within 180 s")

@@ -37,6 +37,12 @@ Result<Args> parse_args(const std::vector<std::string>& argv) {
             auto v = value_of(arg);
             if (!v) return std::move(v).error();
             a.digest = *v;
+        } else if (arg == "--run" || arg == "--format") {
+            auto v = value_of(arg);
+            if (!v) return std::move(v).error();
+            (arg == "--run" ? a.run : a.format) = *v;
+        } else if (arg == "--show") {
+            a.show = true;
         } else if (arg == "--json") {
             a.json = true;
         } else if (arg == "-h" || arg == "--help") {

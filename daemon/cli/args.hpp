@@ -20,6 +20,9 @@ struct Args {
     std::optional<std::string> state;    // --state S
     std::optional<std::string> machine;  // --machine ID
     std::optional<std::string> digest;   // --digest HEX (verify)
+    std::optional<std::string> run;      // --run N (results, stack)
+    std::optional<std::string> format;   // --format table|jsonl|csv (results)
+    bool show = false;                   // --show (diff)
 };
 
 // argv[0] is skipped. An unknown option, or one missing its value, is an error.

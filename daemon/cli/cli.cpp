@@ -3,6 +3,7 @@
 #include "cli/args.hpp"
 #include "cli/control_cmds.hpp"
 #include "cli/report_cmds.hpp"
+#include "cli/results_cmds.hpp"
 #include "common/diagnostic.hpp"
 #include "common/text.hpp"
 #include "config/config.hpp"
@@ -45,7 +46,7 @@ constexpr const char* kUsage =
     "                          check the manifest's hash chain (and its last hash)\n"
     "\n"
     "options: -c, --config FILE (default /etc/lrsched/lrsched.yaml), --json, --state S,\n"
-    "         --machine ID, --digest HEX, -h, --help, --version\n"
+    "         --machine ID, --digest HEX, --run N, --format F, --show, -h, --help, --version\n"
     "exit status: 0 ok, 1 user error, 2 daemon unreachable (status and sessions with no\n"
     "daemon: its database cannot be read)\n";
 
@@ -206,6 +207,9 @@ int run(int argc, char** argv) {
     if (args.command == "plan") return cmd_plan(args);
     if (args.command == "status") return cmd_status(args);
     if (args.command == "sessions") return cmd_sessions(args);
+    if (args.command == "results") return cmd_results(args);
+    if (args.command == "diff") return cmd_diff(args);
+    if (args.command == "stack") return cmd_stack(args);
     static constexpr const char* kControl[] = {"run", "pause", "resume", "cancel", "reload"};
     if (std::find_if(std::begin(kControl), std::end(kControl),
                      [&](const char* c) { return args.command == c; }) != std::end(kControl))

@@ -47,10 +47,12 @@ asio::awaitable<void> Daemon::collect_loop(TenantRt* t) {
             const std::int64_t id = c.session_id;
             auto r = co_await collect(t, std::move(c));
             if (stopping_) co_return;  // the session stays collecting: done again at start-up
-            if (r)
+            if (r) {
                 d.collected(id, *r, unix_now());
-            else
+                close_event_.notify();  // the run may have ended with it
+            } else {
                 d.collect_failed(id, r.error().message, unix_now());
+            }
         }
         wake_dispatch_if_needed(t);
         co_await t->collect.wait(d.next_collection());

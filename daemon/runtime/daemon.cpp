@@ -133,6 +133,8 @@ void Daemon::stop() {
         c->close();
     jobs_event_.notify();
     notify_event_.notify();
+    close_event_.notify();
+    cancel_work_ = true;
     for (auto& t : tenants_) {
         t->dispatch.notify();
         t->track.notify();
@@ -164,6 +166,7 @@ int Daemon::run() {
     if (const auto every = sd::watchdog_interval()) watchdog_every_ = every->count() / 2;
     spawn([this] { return signal_loop(); }, "signals");
     spawn([this] { return jobs_loop(); }, "jobs");
+    spawn([this] { return close_loop(); }, "close");
     for (auto& t : tenants_) {
         TenantRt* rt = t.get();
         spawn([this, rt] { return dispatch_loop(rt); }, "dispatch " + t->cfg.name);

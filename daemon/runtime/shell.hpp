@@ -19,13 +19,18 @@
 #include "mde/token_provider.hpp"
 #include "net/control_server.hpp"
 #include "net/coro.hpp"
+#include "runtime/hook_command.hpp"
 #include "runtime/jobs_watch.hpp"
 #include "runtime/library_dir.hpp"
 #include "store/report.hpp"
 #include "store/store.hpp"
 #include "view/live.hpp"
 
+#include <boost/asio/thread_pool.hpp>
+#include <nlohmann/json_fwd.hpp>
+
 #include <algorithm>
+#include <atomic>
 #include <functional>
 #include <list>
 #include <map>
@@ -166,6 +171,19 @@ class Daemon : public control::Backend {
                                                                     std::string run_dir,
                                                                     std::string machine,
                                                                     std::uint64_t cap);
+    // Closing ended runs (run_close.cpp): results.jsonl, the digest,
+    // retention, then the on_finish hooks, which run on their own.
+    asio::awaitable<void> close_loop();
+    asio::awaitable<void> close_run(std::int64_t run_id);
+    asio::awaitable<void> apply_retention(const store::RunContents& closed);
+    void start_hooks(store::RunContents run);
+    asio::awaitable<void> run_hooks(store::RunContents run, jobs::OnFinish hooks);
+    asio::awaitable<void> hooks_of_run(const store::RunContents& run, const jobs::OnFinish& hooks);
+    asio::awaitable<nlohmann::json> diff_for_hooks(const store::RunContents& run);
+    // Runs `f` on the worker thread (file work that would hold the io
+    // thread: reading a run's results, removing folders) and resumes here.
+    template <class F>
+    asio::awaitable<std::invoke_result_t<F>> off_io(F f);
     asio::awaitable<void> jobs_loop();
     asio::awaitable<void> signal_loop();
     asio::awaitable<void> resolve(std::int64_t run_id);
@@ -223,6 +241,12 @@ class Daemon : public control::Backend {
     asio::awaitable<HttpResponse> answer_plan(control::PlanRequest req);
 
     asio::io_context io_;  // first: destroyed last, after everything that uses it
+    // One thread for file work off the io thread (off_io); joined when the
+    // Daemon goes, after cancel_work_ told it to stop reading.
+    asio::thread_pool worker_{1};
+    std::atomic<bool> cancel_work_{false};
+    Event close_event_{io_};
+    std::set<std::int64_t> hooks_running_;  // runs whose on_finish hooks are running
     config::Config cfg_;
     store::Store store_;
     jobs::JobRegistry registry_;

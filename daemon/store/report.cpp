@@ -11,6 +11,8 @@
 #include "store/rows.hpp"
 #include "store/sqlite.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <filesystem>
 #include <set>
 #include <type_traits>
@@ -98,6 +100,34 @@ Result<void> read_counts(Database& db, RunReport& run) {
     });
 }
 
+// The hooks' outcomes from the audit log (schema 7; none before it).
+Result<void> read_hooks(Database& db, RunReport& run) {
+    auto t = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_events'");
+    if (!t) return std::move(t).error();
+    auto has = t->first([](const Statement&) { return true; });
+    if (!has) return std::move(has).error();
+    if (!*has) return ok();
+    auto s = db.prepare(
+        "SELECT at, detail FROM audit_events WHERE run_id = ?1 AND event = 'hook' ORDER BY id");
+    if (!s) return std::move(s).error();
+    s->bind_all(run.id);
+    return s->each([&](const Statement& row) {
+        // The daemon wrote the detail; a row it cannot read is shown as such.
+        const auto d = nlohmann::json::parse(row.column_text(1), nullptr, false);
+        RunReport::Hook h;
+        h.at = row.column_int64(0);
+        if (d.is_object()) {
+            h.kind = d.value("kind", std::string("?"));
+            h.ok = d.value("ok", false);
+            h.detail = d.value("detail", std::string());
+        } else {
+            h.kind = "?";
+            h.detail = "unreadable audit row";
+        }
+        run.hooks.push_back(std::move(h));
+    });
+}
+
 Result<std::optional<RunReport>> read_latest_run(Database& db, std::int64_t job_id) {
     auto s = db.prepare(
         "SELECT id, \"trigger\", created_at, finished_at, deadline_at, unresolved, digest "
@@ -119,6 +149,7 @@ Result<std::optional<RunReport>> read_latest_run(Database& db, std::int64_t job_
     });
     if (!run || !*run) return run;
     if (auto r = read_counts(db, **run); !r) return std::move(r).error();
+    if (auto r = read_hooks(db, **run); !r) return std::move(r).error();
     return run;
 }
 

@@ -74,7 +74,15 @@ struct RunReport {
     std::optional<std::int64_t> finished_at;
     std::optional<std::int64_t> deadline_at;
     std::optional<std::string> unresolved;        // JSON text, as runs.unresolved holds it
-    std::optional<std::string> digest;            // the run digest, once ended with a manifest
+    std::optional<std::string> digest;            // the run digest, once closed
+    // The on_finish hooks' outcomes (audit_events), in the order they ended.
+    struct Hook {
+        std::int64_t at = 0;
+        std::string kind;  // command, webhook, hooks (a failure before either ran)
+        bool ok = false;
+        std::string detail;
+    };
+    std::vector<Hook> hooks;
     std::map<SessionState, std::int64_t> counts;  // every one of the 14 states, zeros included
     std::optional<RunBacklog> backlog;            // status only, and only while unfinished
 
@@ -155,6 +163,12 @@ class Report {
     // the job named, if the store knows it under `tenant` and it has
     // finished runs with samples, else the tenant's recent ones.
     Result<SessionSamples> session_samples(std::string_view job, std::string_view tenant);
+
+    // `results`, `diff`, `stack` (store/run_close.cpp): the job's runs,
+    // newest first (Errc::not_found for an unknown job), and one run's
+    // contents (Errc::not_found when the job has no such run).
+    Result<std::vector<RunBrief>> runs_of(std::string_view job);
+    Result<RunContents> run_contents(std::string_view job, std::int64_t run_id);
 
   private:
     explicit Report(std::unique_ptr<Database> db);

@@ -23,6 +23,18 @@ inline Result<SessionState> read_state(const Statement& s, int column, std::stri
                  std::string(what) + " has unknown session state '" + name + "'"};
 }
 
+// The columns read_session_row and read_artifact_row decode, in their order.
+inline constexpr std::string_view kSelectSessionSql =
+    "SELECT id, run_id, machine_id, computer_dns_name, looks_offline, state, attempt, "
+    "submissions, action_id, not_before, exit_code, created_at, updated_at, last_error, "
+    "submitted_at FROM sessions";
+Result<SessionRow> read_session_row(const Statement& s);  // store_sessions.cpp
+
+inline constexpr std::string_view kSelectArtifactSql =
+    "SELECT id, session_id, action_id, command_index, command_type, remote, file, bytes, sha256, "
+    "downloaded_at, action_status FROM artifacts";
+ArtifactRow read_artifact_row(const Statement& s);  // store.cpp
+
 inline Result<RunTrigger> parse_trigger(std::string_view name) {
     for (const RunTrigger t :
          {RunTrigger::first_load, RunTrigger::cron, RunTrigger::catch_up, RunTrigger::manual}) {

@@ -3,12 +3,9 @@
 // once per downloaded file.
 #include "store/store.hpp"
 
-#include "common/log_text.hpp"
 #include "store/migrations.hpp"
 #include "store/rows.hpp"
 #include "store/sqlite.hpp"
-
-#include <spdlog/spdlog.h>
 
 #include <array>
 #include <utility>
@@ -40,11 +37,15 @@ JobRow read_job(const Statement& s) {
 
 constexpr std::array kTriggerNames{"first_load", "cron", "catch_up", "manual"};
 
-constexpr std::string_view kSelectArtifact =
-    "SELECT id, session_id, action_id, command_index, command_type, remote, file, bytes, sha256, "
-    "downloaded_at, action_status FROM artifacts";
+constexpr std::string_view kSelectArtifact = kSelectArtifactSql;
 
 ArtifactRow read_artifact(const Statement& s) {
+    return read_artifact_row(s);
+}
+
+}  // namespace
+
+ArtifactRow read_artifact_row(const Statement& s) {
     ArtifactRow a;
     a.id = s.column_int64(0);
     a.session_id = s.column_int64(1);
@@ -59,6 +60,8 @@ ArtifactRow read_artifact(const Statement& s) {
     a.action_status = s.column_text(10);
     return a;
 }
+
+namespace {
 
 Error unknown_job(std::string_view name) {
     return Error{Errc::not_found, "no job named '" + std::string(name) + "'"};
@@ -277,31 +280,19 @@ Result<void> Store::mark_run_resolved(std::int64_t run_id,
 }
 
 Result<bool> Store::finish_run_if_done(std::int64_t run_id, std::int64_t now_ms) {
-    return in_transaction(*db_, [&]() -> Result<bool> {
-        auto s = db_->prepare(
-            "UPDATE runs SET finished_at = ?2, digest = chain_tail WHERE id = ?1 "
-            "AND finished_at IS NULL "
-            "AND resolved_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM sessions WHERE "
-            "run_id = ?1 AND state IN ('queued', 'busy', 'submitting', 'pending', 'running', "
-            "'collecting'))");
-        if (!s) return std::move(s).error();
-        s->bind_all(run_id, now_ms);
-        if (auto r = s->run(); !r) return std::move(r).error();
-        if (db_->changes() == 0) return false;
-        auto d = db_->prepare(
-            "SELECT jobs.name, runs.digest FROM runs JOIN jobs ON jobs.id = runs.job_id "
-            "WHERE runs.id = ?1 AND runs.digest IS NOT NULL");
-        if (!d) return std::move(d).error();
-        d->bind_all(run_id);
-        // The run digest goes to the log as well: a copy kept off this machine
-        // (journald, a SIEM) proves the manifest even if the store is altered.
-        auto logged = d->each([&](const Statement& row) {
-            spdlog::info("job={} run={} digest={}", log_value(row.column_text(0)), run_id,
-                         log_value(row.column_text(1)));
-        });
-        if (!logged) return std::move(logged).error();
-        return true;
-    });
+    // The run digest is not frozen here: the closer (runtime/run_close.cpp)
+    // first lists results.jsonl in the manifest, then records the last
+    // line's hash with closed_at (close_run).
+    auto s = db_->prepare(
+        "UPDATE runs SET finished_at = ?2 WHERE id = ?1 "
+        "AND finished_at IS NULL "
+        "AND resolved_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM sessions WHERE "
+        "run_id = ?1 AND state IN ('queued', 'busy', 'submitting', 'pending', 'running', "
+        "'collecting'))");
+    if (!s) return std::move(s).error();
+    s->bind_all(run_id, now_ms);
+    if (auto r = s->run(); !r) return std::move(r).error();
+    return db_->changes() != 0;
 }
 
 // ---- artifacts ----

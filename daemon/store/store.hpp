@@ -157,6 +157,42 @@ struct ArtifactRow {
     std::string action_status;
 };
 
+// A run with everything `results`, `diff`, `stack` and the closer read of it
+// (store/run_close.cpp): its sessions and every artifact of them.
+struct RunContents {
+    std::int64_t id = 0;
+    std::string job;
+    std::string definition;  // the frozen canonical JSON
+    std::int64_t created_at = 0;
+    std::optional<std::int64_t> finished_at;
+    std::optional<std::int64_t> closed_at;
+    std::optional<std::int64_t> evidence_removed_at;
+    std::optional<std::string> chain_tail;
+    std::optional<std::string> digest;
+    std::vector<SessionRow> sessions;    // by id
+    std::vector<ArtifactRow> artifacts;  // by id
+};
+
+// A run of a job as the closer's retention and `diff` see it.
+struct RunBrief {
+    std::int64_t id = 0;
+    std::int64_t created_at = 0;
+    std::optional<std::int64_t> finished_at;
+    std::optional<std::int64_t> closed_at;
+    std::optional<std::int64_t> evidence_removed_at;
+    std::optional<std::string> digest;
+};
+
+enum class AuditEvent { run_digest, hook, evidence_removed };
+
+struct AuditRow {
+    std::int64_t at = 0;
+    std::string job;
+    std::int64_t run_id = 0;
+    std::string event;
+    std::string detail;  // JSON
+};
+
 enum class ApiCallKind { submit, read };
 
 struct ApiCallRow {
@@ -222,7 +258,7 @@ class Store {
                                    std::int64_t now_ms);
     // Sets finished_at when the run is resolved and none of its sessions is
     // still on its way (every one terminal); returns whether it did.
-    // The run's chain tail becomes its digest, logged `job= run= digest=`.
+    // The digest comes later, when the daemon closes the run (close_run).
     Result<bool> finish_run_if_done(std::int64_t run_id, std::int64_t now_ms);
 
     // ---- sessions ----
@@ -344,7 +380,7 @@ class Store {
                               const std::optional<std::string>& chain_tail = std::nullopt);
     // The run's chain tail as read back from its manifest after a crash.
     Result<void> set_chain_tail(std::int64_t run_id, const std::string& tail);
-    // runs.digest: the chain tail frozen when the run ended (null before).
+    // runs.digest: the chain tail frozen when the run was closed (null before).
     Result<std::optional<std::string>> run_digest(std::int64_t run_id);
     Result<std::vector<ArtifactRow>> artifacts_of_session(std::int64_t session_id);
     // (action_id, command_index) of every artifact of a run's sessions: to
@@ -354,6 +390,28 @@ class Store {
         std::int64_t run_id);
     // The session whose current action is `action_id`, if any.
     Result<std::optional<std::int64_t>> session_of_action(std::string_view action_id);
+
+    // ---- closing a run (store/run_close.cpp) ----
+    // Ended runs still to close, or whose hooks are still to run, oldest first.
+    Result<std::vector<std::int64_t>> runs_to_close();
+    Result<RunContents> run_contents(std::int64_t run_id);
+    // Sets the run's chain tail and digest to `digest` and closed_at, and
+    // appends the audit event, in one transaction (the digest is kept once
+    // written: a different one is refused by 006's trigger).
+    Result<void> close_run(std::int64_t run_id, const std::string& digest, std::int64_t now_ms);
+    Result<void> set_hooks_done(std::int64_t run_id, std::int64_t now_ms);
+    // `detail`: a JSON object.
+    Result<void> add_audit(std::int64_t run_id,
+                           AuditEvent event,
+                           const std::string& detail,
+                           std::int64_t now_ms);
+    Result<std::vector<AuditRow>> audit_of_run(std::int64_t run_id);
+    // The job's runs, newest first.
+    Result<std::vector<RunBrief>> runs_of_job(std::string_view job);
+    // Marks the run's evidence removed and appends the audit event with its digest.
+    Result<void> mark_evidence_removed(std::int64_t run_id,
+                                       const std::string& detail,
+                                       std::int64_t now_ms);
 
   private:
     Store(std::unique_ptr<Database> db, std::string install_id, int schema_version);

@@ -16,16 +16,19 @@ namespace {
 
 using sessions::transition_allowed;
 
-constexpr std::string_view kSelectSession =
-    "SELECT id, run_id, machine_id, computer_dns_name, looks_offline, state, attempt, "
-    "submissions, action_id, not_before, exit_code, created_at, updated_at, last_error, "
-    "submitted_at FROM sessions";
+constexpr std::string_view kSelectSession = kSelectSessionSql;
 
 constexpr std::string_view kInsertEvent =
     "INSERT INTO session_events (session_id, at, from_state, to_state, attempt, action_id, "
     "detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
 Result<SessionRow> read_session(const Statement& s) {
+    return read_session_row(s);
+}
+
+}  // namespace
+
+Result<SessionRow> read_session_row(const Statement& s) {
     SessionRow r;
     r.id = s.column_int64(0);
     auto state = read_state(s, 5, "session " + std::to_string(r.id));
@@ -46,6 +49,8 @@ Result<SessionRow> read_session(const Statement& s) {
     r.submitted_at = s.column_optional_int64(14);
     return r;
 }
+
+namespace {
 
 // Steps `s` to the end, collecting one SessionRow per row.
 Result<std::vector<SessionRow>> read_sessions(Statement& s) {

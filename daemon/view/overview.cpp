@@ -35,6 +35,12 @@ json run_json(const RunReport& run, const Eta& eta) {
         unresolved = json::parse(*run.unresolved, nullptr, false);
         if (unresolved.is_discarded()) unresolved = *run.unresolved;
     }
+    json hooks = json::array();
+    for (const auto& h : run.hooks)
+        hooks.push_back({{"kind", h.kind},
+                         {"ok", h.ok},
+                         {"detail", h.detail},
+                         {"at", utc_iso8601(h.at, TimePrecision::milliseconds)}});
     return {{"id", run.id},
             {"trigger", to_string(run.trigger)},
             {"created_at", utc_iso8601(run.created_at, TimePrecision::milliseconds)},
@@ -45,6 +51,7 @@ json run_json(const RunReport& run, const Eta& eta) {
             {"finished", run.finished()},
             {"unresolved", std::move(unresolved)},
             {"digest", json_opt(run.digest)},
+            {"hooks", std::move(hooks)},
             {"eta", json_time(eta.at)},
             {"eta_source", json_opt(eta.source)}};
 }

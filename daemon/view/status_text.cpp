@@ -104,6 +104,9 @@ std::string job_text(const JobReport& job, const Eta& eta) {
         });
         out += "  digest: " + (hex ? *run.digest : quote_value(*run.digest)) + "\n";
     }
+    for (const auto& h : run.hooks)
+        out += "  on_finish " + quote_value(h.kind) + ": " + (h.ok ? "ok" : "FAILED") + ", " +
+               quote_value(h.detail, 120) + "\n";
     return out;
 }
 

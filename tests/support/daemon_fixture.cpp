@@ -301,7 +301,8 @@ void DaemonE2e::write_daemon_files() {
                "commands:\n" +
                    spec_.commands +
                    "comment: e2e sweep\n"
-                   "retry: {busy_every: 1s}\n");
+                   "retry: {busy_every: 1s}\n" +
+                   spec_.job_extra);
 }
 
 void DaemonE2e::start_daemon(const std::vector<std::string>& env,
@@ -457,9 +458,10 @@ void DaemonE2e::wait_until(const std::string& what,
 }
 
 void DaemonE2e::wait_for_sweep_end() {
-    wait_until("the sweep's run to finish (every session final)", [&] {
+    // Closed: results.jsonl written and listed, the digest recorded.
+    wait_until("the sweep's run to finish (every session final) and close", [&] {
         return query("SELECT count(*) FROM runs WHERE finished_at IS NOT NULL") >= 1 &&
-               query("SELECT count(*) FROM runs WHERE finished_at IS NULL") == 0;
+               query("SELECT count(*) FROM runs WHERE closed_at IS NULL") == 0;
     });
 }
 

@@ -56,6 +56,7 @@ struct SweepSpec {
     std::string commands = "  - GetFile: 'C:\\Windows\\Temp\\x.log'\n";
     std::vector<std::string> sim_flags;  // faults and any other lrsched-sim flag
     std::string config_extra;            // top-level lines for lrsched.yaml (e.g. `evidence:`)
+    std::string job_extra;               // top-level lines for the job file (e.g. `on_finish:`)
     std::string log = "{level: info}";   // the configuration's `log:` value (flow style)
     std::string tenant_extra;            // lines of the tenant's entry, indented 4 spaces
     // Files (name -> content) written to <dir>/library, which becomes the

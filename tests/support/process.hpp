@@ -14,6 +14,7 @@ struct ProcessResult {
     std::string out;
     std::string err;
     bool timed_out = false;  // killed by run_process_within's bound
+    long max_rss_kb = 0;     // the child's peak resident set (wait4), for memory bounds
 };
 
 // argv[0] is the program path. `env` entries ("K=V") are added to the

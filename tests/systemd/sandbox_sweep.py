@@ -242,7 +242,8 @@ def sweep(c, env, t, broken):
     deadline = time.monotonic() + 75
     done = False
     while time.monotonic() < deadline:
-        runs = query(c, "SELECT count(*), count(finished_at) FROM runs")  # the refused job has none
+        # Ended and closed (results.jsonl listed); the refused job has none.
+        runs = query(c, "SELECT count(*), count(closed_at) FROM runs")
         if runs and runs[0][0] == len(JOBS) and runs[0][1] == len(JOBS):
             done = True
             break

@@ -105,8 +105,13 @@ void check_evidence(DaemonE2e& e2e, int results_per_session = 2, fs::path where 
                     std::to_string(results_per_session)) == 0);
     CHECK(db.scalar("SELECT count(*) FROM (SELECT 1 FROM artifacts GROUP BY action_id, "
                     "command_index HAVING count(*) > 1)") == 0);
-    // The manifest lists each stored file exactly once, and nothing else.
-    const auto manifest = lrsched::evidence::read_manifest(run_dir.string());
+    // The manifest lists each stored file exactly once, and nothing else
+    // but results.jsonl, last.
+    auto manifest = lrsched::evidence::read_manifest(run_dir.string());
+    REQUIRE(!manifest.empty());
+    CHECK(manifest.back().file == "results.jsonl");
+    CHECK(manifest.back().command_type == "Results");
+    manifest.pop_back();
     CHECK(manifest.size() == rows.size());
     std::set<std::pair<std::string, std::int64_t>> keys;
     for (const auto& e : manifest)
@@ -200,7 +205,8 @@ std::vector<std::string> files_in(const fs::path& run_dir) {
     std::vector<std::string> out;
     if (!fs::exists(run_dir)) return out;
     for (const auto& e : fs::recursive_directory_iterator(run_dir))
-        if (!e.is_directory() && e.path().filename() != "manifest.jsonl")
+        if (!e.is_directory() && e.path().filename() != "manifest.jsonl" &&
+            e.path().filename() != "results.jsonl")
             out.push_back(e.path().lexically_relative(run_dir).generic_string());
     return out;
 }
