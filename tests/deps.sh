@@ -5,6 +5,7 @@ lrsched_packages=(
   g++ cmake ninja-build pkg-config clang-format
   libboost1.81-dev libssl-dev libsqlite3-dev nlohmann-json3-dev libyaml-cpp-dev
   libspdlog-dev doctest-dev libsystemd-dev tzdata openssl python3
+  libzip-dev  # evidence/zip_content.cpp: GetFile ZIPs compared by content
   clang-14 libclang-rt-14-dev
   python3-prometheus-client  # parses /metrics in tests/page/page_sweep_e2e.py
   chromium  # headless, for the status page's browser test (tests/page/page_test.py)

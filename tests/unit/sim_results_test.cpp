@@ -1,5 +1,6 @@
 // lrsched-sim's result links and downloads: the RunScript transcript, the
 // GetFile ZIP (unzipped here by hand), link expiry and signatures.
+#include "evidence/transcript.hpp"
 #include "sim/model/results.hpp"
 #include "support/sim_harness.hpp"
 
@@ -97,6 +98,25 @@ TEST_CASE("sim results: a RunScript link downloads the JSON transcript, NULs inc
               0) == 0);
     CHECK(out.find('\0') != std::string::npos);
     CHECK(out.find("-Deep") != std::string::npos);
+    const std::string footer =
+        "Transcript stopped, output file is C:\\ProgramData\\Microsoft\\Windows "
+        "Defender Advanced Threat Protection\\Temp\\PSScriptOutputs\\PSScript_"
+        "Transcript_" +
+        s.action + ".txt\r\n";
+    REQUIRE(out.size() > footer.size());
+    CHECK(out.substr(out.size() - footer.size()) == footer);
+
+    // The evidence reader sets the header and footer apart: what is left is
+    // the script's output alone, NUL-free, with LF line ends.
+    const auto read = lrsched::evidence::read_transcript_bytes(r.body);
+    REQUIRE(read.ok());
+    CHECK(read->script_name == "collect-triage.ps1");
+    CHECK(read->header.find("PSScript_Transcript_" + s.action + ".txt\n") != std::string::npos);
+    CHECK(read->footer.rfind("Transcript stopped, output file is ", 0) == 0);
+    CHECK(read->output.preview.rfind("lrsched-sim ran collect-triage.ps1 -Deep", 0) == 0);
+    CHECK(read->output.preview.find("done\n") != std::string::npos);
+    CHECK(read->output.preview.find('\0') == std::string::npos);
+    CHECK(read->output.preview.find(s.action) == std::string::npos);
 }
 
 TEST_CASE("sim results: a GetFile link downloads a streamed ZIP of the expected file") {

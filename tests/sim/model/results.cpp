@@ -232,14 +232,19 @@ std::string runscript_transcript(std::string_view action_id,
                                  std::string_view args,
                                  std::string_view host,
                                  int exit_code) {
-    std::string out =
-        "Transcript started, output file is C:\\ProgramData\\Microsoft\\Windows Defender "
-        "Advanced Threat Protection\\Temp\\PSScriptOutputs\\PSScript_Transcript_" +
-        std::string(action_id) + ".txt\r\n";
+    // As the API documents it (mde-api.md §3): the transcript's path, named
+    // after the action, before the output and again after it; the ids make
+    // two runs' files differ where the output does not.
+    const std::string file =
+        "C:\\ProgramData\\Microsoft\\Windows Defender Advanced Threat "
+        "Protection\\Temp\\PSScriptOutputs\\PSScript_Transcript_" +
+        std::string(action_id) + ".txt";
+    std::string out = "Transcript started, output file is " + file + "\r\n";
     // Real transcripts carry stray NULs from UTF-16 output; clients must cope.
     out += std::string("\0\0", 2) + "lrsched-sim ran " + std::string(script_name);
     if (!args.empty()) out += " " + std::string(args);
     out += " on " + std::string(host) + "\r\n" + std::string(1, '\0') + "done\r\n";
+    out += "Transcript stopped, output file is " + file + "\r\n";
     const nlohmann::json j = {{"script_name", script_name},
                               {"exit_code", exit_code},
                               {"script_output", out},
