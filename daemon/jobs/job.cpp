@@ -1,5 +1,7 @@
 #include "jobs/job.hpp"
 
+#include "common/url.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
@@ -59,7 +61,67 @@ nlohmann::json to_json(const Job& job) {
     };
     out["deadline_ms"] =
         job.deadline ? nlohmann::json(job.deadline->count()) : nlohmann::json(nullptr);
+    // Frozen with its query string: the closer posts to the run's frozen
+    // copy. Whoever shows a definition must pass the URL through
+    // webhook_display().
+    out["on_finish"] = job.on_finish ? nlohmann::json{{"command", job.on_finish->command},
+                                                      {"webhook", job.on_finish->webhook},
+                                                      {"diff", job.on_finish->diff}}
+                                     : nlohmann::json(nullptr);
+    const auto or_null = [](const auto& v) {
+        return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+    };
+    out["evidence"] = {
+        {"keep_runs", or_null(job.evidence.keep_runs)},
+        {"keep_for_ms", job.evidence.keep_for ? nlohmann::json(job.evidence.keep_for->count())
+                                              : nlohmann::json(nullptr)}};
     return out;
+}
+
+Result<std::optional<OnFinish>> on_finish_of(const nlohmann::json& definition) {
+    if (!definition.is_object() || !definition.contains("on_finish") ||
+        definition["on_finish"].is_null())
+        return std::optional<OnFinish>{};
+    const nlohmann::json& j = definition["on_finish"];
+    try {
+        OnFinish f;
+        f.command = j.value("command", std::vector<std::string>{});
+        f.webhook = j.value("webhook", std::string{});
+        f.diff = j.value("diff", false);
+        if (f.command.empty() && f.webhook.empty())
+            return Error{Errc::invalid_input, "definition: on_finish: neither command nor webhook"};
+        return std::optional<OnFinish>{std::move(f)};
+    } catch (const nlohmann::json::exception&) {
+        // e.what() could quote the value, which may be the webhook's URL.
+        return Error{Errc::invalid_input, "definition: on_finish: wrong type"};
+    }
+}
+
+Result<EvidenceKeep> evidence_keep_of(const nlohmann::json& definition) {
+    EvidenceKeep k;
+    if (!definition.is_object() || !definition.contains("evidence") ||
+        definition["evidence"].is_null())
+        return k;
+    const nlohmann::json& j = definition["evidence"];
+    const auto positive = [&](const char* key) -> Result<std::optional<std::int64_t>> {
+        if (!j.contains(key) || j[key].is_null()) return std::optional<std::int64_t>{};
+        if (!j[key].is_number_integer() || j[key].get<std::int64_t>() < 1)
+            return Error{Errc::invalid_input,
+                         std::string("definition: evidence.") + key + ": not a positive integer"};
+        return std::optional<std::int64_t>{j[key].get<std::int64_t>()};
+    };
+    if (!j.is_object()) return Error{Errc::invalid_input, "definition: evidence: not an object"};
+    auto runs = positive("keep_runs");
+    if (!runs) return runs.error();
+    auto ms = positive("keep_for_ms");
+    if (!ms) return ms.error();
+    k.keep_runs = *runs;
+    if (*ms) k.keep_for = Duration(**ms);
+    return k;
+}
+
+std::string webhook_display(std::string_view url) {
+    return url_for_display(url);
 }
 
 }  // namespace lrsched::jobs

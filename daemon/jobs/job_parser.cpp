@@ -2,6 +2,7 @@
 
 #include "common/text.hpp"
 #include "common/text_check.hpp"
+#include "jobs/job_finish_keys.hpp"
 
 #include <algorithm>
 #include <filesystem>
@@ -429,7 +430,7 @@ std::optional<Job> Parser::parse(const YAML::Node& root) {
     }
     const MapView m(file_, root, "job",
                     {"description", "tenant", "targets", "commands", "comment", "schedule",
-                     "priority", "retry", "deadline"},
+                     "priority", "retry", "deadline", "on_finish", "evidence"},
                     diags_);
     if (!m.valid()) return std::nullopt;
     if (auto s = text(m, "description")) job.description = *s;
@@ -456,6 +457,8 @@ std::optional<Job> Parser::parse(const YAML::Node& root) {
             else
                 job.deadline = *d;
         }
+    if (auto v = m.get("on_finish")) parse_on_finish(file_, *v, job, diags_);
+    if (auto v = m.get("evidence")) parse_evidence(file_, *v, job, diags_);
     if (diags_.has_errors()) return std::nullopt;
     return job;
 }

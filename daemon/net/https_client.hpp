@@ -9,6 +9,7 @@
 #pragma once
 
 #include "common/result.hpp"
+#include "common/url.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -79,13 +80,9 @@ struct ClientOptions {
     std::string user_agent = "lrsched/0.1";
 };
 
-// Parsed https URL. `port` is 443 when the URL names none.
-struct Url {
-    std::string host;  // a name, an IPv4 literal, or an IPv6 literal without brackets
-    std::uint16_t port = 443;
-    std::string target;  // path and query, at least "/"
-};
-Result<Url> parse_https_url(std::string_view url);
+// The URL parser is pure and lives in common/ (job validation uses it too).
+using lrsched::parse_https_url;
+using lrsched::Url;
 
 class HttpsClient {
   public:

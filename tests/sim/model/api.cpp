@@ -62,6 +62,10 @@ const char* endpoint_name(Endpoint e) {
             return "blob";
         case Endpoint::stats:
             return "stats";
+        case Endpoint::hooks_post:
+            return "hooks_post";
+        case Endpoint::hooks_get:
+            return "hooks_get";
         case Endpoint::unknown:
             return "unknown";
     }
@@ -160,6 +164,11 @@ SimApi::Route SimApi::route(const HttpRequest& req, std::string_view path) const
         r.arg = decoded(seg[0]);
     } else if (seg.size() == 2 && seg[0] == "_sim" && seg[1] == "stats") {
         want(Endpoint::stats, "GET");
+    } else if (seg.size() == 2 && seg[0] == "hooks" && !seg[1].empty()) {
+        // The webhook receiver: not MDE, so outside /api's auth, limits and ledger.
+        want(m == "POST" ? Endpoint::hooks_post : Endpoint::hooks_get,
+             m == "POST" ? "POST" : "GET");
+        r.arg = decoded(seg[1]);
     } else if (seg.size() == 3 && seg[0] == "_sim" && seg[1] == "blob") {
         want(Endpoint::blob, "GET");
         r.arg = decoded(seg[2]);
@@ -222,6 +231,10 @@ HttpResponse SimApi::dispatch(const Route& r,
             return json(200, stats(now));
         case Endpoint::blob:
             return blob(r.arg, query, now);
+        case Endpoint::hooks_post:
+            return hooks_post(r.arg, req, query);
+        case Endpoint::hooks_get:
+            return hooks_get(r.arg);
         default:
             break;
     }

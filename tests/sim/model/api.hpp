@@ -83,6 +83,8 @@ enum class Endpoint {
     library_delete,
     blob,
     stats,
+    hooks_post,
+    hooks_get,
     unknown,
 };
 
@@ -160,6 +162,11 @@ class SimApi final : public Handler {
     HttpResponse library_upload(const HttpRequest& req, double now);
     HttpResponse library_delete(const std::string& name);
     HttpResponse blob(const std::string& id, std::string_view query, double now);
+    // api_hooks.cpp
+    HttpResponse hooks_post(const std::string& name,
+                            const HttpRequest& req,
+                            std::string_view query);
+    HttpResponse hooks_get(const std::string& name) const;
 
     // Helpers shared by the endpoint files (api.cpp).
     HttpResponse error(int status, const std::string& code, const std::string& message);
@@ -202,6 +209,13 @@ class SimApi final : public Handler {
     std::uint64_t lost_ = 0;
     std::uint64_t blob_draws_ = 0;
     int library_unavailable_[2] = {0, 0};  // listings, uploads answered 503 so far
+
+    // Webhook receiver (api_hooks.cpp): every post to /hooks/<name>, in order.
+    struct HookPost {
+        int status;
+        std::string body;  // cut at kMaxHookBody
+    };
+    std::map<std::string, std::vector<HookPost>> hooks_;
 };
 
 }  // namespace lrsched::sim

@@ -84,6 +84,8 @@ struct SimConfig {
     // The first N library listings, and the first N uploads, answered 503
     // (deterministic, unlike the fractions above).
     int fault_library_unavailable = 0;
+    // The first N posts to each /hooks/<name> answered 500 (webhook retries).
+    int webhook_fail_first = 0;
 
     // Hostile strings (issue 10, C11/C12). Machine names carrying CR LF and
     // a forged log line, ESC sequences, NUL, or spaces and `state=done`;

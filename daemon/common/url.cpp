@@ -1,19 +1,31 @@
 // parse_https_url: the only URL syntax lrsched accepts for outgoing calls,
 // https://host[:port]/path?query. Plain code, no Asio: cheap to compile and
-// to test. Expected load: once per call.
+// to test. Expected load: once per call. Declared in common/url.hpp.
+#include "common/url.hpp"
+
 #include "common/diagnostic.hpp"
 #include "common/text.hpp"
-#include "net/https_client.hpp"
 
+#include <algorithm>
 #include <charconv>
 
-namespace lrsched::net {
+namespace lrsched {
+
+std::string url_for_display(std::string_view url) {
+    url = url.substr(0, url.find_first_of("?#"));
+    const auto scheme_end = url.find("://");
+    const std::size_t authority_start = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
+    const std::size_t authority_end = std::min(url.find('/', authority_start), url.size());
+    const auto at = url.substr(0, authority_end).rfind('@');
+    if (at == std::string_view::npos || at < authority_start) return std::string(url);
+    return std::string(url.substr(0, authority_start)) + std::string(url.substr(at + 1));
+}
 
 Result<Url> parse_https_url(std::string_view url) {
     auto bad = [&](const std::string& why) {
-        // The query is left out: it may carry a secret (a SAS signature).
+        // Query and user information are left out: they may carry a secret.
         return Error(Errc::invalid_input,
-                     "bad URL " + quote_value(url.substr(0, url.find('?'))) + ": " + why);
+                     "bad URL " + quote_value(url_for_display(url)) + ": " + why);
     };
     if (has_control_chars(url, false) || url.find(' ') != std::string_view::npos)
         return bad("control characters or spaces");
@@ -62,4 +74,4 @@ Result<Url> parse_https_url(std::string_view url) {
     return out;
 }
 
-}  // namespace lrsched::net
+}  // namespace lrsched
