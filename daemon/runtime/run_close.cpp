@@ -69,17 +69,33 @@ json counts_json(const store::RunContents& run) {
 
 }  // namespace
 
-template <class F>
-asio::awaitable<std::invoke_result_t<F>> Daemon::off_io(F f) {
-    std::optional<std::invoke_result_t<F>> out;
-    co_await asio::co_spawn(
-        worker_,
-        [&]() -> asio::awaitable<void> {
-            out.emplace(f());
-            co_return;
-        },
-        asio::use_awaitable);
-    co_return std::move(*out);
+// The worker owns `f` and whatever it captured (copies, never references
+// into this coroutine): a loop cancelled at stop returns nullopt at once,
+// and the worker finishes on its own (cancel_work_ makes that quick). Its
+// answer comes back to the io thread by a post, which wakes the timer this
+// coroutine waits on; the timer never leaves the io thread.
+template <class R>
+asio::awaitable<std::optional<R>> Daemon::off_io(std::function<R()> f) {
+    struct Shared {
+        std::optional<R> out;
+        asio::steady_timer* timer = nullptr;  // null once this coroutine has gone
+    };
+    auto shared = std::make_shared<Shared>();
+    asio::steady_timer timer(io_, asio::steady_timer::time_point::max());
+    shared->timer = &timer;
+    struct Unhook {
+        Shared* s;
+        ~Unhook() { s->timer = nullptr; }
+    } unhook{shared.get()};
+    asio::post(worker_, [this, shared, f = std::move(f)] {
+        R value = f();
+        asio::post(io_, [shared, value = std::move(value)]() mutable {
+            shared->out = std::move(value);
+            if (shared->timer) shared->timer->cancel();
+        });
+    });
+    co_await timer.async_wait(net::kUseTuple);
+    co_return std::move(shared->out);
 }
 
 asio::awaitable<void> Daemon::close_loop() {
@@ -120,18 +136,19 @@ asio::awaitable<void> Daemon::close_run(std::int64_t run_id) {
         evidence::ResultOptions options;
         options.max_zip_bytes = kDaemonZipCap;
         options.cancel = &cancel_work_;
-        std::size_t rows = 0;
         // Everything that reads or writes the folder runs off the io thread.
-        auto digest = co_await off_io([&]() -> Result<std::string> {
-            if (auto adopted = results_line_digest(run_dir)) return *adopted;
+        using Closed = std::pair<Result<std::string>, std::size_t>;  // digest, rows
+        // Named before the co_await: g++ 12 frees a lambda made inside one twice.
+        std::function<Closed()> close_files = [run, run_dir, options, now]() -> Closed {
+            if (auto adopted = results_line_digest(run_dir)) return {*adopted, 0};
             std::error_code ec;
             std::filesystem::create_directories(run_dir, ec);
-            if (ec) return Error{Errc::io_error, "cannot create the run folder: " + ec.message()};
+            if (ec)
+                return {Error{Errc::io_error, "cannot create the run folder: " + ec.message()}, 0};
             const evidence::RunResults results = evidence::build_results(run, run_dir, options);
-            if (results.cut_short) return Error{Errc::cancelled, "stopping"};
-            rows = results.rows.size();
+            if (results.cut_short) return {Error{Errc::cancelled, "stopping"}, 0};
             auto written = evidence::write_results_file(results, run_dir);
-            if (!written) return std::move(written).error();
+            if (!written) return {std::move(written).error(), 0};
             evidence::ManifestEntry line;
             line.job = run.job;
             line.run = run.id;
@@ -141,9 +158,12 @@ asio::awaitable<void> Daemon::close_run(std::int64_t run_id) {
             line.bytes = static_cast<std::int64_t>(written->bytes);
             line.sha256 = written->sha256;
             line.downloaded_at = utc_iso8601(now, TimePrecision::seconds);
-            return evidence::append_manifest(run_dir, line);
-        });
-        if (stopping_) co_return;  // closed at the next start
+            return {evidence::append_manifest(run_dir, line), results.rows.size()};
+        };
+        auto closed = co_await off_io<Closed>(std::move(close_files));
+        if (stopping_ || !closed) co_return;  // closed at the next start
+        const Result<std::string>& digest = closed->first;
+        const std::size_t rows = closed->second;
         if (!digest) throw std::runtime_error("closing the run: " + digest.error().message);
         if (auto r = store_.close_run(run.id, *digest, unix_now()); !r)
             throw std::runtime_error(r.error().message);
@@ -152,7 +172,7 @@ asio::awaitable<void> Daemon::close_run(std::int64_t run_id) {
         // (journald, a SIEM) proves the manifest even if the store is altered.
         spdlog::info("job={} run={} digest={} results={} rows={}", log_value(run.job), run.id,
                      *digest, evidence::kResultsFile, rows);
-        co_await apply_retention(run);
+        co_await apply_retention(&run);
     }
     start_hooks(std::move(run));
 }
@@ -188,7 +208,7 @@ asio::awaitable<void> Daemon::run_hooks(store::RunContents run, jobs::OnFinish h
     } running{hooks_running_, run.id};
     std::string failure;
     try {
-        co_await hooks_of_run(run, hooks);
+        co_await hooks_of_run(&run, &hooks);
     } catch (const std::exception& e) {
         failure = e.what();
     }
@@ -201,8 +221,10 @@ asio::awaitable<void> Daemon::run_hooks(store::RunContents run, jobs::OnFinish h
     (void)store_.set_hooks_done(run.id, unix_now());
 }
 
-asio::awaitable<void> Daemon::hooks_of_run(const store::RunContents& run,
-                                           const jobs::OnFinish& hooks) {
+asio::awaitable<void> Daemon::hooks_of_run(const store::RunContents* run_ptr,
+                                           const jobs::OnFinish* hooks_ptr) {
+    const store::RunContents& run = *run_ptr;
+    const jobs::OnFinish& hooks = *hooks_ptr;
     json summary = {{"job", run.job},
                     {"run", run.id},
                     {"created_at", utc_iso8601(run.created_at, TimePrecision::seconds)},
@@ -211,7 +233,7 @@ asio::awaitable<void> Daemon::hooks_of_run(const store::RunContents& run,
                     {"run_folder", run_folder(cfg_, run.job, run.id)},
                     {"results_file", run_folder(cfg_, run.job, run.id) + "/" + evidence::kResultsFile},
                     {"sessions", counts_json(run)}};
-    if (hooks.diff) summary["diff"] = co_await diff_for_hooks(run);
+    if (hooks.diff) summary["diff"] = co_await diff_for_hooks(&run);
     const std::string body = summary.dump(-1, ' ', false, json::error_handler_t::replace);
 
     const auto record = [&](const HookOutcome& o) {
@@ -225,7 +247,13 @@ asio::awaitable<void> Daemon::hooks_of_run(const store::RunContents& run,
                          log_value(o.detail), o.output.empty() ? "" : " output=" + log_value(o.output));
     };
     if (!hooks.command.empty()) {
-        const HookOutcome o = co_await run_hook_command(hooks.command, body, kHookTimeout);
+        // Arguments made before the co_await: g++ 12 destroys temporaries
+        // made inside one twice (STYLE.md).
+        std::vector<std::string> argv = hooks.command;
+        std::string input = body;
+        HookEnv env{run.job, std::to_string(run.id)};
+        const HookOutcome o =
+            co_await run_hook_command(std::move(argv), std::move(input), kHookTimeout, std::move(env));
         if (stopping_) co_return;  // cut off: run again at the next start
         record(o);
     }
@@ -239,7 +267,10 @@ asio::awaitable<void> Daemon::hooks_of_run(const store::RunContents& run,
             o.kind = "webhook";
             o.detail = "the job's tenant is not configured: no TLS settings to post with";
         } else {
-            o = co_await post_webhook(*t->http, hooks.webhook, body, WebhookPolicy{});
+            std::string url = hooks.webhook;
+            std::string payload = body;
+            const WebhookPolicy policy;
+            o = co_await post_webhook(t->http.get(), std::move(url), std::move(payload), policy);
         }
         if (stopping_) co_return;
         record(o);
@@ -248,12 +279,12 @@ asio::awaitable<void> Daemon::hooks_of_run(const store::RunContents& run,
         spdlog::error("job={} run={}: {}", log_value(run.job), run.id, log_error(r.error().message));
 }
 
-asio::awaitable<json> Daemon::diff_for_hooks(const store::RunContents& run) {
-    auto runs = store_.runs_of_job(run.job);
+asio::awaitable<json> Daemon::diff_for_hooks(const store::RunContents* run) {
+    auto runs = store_.runs_of_job(run->job);
     if (!runs) co_return json{{"error", runs.error().message}};
     std::optional<std::int64_t> previous;
     for (const store::RunBrief& b : *runs)
-        if (b.id < run.id && b.closed_at && !b.evidence_removed_at) {
+        if (b.id < run->id && b.closed_at && !b.evidence_removed_at) {
             previous = b.id;
             break;
         }
@@ -263,22 +294,26 @@ asio::awaitable<json> Daemon::diff_for_hooks(const store::RunContents& run) {
     evidence::ResultOptions options;
     options.max_zip_bytes = kDaemonZipCap;
     options.cancel = &cancel_work_;
-    const std::string dir_a = run_folder(cfg_, run.job, *previous);
-    const std::string dir_b = run_folder(cfg_, run.job, run.id);
-    co_return co_await off_io([&]() -> json {
-        const evidence::RunResults a = evidence::build_results(*before, dir_a, options);
-        const evidence::RunResults b = evidence::build_results(run, dir_b, options);
-        json d = evidence::to_json(evidence::diff_runs(a, b), run.job);
+    const std::string dir_a = run_folder(cfg_, run->job, *previous);
+    const std::string dir_b = run_folder(cfg_, run->job, run->id);
+    std::function<json()> compare = [a_run = std::move(*before), b_run = *run, dir_a, dir_b,
+                                     options]() -> json {
+        const evidence::RunResults a = evidence::build_results(a_run, dir_a, options);
+        const evidence::RunResults b = evidence::build_results(b_run, dir_b, options);
+        json d = evidence::to_json(evidence::diff_runs(a, b), b_run.job);
         // Unchanged machines are the bulk of a big fleet: counted, not listed.
         json listed = json::array();
         for (json& m : d["machines"])
             if (m["change"] != "unchanged") listed.push_back(std::move(m));
         d["machines"] = std::move(listed);
         return d;
-    });
+    };
+    auto diff = co_await off_io<json>(std::move(compare));
+    co_return diff ? std::move(*diff) : json{{"error", "the daemon stopped"}};
 }
 
-asio::awaitable<void> Daemon::apply_retention(const store::RunContents& closed) {
+asio::awaitable<void> Daemon::apply_retention(const store::RunContents* closed_run) {
+    const store::RunContents& closed = *closed_run;
     const json definition = json::parse(closed.definition, nullptr, false);
     auto read = jobs::evidence_keep_of(definition);
     if (!read) throw std::runtime_error("evidence: " + read.error().message);
@@ -299,11 +334,14 @@ asio::awaitable<void> Daemon::apply_retention(const store::RunContents& closed) 
         if (why.empty()) continue;
         const std::string dir = run_folder(cfg_, closed.job, b.id);
         // remove_all never follows a symbolic link: it removes the link.
-        const std::error_code ec = co_await off_io([&] {
+        std::function<std::error_code()> remove = [dir] {
             std::error_code e;
             std::filesystem::remove_all(dir, e);
             return e;
-        });
+        };
+        const auto removed = co_await off_io<std::error_code>(std::move(remove));
+        if (!removed) co_return;  // stopping: done at the next close
+        const std::error_code ec = *removed;
         if (ec) {
             spdlog::error("job={} run={} evidence not removed ({}): {}", log_value(closed.job),
                           b.id, why, log_error(ec.message()));

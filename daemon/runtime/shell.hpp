@@ -175,15 +175,16 @@ class Daemon : public control::Backend {
     // retention, then the on_finish hooks, which run on their own.
     asio::awaitable<void> close_loop();
     asio::awaitable<void> close_run(std::int64_t run_id);
-    asio::awaitable<void> apply_retention(const store::RunContents& closed);
+    asio::awaitable<void> apply_retention(const store::RunContents* closed);
     void start_hooks(store::RunContents run);
     asio::awaitable<void> run_hooks(store::RunContents run, jobs::OnFinish hooks);
-    asio::awaitable<void> hooks_of_run(const store::RunContents& run, const jobs::OnFinish& hooks);
-    asio::awaitable<nlohmann::json> diff_for_hooks(const store::RunContents& run);
+    asio::awaitable<void> hooks_of_run(const store::RunContents* run, const jobs::OnFinish* hooks);
+    asio::awaitable<nlohmann::json> diff_for_hooks(const store::RunContents* run);
     // Runs `f` on the worker thread (file work that would hold the io
     // thread: reading a run's results, removing folders) and resumes here.
-    template <class F>
-    asio::awaitable<std::invoke_result_t<F>> off_io(F f);
+    // nullopt when the daemon stopped first.
+    template <class R>
+    asio::awaitable<std::optional<R>> off_io(std::function<R()> f);
     asio::awaitable<void> jobs_loop();
     asio::awaitable<void> signal_loop();
     asio::awaitable<void> resolve(std::int64_t run_id);

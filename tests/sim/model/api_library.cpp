@@ -126,7 +126,8 @@ HttpResponse SimApi::blob(const std::string& id, std::string_view query, double 
     if (cmd.type == CommandType::RunScript) {
         const std::string* args = cmd.param("Args");
         r.body = runscript_transcript(a.id, *cmd.param("ScriptName"), args ? *args : "",
-                                      a.computer_dns_name, cmd.exit_code);
+                                      a.computer_dns_name, cmd.exit_code,
+                                      fleet_.all()[a.machine].odd_output);
         size = r.body.size();
     } else {
         r.stream =

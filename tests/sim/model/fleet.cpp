@@ -132,6 +132,7 @@ std::vector<Machine> generate_fleet(const SimConfig& c, Ticks start) {
             m.busy_until = c.busy_for_min + u(7) * (c.busy_for_max - c.busy_for_min);
         }
         if (m.first_seen > m.last_seen) m.first_seen = m.last_seen;
+        m.odd_output = static_cast<std::uint64_t>(i) < c.odd_machines;
         out.push_back(std::move(m));
     }
     return out;
@@ -150,7 +151,7 @@ Result<std::vector<Machine>> load_fleet(std::string_view json_text, Ticks start)
     static const std::set<std::string> kKnown = {
         "id",        "computerDnsName", "osPlatform",    "healthStatus", "lastSeen",
         "firstSeen", "machineTags",     "rbacGroupName", "rbacGroupId",  "lastIpAddress",
-        "online_at", "busy_until",      "never_online"};
+        "online_at", "busy_until",      "never_online", "odd_output"};
     for (std::size_t i = 0; i < doc.size(); ++i) {
         const auto& j = doc[i];
         const std::string where = "machines file: [" + std::to_string(i) + "]";
@@ -223,6 +224,11 @@ Result<std::vector<Machine>> load_fleet(std::string_view json_text, Ticks start)
             if (!j["never_online"].is_boolean())
                 return Error(Errc::invalid_input, where + ".never_online: expected true or false");
             if (j["never_online"].get<bool>()) m.online_at = kNever;
+        }
+        if (j.contains("odd_output")) {
+            if (!j["odd_output"].is_boolean())
+                return Error(Errc::invalid_input, where + ".odd_output: expected true or false");
+            m.odd_output = j["odd_output"].get<bool>();
         }
         out.push_back(std::move(m));
     }

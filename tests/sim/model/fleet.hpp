@@ -34,6 +34,9 @@ struct Machine {
     // Hidden behaviour, in sim seconds.
     double online_at = 0;   // kNever: never reachable
     double busy_until = 0;  // a foreign live response session holds it until then
+    // Its scripts print one line more than the others' (`lrsched stack`'s
+    // odd one out); the rest of a script's output is the same on every machine.
+    bool odd_output = false;
 };
 
 // N machines from (seed); `start` is the wall-clock instant of sim time 0.

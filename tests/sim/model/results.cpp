@@ -231,7 +231,8 @@ std::string runscript_transcript(std::string_view action_id,
                                  std::string_view script_name,
                                  std::string_view args,
                                  std::string_view host,
-                                 int exit_code) {
+                                 int exit_code,
+                                 bool odd_output) {
     // As the API documents it (mde-api.md §3): the transcript's path, named
     // after the action, before the output and again after it; the ids make
     // two runs' files differ where the output does not.
@@ -243,7 +244,11 @@ std::string runscript_transcript(std::string_view action_id,
     // Real transcripts carry stray NULs from UTF-16 output; clients must cope.
     out += std::string("\0\0", 2) + "lrsched-sim ran " + std::string(script_name);
     if (!args.empty()) out += " " + std::string(args);
-    out += " on " + std::string(host) + "\r\n" + std::string(1, '\0') + "done\r\n";
+    // The same output on every machine but the odd ones, as most scripts'
+    // (what `lrsched stack` counts); the host only in an odd machine's.
+    out += "\r\n";
+    if (odd_output) out += "odd one out: " + std::string(host) + "\r\n";
+    out += std::string(1, '\0') + "done\r\n";
     out += "Transcript stopped, output file is " + file + "\r\n";
     const nlohmann::json j = {{"script_name", script_name},
                               {"exit_code", exit_code},

@@ -51,6 +51,7 @@ std::string runscript_transcript(std::string_view action_id,
                                  std::string_view script_name,
                                  std::string_view args,
                                  std::string_view host,
-                                 int exit_code);
+                                 int exit_code,
+                                 bool odd_output = false);
 
 }  // namespace lrsched::sim

@@ -79,6 +79,7 @@ const Setting kSettings[] = {
     {"busy_for_max", Kind::seconds, &SimConfig::busy_for_max, 0, kBig, "longest foreign session (120s)"},
     {"link_lifetime", Kind::seconds, &SimConfig::link_lifetime, 0.001, kBig, "result link lifetime (30m)"},
     {"visibility_lag", Kind::seconds, &SimConfig::visibility_lag, 0, kBig, "new actions invisible to reads for this long (0)"},
+    {"odd_machines", Kind::u64, &SimConfig::odd_machines, 0, 1e9, "the first N generated machines' scripts print an extra line (0)"},
     {"getfile_size", Kind::u64, &SimConfig::getfile_size, 0, 4'000'000'000.0, "bytes of every GetFile result (4096)"},
     {"download_delay", Kind::seconds, &SimConfig::download_delay, 0, kBig, "every result download answers after this long (0)"},
     {"fault_http500", Kind::fraction, &SimConfig::fault_http500, 0, 1, "/api calls answered 500, nothing done"},

@@ -67,6 +67,7 @@ struct SimConfig {
     double link_lifetime = 1800;
     double visibility_lag = 0;
     std::uint64_t getfile_size = 4096;
+    std::uint64_t odd_machines = 0;  // generated machines 0..N-1 have Machine::odd_output
     double download_delay = 0;  // every result download answers after this long
 
     // Faults on /api calls (the token endpoint and /_sim/* are exempt).
