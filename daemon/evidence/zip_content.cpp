@@ -16,8 +16,8 @@ namespace lrsched::evidence {
 
 namespace {
 
-constexpr std::size_t kBuffer = 64 * 1024;
-constexpr std::uint64_t kRatioFrom = 1024 * 1024;
+constexpr std::size_t kBuffer = std::size_t{64} * 1024;
+constexpr std::uint64_t kRatioFrom = std::uint64_t{1024} * 1024;
 // libzip opens an empty source as an empty archive; an empty download is not one.
 constexpr const char* kEmpty = "an empty file, not a ZIP archive";
 
