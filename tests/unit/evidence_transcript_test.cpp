@@ -119,7 +119,7 @@ TEST_CASE("transcript: lines that only look like a header or footer stay in the 
           "**********************\nWindows PowerShell transcript end\n");
 }
 
-TEST_CASE("transcript: lines past 1 KiB stream through; header and footer around them are found") {
+TEST_CASE("transcript: lines past 1 KiB stream through, header and footer around them are found") {
     const std::string long_line(3000, 'L');
     auto t = read_transcript_bytes(
         transcript("id-1", "1", "2", long_line + "\\r\\n" + long_line + "\\r\\n"));

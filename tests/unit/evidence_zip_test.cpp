@@ -118,7 +118,7 @@ zip_int64_t zeros_cb(void* ud, void* data, zip_uint64_t len, zip_source_cmd_t cm
 
 }  // namespace
 
-TEST_CASE("zip: entries are hashed by content; order, mtime and compression do not count") {
+TEST_CASE("zip: entries are hashed by content, not by order, mtime or compression") {
     TempDir dir;
     const std::string big(200'000, 'q');
     const fs::path a = dir.path() / "a.zip", b = dir.path() / "b.zip", c = dir.path() / "c.zip";
