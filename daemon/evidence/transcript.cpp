@@ -19,7 +19,7 @@ namespace lrsched::evidence {
 
 namespace {
 
-constexpr std::size_t kChunk = 64 * 1024;
+constexpr std::size_t kChunk = std::size_t{64} * 1024;
 constexpr std::size_t kKeyCap = 1024;
 constexpr std::size_t kNameCap = 1024;
 constexpr std::size_t kLiteralCap = 64;

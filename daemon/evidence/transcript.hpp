@@ -48,7 +48,7 @@ struct Transcript {
     std::size_t peak_held = 0;
 };
 
-inline constexpr std::size_t kTranscriptPreviewCap = 64 * 1024;
+inline constexpr std::size_t kTranscriptPreviewCap = std::size_t{64} * 1024;
 
 // Errors: "transcript: offset N: ..." (invalid_input: not a JSON object,
 // truncated, no script_output; limit_exceeded: a key past 1 KiB, nesting past

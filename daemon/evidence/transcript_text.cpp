@@ -9,7 +9,7 @@ namespace lrsched::evidence::detail {
 
 namespace {
 
-constexpr std::size_t kHashBatch = 64 * 1024;
+constexpr std::size_t kHashBatch = std::size_t{64} * 1024;
 
 std::string_view trimmed(std::string_view line) {
     while (!line.empty() && (line.back() == '\n' || line.back() == ' ' || line.back() == '\t'))

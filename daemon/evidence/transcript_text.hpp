@@ -20,8 +20,8 @@
 namespace lrsched::evidence::detail {
 
 inline constexpr std::size_t kFrameLineCap = 1024;  // a header or footer line is shorter
-inline constexpr std::size_t kFrameCap = 8 * 1024;  // header or footer as a whole
-inline constexpr std::size_t kBannerLines = 40;     // lines of the banner block, at most
+inline constexpr std::size_t kFrameCap = std::size_t{8} * 1024;  // header or footer as a whole
+inline constexpr std::size_t kBannerLines = 40;  // lines of the banner block, at most
 
 // The normalised text's hash, size and preview.
 class TextBuilder {

@@ -16,8 +16,8 @@ namespace lrsched::evidence {
 
 namespace {
 
-constexpr std::size_t kBuffer = 64 * 1024;
-constexpr std::uint64_t kRatioFrom = 1024 * 1024;
+constexpr std::size_t kBuffer = std::size_t{64} * 1024;
+constexpr std::uint64_t kRatioFrom = std::uint64_t{1024} * 1024;
 // libzip opens an empty source as an empty archive; an empty download is not one.
 constexpr const char* kEmpty = "an empty file, not a ZIP archive";
 
@@ -117,17 +117,72 @@ Result<ZipContent> read_archive(zip_t* z, const ZipLimits& limits) {
     return out;
 }
 
+std::uint64_t le(std::string_view s, std::size_t at, int n) {
+    std::uint64_t v = 0;
+    for (int i = n - 1; i >= 0; --i)
+        v = v << 8 | static_cast<unsigned char>(s[at + static_cast<std::size_t>(i)]);
+    return v;
+}
+
+Error too_many(std::uint64_t count, const ZipLimits& limits) {
+    return Error(Errc::limit_exceeded, "zip: " + std::to_string(count) +
+                                           " entries, over the cap of " +
+                                           std::to_string(limits.max_entries));
+}
+
+// The entry count the end-of-central-directory record claims (Zip64's when
+// there is one), checked before libzip opens the archive: libzip allocates
+// per entry as it opens, so a claimed million entries is refused here. A
+// record we cannot find is left for libzip to report.
+template <typename ReadAt>
+Result<void> check_claimed_entries(std::uint64_t size,
+                                   const ReadAt& read_at,
+                                   const ZipLimits& limits) {
+    constexpr std::size_t kEocd = 22;
+    const std::uint64_t want = std::min<std::uint64_t>(size, kEocd + 0xFFFF);
+    std::string tail;
+    if (!read_at(size - want, static_cast<std::size_t>(want), tail) || tail.size() < kEocd)
+        return ok();
+    std::size_t i = tail.size() - kEocd + 1;
+    do {
+        --i;
+    } while (i > 0 && le(tail, i, 4) != 0x06054b50);
+    if (le(tail, i, 4) != 0x06054b50) return ok();
+    std::uint64_t count = le(tail, i + 10, 2);
+    if (count == 0xFFFF && i >= 20 && le(tail, i - 20, 4) == 0x07064b50) {
+        const std::uint64_t at = le(tail, i - 20 + 8, 8);
+        std::string z64;
+        if (at < size && size - at >= 56 && read_at(at, 56, z64) && z64.size() == 56 &&
+            le(z64, 0, 4) == 0x06064b50)
+            count = le(z64, 32, 8);
+    }
+    if (count > limits.max_entries) return too_many(count, limits);
+    return ok();
+}
+
 }  // namespace
 
 Result<ZipContent> read_zip_content(const std::string& path, const ZipLimits& limits) {
     auto file = RegularFile::open(path, Links::refuse);
     if (!file) return Error(file.error().code, "zip: " + file.error().message);
     if (file->status().st_size == 0) return corrupt(kEmpty);
+    const int held = file->fd();
+    const auto read_at = [held](std::uint64_t at, std::size_t n, std::string& out) {
+        out.assign(n, '\0');
+        const ssize_t got = ::pread(held, out.data(), n, static_cast<off_t>(at));
+        if (got < 0) return false;
+        out.resize(static_cast<std::size_t>(got));
+        return true;
+    };
+    if (auto r = check_claimed_entries(static_cast<std::uint64_t>(file->status().st_size), read_at,
+                                       limits);
+        !r)
+        return std::move(r).error();
     // zip_fdopen takes the descriptor it is given; ours stays with RegularFile.
     const int fd = ::dup(file->fd());
     if (fd < 0) return Error(Errc::io_error, "zip: cannot duplicate the descriptor");
     int code = 0;
-    Archive z(zip_fdopen(fd, ZIP_CHECKCONS, &code));
+    Archive z(zip_fdopen(fd, 0, &code));
     if (!z) {
         ::close(fd);
         return corrupt("not a readable ZIP archive: " + error_text(code));
@@ -137,6 +192,12 @@ Result<ZipContent> read_zip_content(const std::string& path, const ZipLimits& li
 
 Result<ZipContent> read_zip_content_bytes(std::string_view bytes, const ZipLimits& limits) {
     if (bytes.empty()) return corrupt(kEmpty);
+    const auto read_at = [bytes](std::uint64_t at, std::size_t n, std::string& out) {
+        out.assign(bytes.substr(static_cast<std::size_t>(at), n));
+        return true;
+    };
+    if (auto r = check_claimed_entries(bytes.size(), read_at, limits); !r)
+        return std::move(r).error();
     zip_error_t err;
     zip_error_init(&err);
     zip_source_t* src = zip_source_buffer_create(bytes.data(), bytes.size(), 0, &err);
@@ -145,7 +206,7 @@ Result<ZipContent> read_zip_content_bytes(std::string_view bytes, const ZipLimit
         zip_error_fini(&err);
         return corrupt(s);
     }
-    Archive z(zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &err));
+    Archive z(zip_open_from_source(src, ZIP_RDONLY, &err));
     if (!z) {
         zip_source_free(src);
         const std::string s = zip_error_strerror(&err);

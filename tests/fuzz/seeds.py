@@ -13,6 +13,8 @@ import re
 import shutil
 import struct
 import sys
+import zipfile
+import io
 
 # A C string literal; escapes decoded below.
 LITERAL = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
@@ -71,6 +73,29 @@ def main():
     write(os.path.join(out, "byte_size"), literals(os.path.join(unit, "byte_size_test.cpp")))
     write(os.path.join(out, "retry_after"),
           [NOW + s for s in literals(os.path.join(unit, "retry_after_test.cpp"))])
+    write(os.path.join(out, "transcript"), TRANSCRIPTS)
+    write(os.path.join(out, "zip"), [small_zip(zipfile.ZIP_STORED), small_zip(zipfile.ZIP_DEFLATED)])
+
+
+# RunScript results as the API writes them (mde-api.md §3): header, NULs, footer.
+TRANSCRIPTS = [
+    rb'{"script_name":"triage.ps1","exit_code":0,"script_output":"Transcript started, output file is '
+    rb'C:\\T\\PSScript_Transcript_1.txt\r\n\u0000\u0000Id  Name\r\n 4  lsass\r\n'
+    rb'Transcript stopped, output file is C:\\T\\PSScript_Transcript_1.txt\r\n","script_errors":""}',
+    rb'{"script_output":"**********************\r\nWindows PowerShell transcript start\r\n'
+    rb'Start time: 20261207010000\r\n**********************\r\nout \ud83d\ude00\r\n'
+    rb'**********************\r\nWindows PowerShell transcript end\r\nEnd time: 20261207010005\r\n'
+    rb'**********************\r\n","exit_code":-1,"x":[{"y":null}],"script_errors":"err\r\n"}',
+]
+
+
+def small_zip(method):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", method) as z:
+        z.writestr("dir/", b"")
+        z.writestr("dir/a.txt", b"alpha\n" * 20)
+        z.writestr("../b.bin", bytes(range(256)))
+    return buf.getvalue()
 
 
 if __name__ == "__main__":

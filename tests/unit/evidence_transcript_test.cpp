@@ -119,6 +119,24 @@ TEST_CASE("transcript: lines that only look like a header or footer stay in the 
           "**********************\nWindows PowerShell transcript end\n");
 }
 
+TEST_CASE("transcript: lines past 1 KiB stream through, header and footer around them are found") {
+    const std::string long_line(3000, 'L');
+    auto t = read_transcript_bytes(
+        transcript("id-1", "1", "2", long_line + "\\r\\n" + long_line + "\\r\\n"));
+    REQUIRE(t.ok());
+    CHECK(t->header.find("Transcript started") != std::string::npos);
+    CHECK(t->footer.find("End time: 2\n") != std::string::npos);
+    CHECK(t->footer.find("Transcript stopped") != std::string::npos);
+    CHECK(t->output.bytes == 2 * 3001);
+    CHECK(t->output.sha256 == sha256_hex(long_line + "\n" + long_line + "\n"));
+    // A long first line: no header, and it is output as it is.
+    auto u = read_transcript_bytes("{\"script_output\":\"" + long_line +
+                                   "\\nTranscript started, output file is x\"}");
+    REQUIRE(u.ok());
+    CHECK(u->header.empty());
+    CHECK(u->output.bytes == 3000 + 1 + 36);
+}
+
 TEST_CASE("transcript: NULs raw and escaped, escapes, surrogate pairs and CRLF are normalised") {
     std::string doc = "{\"script_output\":\"a";
     doc += std::string("\0\0", 2);

@@ -118,7 +118,7 @@ zip_int64_t zeros_cb(void* ud, void* data, zip_uint64_t len, zip_source_cmd_t cm
 
 }  // namespace
 
-TEST_CASE("zip: entries are hashed by content; order, mtime and compression do not count") {
+TEST_CASE("zip: entries are hashed by content, not by order, mtime or compression") {
     TempDir dir;
     const std::string big(200'000, 'q');
     const fs::path a = dir.path() / "a.zip", b = dir.path() / "b.zip", c = dir.path() / "c.zip";
@@ -192,6 +192,20 @@ TEST_CASE("zip: too many entries are refused before any is read") {
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().message == "zip: 12 entries, over the cap of 10");
     CHECK(read_zip_content((dir.path() / "many.zip").string()).ok());
+
+    // An end record claiming 60000 entries is refused before libzip reads
+    // (and allocates for) the central directory.
+    std::string claimed = slurp(dir.path() / "many.zip");
+    REQUIRE(claimed.size() > 22);
+    claimed[claimed.size() - 22 + 10] = static_cast<char>(60000 & 0xFF);
+    claimed[claimed.size() - 22 + 11] = static_cast<char>(60000 >> 8);
+    auto big = read_zip_content_bytes(claimed);
+    REQUIRE_FALSE(big.ok());
+    CHECK(big.error().message == "zip: 60000 entries, over the cap of 10000");
+    std::ofstream(dir.path() / "claimed.zip", std::ios::binary) << claimed;
+    auto big_file = read_zip_content((dir.path() / "claimed.zip").string());
+    REQUIRE_FALSE(big_file.ok());
+    CHECK(big_file.error().code == make_error_code(Errc::limit_exceeded));
 }
 
 TEST_CASE("zip: names with ../, absolute paths and control bytes are only data") {

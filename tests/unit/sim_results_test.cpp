@@ -1,6 +1,7 @@
 // lrsched-sim's result links and downloads: the RunScript transcript, the
 // GetFile ZIP (unzipped here by hand), link expiry and signatures.
 #include "evidence/transcript.hpp"
+#include "evidence/zip_content.hpp"
 #include "sim/model/results.hpp"
 #include "support/sim_harness.hpp"
 
@@ -153,6 +154,14 @@ TEST_CASE("sim results: a GetFile link downloads a streamed ZIP of the expected 
     CHECK(data == lrsched::sim::expected_file_content(machine, kPath, c.getfile_size));
     CHECK(lrsched::sim::expected_file_sha256(machine, "C:\\other", c.getfile_size) !=
           lrsched::sim::expected_file_sha256(machine, kPath, c.getfile_size));
+
+    // The evidence ZIP reader takes the sim's archive (data descriptor and all).
+    const auto content = lrsched::evidence::read_zip_content_bytes(zip);
+    REQUIRE_MESSAGE(content.ok(), content.error().message);
+    REQUIRE(content->entries.size() == 1);
+    CHECK(content->entries[0].name == "triage.zip");
+    CHECK(content->entries[0].bytes == c.getfile_size);
+    CHECK(content->entries[0].sha256 == lrsched::sim::sha256_hex(data));
 }
 
 TEST_CASE("sim results: links expire after link_lifetime and can be asked for again") {
