@@ -149,6 +149,7 @@ Spawned spawn(const asio::any_io_executor& ex,
     posix_spawnattr_setsigdefault(&attr, &all);
 
     std::vector<char*> args;
+    args.reserve(argv.size() + 1);
     for (const auto& a : argv)
         args.push_back(const_cast<char*>(a.c_str()));  // posix_spawn's C signature
     args.push_back(nullptr);
@@ -156,6 +157,7 @@ Spawned spawn(const asio::any_io_executor& ex,
     if (!env.job.empty()) vars.push_back("LRSCHED_JOB=" + env.job);
     if (!env.run.empty()) vars.push_back("LRSCHED_RUN=" + env.run);
     std::vector<char*> envp;
+    envp.reserve(vars.size() + 1);
     for (auto& v : vars)
         envp.push_back(v.data());
     envp.push_back(nullptr);
@@ -181,8 +183,8 @@ Spawned spawn(const asio::any_io_executor& ex,
         const std::string why = std::strerror(errno);
         close_fd(in_pipe[1]);
         close_fd(out_pipe[0]);
+        // Dropping `p` kills and reaps the child (~HookProcess).
         return {nullptr, "cannot run: pidfd_open (Linux 5.3 or later is needed): " + why};
-        // ~HookProcess kills and reaps it.
     }
     p->pidfd.assign(pidfd);
     // Our ends only: the child's ends are other file descriptions and stay

@@ -13,6 +13,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 
 namespace lrsched::runtime {
@@ -26,7 +27,7 @@ struct WebhookPolicy {
 
 // The largest answer body read: a receiver's acknowledgement is small, and
 // nothing of it is kept.
-inline constexpr std::uint64_t kWebhookBodyLimit = 64 * 1024;
+inline constexpr std::uint64_t kWebhookBodyLimit = std::uint64_t{64} * 1024;
 
 // Posts `json_body` with Content-Type: application/json. Retried after a
 // network error, 408, 429 (after its Retry-After when given, capped at

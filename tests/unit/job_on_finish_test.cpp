@@ -168,7 +168,7 @@ TEST_CASE("on_finish and evidence survive the frozen definition and read back eq
     CHECK(*k == job->evidence);
 }
 
-TEST_CASE("without the keys: no hook, keep everything; webhook alone and command alone") {
+TEST_CASE("without the keys: no hook, keep everything, and webhook alone and command alone") {
     TempDir dir;
     const std::string path = (dir.path() / "j.yaml").string();
     Diagnostics diags;
