@@ -23,12 +23,12 @@
 #include <nlohmann/json.hpp>
 
 #include <charconv>
-#include <map>
-#include <tuple>
 #include <cstdio>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 
 namespace lrsched::cli {
 namespace {
@@ -62,7 +62,11 @@ std::string printable(std::string_view s, std::size_t max = 80) {
             break;
         }
         const auto c = static_cast<unsigned char>(s[i]);
-        std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        std::size_t len = c < 0x80         ? 1
+                          : (c >> 5) == 6  ? 2
+                          : (c >> 4) == 14 ? 3
+                          : (c >> 3) == 30 ? 4
+                                           : 0;
         bool ok = len > 0 && i + len <= s.size();
         std::uint32_t cp = len == 1 ? c : len == 2 ? c & 0x1f : len == 3 ? c & 0x0f : c & 0x07;
         for (std::size_t k = 1; ok && k < len; ++k) {
@@ -172,7 +176,10 @@ std::optional<RunResults> load_run(Opened& o,
 }
 
 // --run N, or the job's latest run.
-std::optional<std::int64_t> pick_run(Opened& o, const Args& args, const char* cmd, int& exit_status) {
+std::optional<std::int64_t> pick_run(Opened& o,
+                                     const Args& args,
+                                     const char* cmd,
+                                     int& exit_status) {
     const std::string& job = args.positional.front();
     if (args.run) {
         if (auto n = parse_run(*args.run)) return n;
@@ -289,7 +296,8 @@ std::string shown_change(const evidence::ResultChange& c, std::int64_t run_a, st
     const auto& ta = *c.a->transcript;
     const auto& tb = *c.b->transcript;
     if (ta.output.truncated || tb.output.truncated)
-        out += "      (output longer than " + std::to_string(kShowCap) + " bytes: its start is shown)\n";
+        out += "      (output longer than " + std::to_string(kShowCap) +
+               " bytes: its start is shown)\n";
     for (const auto& [part, a, b] : {std::tuple{"output", &ta.output, &tb.output},
                                      std::tuple{"errors", &ta.errors, &tb.errors}}) {
         if (a->sha256 == b->sha256) continue;
@@ -305,7 +313,8 @@ std::string shown_change(const evidence::ResultChange& c, std::int64_t run_a, st
 
 int cmd_results(const Args& args) {
     const std::string format = args.format.value_or("table");
-    if (args.positional.size() != 1 || (format != "table" && format != "jsonl" && format != "csv")) {
+    if (args.positional.size() != 1 ||
+        (format != "table" && format != "jsonl" && format != "csv")) {
         std::fputs("usage: lrsched results JOB [--run N] [--format table|jsonl|csv] [-c FILE]\n",
                    stderr);
         return kExitUserError;
@@ -351,15 +360,19 @@ int cmd_diff(const Args& args) {
         if (!runs) return failed(runs.error(), "diff");
         std::vector<std::int64_t> finished;
         for (const store::RunBrief& b : *runs)
-            if (b.finished_at && (picked.empty() || b.id != picked.front())) finished.push_back(b.id);
+            if (b.finished_at && (picked.empty() || b.id != picked.front()))
+                finished.push_back(b.id);
         const std::size_t need = 2 - picked.size();
         if (finished.size() < need) {
-            std::fprintf(stderr, "lrsched diff: job %s has %zu finished run(s) to compare; name two\n",
+            std::fprintf(stderr,
+                         "lrsched diff: job %s has %zu finished run(s) to compare; name two\n",
                          job.c_str(), finished.size() + picked.size());
             return kExitUserError;
         }
-        if (picked.empty()) picked = {finished[1], finished[0]};
-        else picked.push_back(finished[0]);
+        if (picked.empty())
+            picked = {finished[1], finished[0]};
+        else
+            picked.push_back(finished[0]);
     }
     evidence::ResultOptions options;
     if (args.show) options.preview_cap = kShowCap;
@@ -378,7 +391,8 @@ int cmd_diff(const Args& args) {
         if (m.change == Change::unchanged) continue;
         char head[128];
         std::snprintf(head, sizeof head, "%-9s ", std::string(to_string(m.change)).c_str());
-        out += head + printable(m.name, 64) + (m.why.empty() ? "" : "  " + printable(m.why, 100)) + "\n";
+        out += head + printable(m.name, 64) + (m.why.empty() ? "" : "  " + printable(m.why, 100)) +
+               "\n";
         for (const evidence::ResultChange& c : m.results) {
             out += "    " + std::to_string(c.index) + " " + c.type + " " + printable(c.remote, 60) +
                    ": " + c.what + "\n";

@@ -71,10 +71,8 @@ std::optional<std::string> iso(const std::optional<std::int64_t>& ms) {
 }
 
 json text_json(const TextPart& t) {
-    return {{"text", t.preview},
-            {"bytes", t.bytes},
-            {"truncated", t.truncated},
-            {"sha256", t.sha256}};
+    return {
+        {"text", t.preview}, {"bytes", t.bytes}, {"truncated", t.truncated}, {"sha256", t.sha256}};
 }
 
 }  // namespace
@@ -105,9 +103,8 @@ RunResults build_results(const store::RunContents& run,
         // stay in the folder and the manifest, but the row says what the
         // machine gave in the end.
         std::vector<const store::ArtifactRow*> mine = by_session[s.id];
-        const bool has_current = std::any_of(mine.begin(), mine.end(), [&](const auto* a) {
-            return a->action_id == r.action_id;
-        });
+        const bool has_current = std::any_of(
+            mine.begin(), mine.end(), [&](const auto* a) { return a->action_id == r.action_id; });
         for (const store::ArtifactRow* a : mine) {
             if (has_current && a->action_id != r.action_id) continue;
             if (cancelled(options)) {
@@ -116,8 +113,9 @@ RunResults build_results(const store::RunContents& run,
             }
             r.files.push_back(read_file(*a, run_dir, options));
         }
-        std::stable_sort(r.files.begin(), r.files.end(),
-                         [](const ResultFile& a, const ResultFile& b) { return a.index < b.index; });
+        std::stable_sort(
+            r.files.begin(), r.files.end(),
+            [](const ResultFile& a, const ResultFile& b) { return a.index < b.index; });
         out.rows.push_back(std::move(r));
     }
     std::stable_sort(out.rows.begin(), out.rows.end(), [](const ResultRow& a, const ResultRow& b) {
@@ -129,8 +127,12 @@ RunResults build_results(const store::RunContents& run,
 json to_json(const ResultRow& row, const std::string& job, std::int64_t run) {
     json results = json::array();
     for (const ResultFile& f : row.files) {
-        json j = {{"index", f.index},     {"type", f.type},     {"remote", f.remote},
-                  {"file", f.file},       {"bytes", f.bytes},   {"sha256", f.sha256},
+        json j = {{"index", f.index},
+                  {"type", f.type},
+                  {"remote", f.remote},
+                  {"file", f.file},
+                  {"bytes", f.bytes},
+                  {"sha256", f.sha256},
                   {"content_sha256", f.content_sha256}};
         if (!f.note.empty()) j["note"] = f.note;
         if (f.transcript) {
@@ -172,7 +174,8 @@ json to_json(const ResultRow& row, const std::string& job, std::int64_t run) {
 Result<WrittenResults> write_results_file(const RunResults& results, const std::string& run_dir) {
     const int dir = ::open(run_dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (dir < 0)
-        return Error{Errc::io_error, "cannot open the run folder: " + std::string(std::strerror(errno))};
+        return Error{Errc::io_error,
+                     "cannot open the run folder: " + std::string(std::strerror(errno))};
     const auto fail = [dir](const std::string& what) {
         const int err = errno;
         ::close(dir);
@@ -180,8 +183,8 @@ Result<WrittenResults> write_results_file(const RunResults& results, const std::
     };
     const std::string temp = std::string(".") + kResultsFile + ".part";
     ::unlinkat(dir, temp.c_str(), 0);
-    const int fd = ::openat(dir, temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                            0640);
+    const int fd =
+        ::openat(dir, temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
     if (fd < 0) return fail("cannot create " + temp);
     WrittenResults out;
     Sha256 hash;

@@ -69,7 +69,9 @@ struct ResultRow {
     std::vector<ResultFile> files;  // by command index
 
     // The machine as people know it: its DNS name, or its id.
-    const std::string& name() const { return computer_dns_name.empty() ? machine_id : computer_dns_name; }
+    const std::string& name() const {
+        return computer_dns_name.empty() ? machine_id : computer_dns_name;
+    }
 };
 
 struct RunResults {
@@ -77,7 +79,7 @@ struct RunResults {
     std::int64_t run = 0;
     std::optional<std::int64_t> finished_at;
     std::optional<std::string> digest;
-    bool cut_short = false;        // ResultOptions::cancel was set while reading
+    bool cut_short = false;       // ResultOptions::cancel was set while reading
     std::vector<ResultRow> rows;  // by machine name
 };
 

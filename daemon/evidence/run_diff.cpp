@@ -17,8 +17,10 @@ std::string what_differs(const ResultFile& a, const ResultFile& b) {
     if (a.transcript && b.transcript) {
         std::vector<std::string> parts;
         if (a.transcript->exit_code != b.transcript->exit_code) parts.emplace_back("exit code");
-        if (a.transcript->output.sha256 != b.transcript->output.sha256) parts.emplace_back("output");
-        if (a.transcript->errors.sha256 != b.transcript->errors.sha256) parts.emplace_back("errors");
+        if (a.transcript->output.sha256 != b.transcript->output.sha256)
+            parts.emplace_back("output");
+        if (a.transcript->errors.sha256 != b.transcript->errors.sha256)
+            parts.emplace_back("errors");
         std::string out;
         for (const auto& p : parts)
             out += (out.empty() ? "" : ", ") + p;

@@ -28,7 +28,7 @@ struct ResultChange {
     std::int64_t index = 0;
     std::string type;
     std::string remote;
-    std::string what;              // "output", "errors", "exit code", "files inside the ZIP", ...
+    std::string what;               // "output", "errors", "exit code", "files inside the ZIP", ...
     const ResultFile* a = nullptr;  // null: the result is only in run B
     const ResultFile* b = nullptr;  // null: only in run A
 };

@@ -63,7 +63,8 @@ json counts_json(const store::RunContents& run) {
     for (const sessions::SessionState s : sessions::kAllStates)
         counts[std::string(to_string(s))] = 0;
     for (const store::SessionRow& s : run.sessions)
-        counts[std::string(to_string(s.state))] = counts[std::string(to_string(s.state))].get<int>() + 1;
+        counts[std::string(to_string(s.state))] =
+            counts[std::string(to_string(s.state))].get<int>() + 1;
     return counts;
 }
 
@@ -182,9 +183,11 @@ void Daemon::start_hooks(store::RunContents run) {
     auto read = jobs::on_finish_of(definition);
     if (!read) {
         // A frozen definition the daemon wrote itself: recorded, never retried.
-        const json detail = {{"kind", "hooks"}, {"ok", false}, {"detail", read.error().message}, {"attempts", 0}};
+        const json detail = {
+            {"kind", "hooks"}, {"ok", false}, {"detail", read.error().message}, {"attempts", 0}};
         (void)store_.add_audit(run.id, store::AuditEvent::hook, detail.dump(), unix_now());
-        spdlog::error("job={} run={} on_finish: {}", log_value(run.job), run.id, log_error(read.error().message));
+        spdlog::error("job={} run={} on_finish: {}", log_value(run.job), run.id,
+                      log_error(read.error().message));
     }
     const std::optional<jobs::OnFinish> hooks = read ? *read : std::nullopt;
     if (!hooks) {
@@ -225,26 +228,36 @@ asio::awaitable<void> Daemon::hooks_of_run(const store::RunContents* run_ptr,
                                            const jobs::OnFinish* hooks_ptr) {
     const store::RunContents& run = *run_ptr;
     const jobs::OnFinish& hooks = *hooks_ptr;
-    json summary = {{"job", run.job},
-                    {"run", run.id},
-                    {"created_at", utc_iso8601(run.created_at, TimePrecision::seconds)},
-                    {"finished_at", run.finished_at ? json(utc_iso8601(*run.finished_at, TimePrecision::seconds)) : json(nullptr)},
-                    {"digest", run.digest ? json(*run.digest) : json(nullptr)},
-                    {"run_folder", run_folder(cfg_, run.job, run.id)},
-                    {"results_file", run_folder(cfg_, run.job, run.id) + "/" + evidence::kResultsFile},
-                    {"sessions", counts_json(run)}};
+    json summary = {
+        {"job", run.job},
+        {"run", run.id},
+        {"created_at", utc_iso8601(run.created_at, TimePrecision::seconds)},
+        {"finished_at", run.finished_at
+                            ? json(utc_iso8601(*run.finished_at, TimePrecision::seconds))
+                            : json(nullptr)},
+        {"digest", run.digest ? json(*run.digest) : json(nullptr)},
+        {"run_folder", run_folder(cfg_, run.job, run.id)},
+        {"results_file", run_folder(cfg_, run.job, run.id) + "/" + evidence::kResultsFile},
+        {"sessions", counts_json(run)}};
     if (hooks.diff) summary["diff"] = co_await diff_for_hooks(&run);
     const std::string body = summary.dump(-1, ' ', false, json::error_handler_t::replace);
 
     const auto record = [&](const HookOutcome& o) {
-        const json detail = {{"kind", o.kind}, {"ok", o.ok}, {"detail", o.detail}, {"attempts", o.attempts}};
-        if (auto r = store_.add_audit(run.id, store::AuditEvent::hook, detail.dump(-1, ' ', false, json::error_handler_t::replace), unix_now()); !r)
-            spdlog::error("job={} run={} hook={}: {}", log_value(run.job), run.id, o.kind, log_error(r.error().message));
+        const json detail = {
+            {"kind", o.kind}, {"ok", o.ok}, {"detail", o.detail}, {"attempts", o.attempts}};
+        if (auto r = store_.add_audit(run.id, store::AuditEvent::hook,
+                                      detail.dump(-1, ' ', false, json::error_handler_t::replace),
+                                      unix_now());
+            !r)
+            spdlog::error("job={} run={} hook={}: {}", log_value(run.job), run.id, o.kind,
+                          log_error(r.error().message));
         if (o.ok)
-            spdlog::info("job={} run={} hook={} ok: {}", log_value(run.job), run.id, o.kind, log_value(o.detail));
+            spdlog::info("job={} run={} hook={} ok: {}", log_value(run.job), run.id, o.kind,
+                         log_value(o.detail));
         else
             spdlog::warn("job={} run={} hook={} failed: {}{}", log_value(run.job), run.id, o.kind,
-                         log_value(o.detail), o.output.empty() ? "" : " output=" + log_value(o.output));
+                         log_value(o.detail),
+                         o.output.empty() ? "" : " output=" + log_value(o.output));
     };
     if (!hooks.command.empty()) {
         // Arguments made before the co_await: g++ 12 destroys temporaries
@@ -252,8 +265,8 @@ asio::awaitable<void> Daemon::hooks_of_run(const store::RunContents* run_ptr,
         std::vector<std::string> argv = hooks.command;
         std::string input = body;
         HookEnv env{run.job, std::to_string(run.id)};
-        const HookOutcome o =
-            co_await run_hook_command(std::move(argv), std::move(input), kHookTimeout, std::move(env));
+        const HookOutcome o = co_await run_hook_command(std::move(argv), std::move(input),
+                                                        kHookTimeout, std::move(env));
         if (stopping_) co_return;  // cut off: run again at the next start
         record(o);
     }
@@ -276,7 +289,8 @@ asio::awaitable<void> Daemon::hooks_of_run(const store::RunContents* run_ptr,
         record(o);
     }
     if (auto r = store_.set_hooks_done(run.id, unix_now()); !r)
-        spdlog::error("job={} run={}: {}", log_value(run.job), run.id, log_error(r.error().message));
+        spdlog::error("job={} run={}: {}", log_value(run.job), run.id,
+                      log_error(r.error().message));
 }
 
 asio::awaitable<json> Daemon::diff_for_hooks(const store::RunContents* run) {
@@ -347,8 +361,11 @@ asio::awaitable<void> Daemon::apply_retention(const store::RunContents* closed_r
                           b.id, why, log_error(ec.message()));
             continue;
         }
-        const json detail = {{"folder", dir}, {"digest", b.digest ? json(*b.digest) : json(nullptr)}, {"why", why}};
-        if (auto r = store_.mark_evidence_removed(b.id, detail.dump(-1, ' ', false, json::error_handler_t::replace), now); !r)
+        const json detail = {
+            {"folder", dir}, {"digest", b.digest ? json(*b.digest) : json(nullptr)}, {"why", why}};
+        if (auto r = store_.mark_evidence_removed(
+                b.id, detail.dump(-1, ' ', false, json::error_handler_t::replace), now);
+            !r)
             throw std::runtime_error(r.error().message);
         spdlog::info("job={} run={} evidence removed: {} digest={}", log_value(closed.job), b.id,
                      why, b.digest.value_or("none"));

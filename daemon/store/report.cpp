@@ -102,7 +102,8 @@ Result<void> read_counts(Database& db, RunReport& run) {
 
 // The hooks' outcomes from the audit log (schema 7; none before it).
 Result<void> read_hooks(Database& db, RunReport& run) {
-    auto t = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_events'");
+    auto t =
+        db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_events'");
     if (!t) return std::move(t).error();
     auto has = t->first([](const Statement&) { return true; });
     if (!has) return std::move(has).error();

@@ -73,8 +73,8 @@ struct RunReport {
     std::int64_t created_at = 0;
     std::optional<std::int64_t> finished_at;
     std::optional<std::int64_t> deadline_at;
-    std::optional<std::string> unresolved;        // JSON text, as runs.unresolved holds it
-    std::optional<std::string> digest;            // the run digest, once closed
+    std::optional<std::string> unresolved;  // JSON text, as runs.unresolved holds it
+    std::optional<std::string> digest;      // the run digest, once closed
     // The on_finish hooks' outcomes (audit_events), in the order they ended.
     struct Hook {
         std::int64_t at = 0;

@@ -154,8 +154,8 @@ Result<void> Store::close_run(std::int64_t run_id, const std::string& digest, st
 }
 
 Result<void> Store::set_hooks_done(std::int64_t run_id, std::int64_t now_ms) {
-    auto s = db_->prepare(
-        "UPDATE runs SET hooks_done_at = ?2 WHERE id = ?1 AND hooks_done_at IS NULL");
+    auto s =
+        db_->prepare("UPDATE runs SET hooks_done_at = ?2 WHERE id = ?1 AND hooks_done_at IS NULL");
     if (!s) return std::move(s).error();
     s->bind_all(run_id, now_ms);
     return s->run();
@@ -215,11 +215,11 @@ Result<RunContents> Report::run_contents(std::string_view job, std::int64_t run_
     if (!tx) return std::move(tx).error();
     auto out = read_contents(*db_, run_id);
     if (out && out->job != job)
-        out = Error{Errc::not_found, "job '" + std::string(job) + "' has no run " +
-                                         std::to_string(run_id)};
+        out = Error{Errc::not_found,
+                    "job '" + std::string(job) + "' has no run " + std::to_string(run_id)};
     else if (!out && out.error().code == make_error_code(Errc::not_found))
-        out = Error{Errc::not_found, "job '" + std::string(job) + "' has no run " +
-                                         std::to_string(run_id)};
+        out = Error{Errc::not_found,
+                    "job '" + std::string(job) + "' has no run " + std::to_string(run_id)};
     if (auto c = tx->commit(); !c && out) return std::move(c).error();
     return out;
 }

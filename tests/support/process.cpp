@@ -6,8 +6,8 @@
 #include <poll.h>
 #include <spawn.h>
 #include <stdexcept>
-#include <sys/syscall.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 

@@ -46,8 +46,9 @@ std::string slurp(const fs::path& p) {
 
 void wait_closed(DaemonE2e& e2e, int runs) {
     e2e.wait_until("run " + std::to_string(runs) + " to close", [&] {
-        return e2e.query("SELECT count(*) FROM runs WHERE closed_at IS NOT NULL AND "
-                         "hooks_done_at IS NOT NULL") == runs;
+        return e2e.query(
+                   "SELECT count(*) FROM runs WHERE closed_at IS NOT NULL AND "
+                   "hooks_done_at IS NOT NULL") == runs;
     });
 }
 
@@ -65,17 +66,27 @@ TEST_CASE("results e2e: results, diff, stack, on_finish and retention over three
     spec.never_online_fraction = "0";
     spec.busy_fraction = "0";
     spec.commands = commands("-Mode a");
-    spec.sim_flags = {"--library",   "collect.ps1", "--getfile-size",    "2000",
-                      "--runscript-fail-fraction", "0", "--odd-machines", "1",
-                      "--webhook-fail-first",      "2"};
+    spec.sim_flags = {"--library",
+                      "collect.ps1",
+                      "--getfile-size",
+                      "2000",
+                      "--runscript-fail-fraction",
+                      "0",
+                      "--odd-machines",
+                      "1",
+                      "--webhook-fail-first",
+                      "2"};
     DaemonE2e e2e(spec);
     const fs::path hook_out = e2e.dir() / "hook.jsonl";
     const std::string webhook = e2e.ready()["base"].get<std::string>() + "/hooks/soc";
     const std::string job_extra =
         "on_finish:\n"
-        "  command: [/bin/sh, -c, 'cat >> " + hook_out.string() + "; echo >> " +
-        hook_out.string() + "']\n"
-        "  webhook: " + webhook + "\n"
+        "  command: [/bin/sh, -c, 'cat >> " +
+        hook_out.string() + "; echo >> " + hook_out.string() +
+        "']\n"
+        "  webhook: " +
+        webhook +
+        "\n"
         "  diff: true\n"
         "evidence:\n"
         "  keep_runs: 2\n";
@@ -161,11 +172,17 @@ TEST_CASE("results e2e: results, diff, stack, on_finish and retention over three
     ReadOnlyDb db(e2e.db_path());
     const auto digest = db.rows("SELECT digest FROM runs WHERE id = 3")[0][0];
     REQUIRE(digest);
-    const auto verified = run_process({LRSCHED_BINARY, "verify", run3.string(), "--digest", *digest});
+    const auto verified =
+        run_process({LRSCHED_BINARY, "verify", run3.string(), "--digest", *digest});
     INFO(verified.out);
     CHECK(verified.exit_code == 0);
     const std::string csv = cli({"results", "sweep", "--format", "csv"});
-    CHECK(lines_of(csv).size() == 1 + 6 * 2);  // a header, a line per result
+    // A header, a record per result (a record's output cell spans lines).
+    CHECK(csv.rfind("job,run,machine_id,", 0) == 0);
+    std::size_t records = 0;
+    for (const auto& line : lines_of(csv))
+        records += line.rfind("sweep,3,", 0) == 0;
+    CHECK(records == 6 * 2);
 
     // Stacking: the output only the odd machine gave comes first.
     const json stacked = json::parse(cli({"stack", "sweep", "--json"}));
@@ -187,8 +204,8 @@ TEST_CASE("results e2e: results, diff, stack, on_finish and retention over three
 
     // The webhook: 500 twice, then 200, for the first run; retried, logged,
     // recorded in the audit log; the daemon went on to the next runs.
-    const auto audit = db.rows(
-        "SELECT run_id, detail FROM audit_events WHERE event = 'hook' ORDER BY id");
+    const auto audit =
+        db.rows("SELECT run_id, detail FROM audit_events WHERE event = 'hook' ORDER BY id");
     int webhooks_ok = 0;
     for (const auto& row : audit) {
         const json d = json::parse(*row[1]);
@@ -201,8 +218,8 @@ TEST_CASE("results e2e: results, diff, stack, on_finish and retention over three
     // Retention: run 1's folder is gone, the audit log keeps its digest.
     CHECK_FALSE(fs::exists(e2e.dir() / "state" / "evidence" / "sweep" / "1"));
     CHECK(fs::exists(e2e.dir() / "state" / "evidence" / "sweep" / "2"));
-    const auto removed = db.rows(
-        "SELECT detail FROM audit_events WHERE event = 'evidence_removed' AND run_id = 1");
+    const auto removed =
+        db.rows("SELECT detail FROM audit_events WHERE event = 'evidence_removed' AND run_id = 1");
     REQUIRE(removed.size() == 1);
     const auto digest1 = db.rows("SELECT digest FROM runs WHERE id = 1")[0][0];
     CHECK(json::parse(*removed[0][0])["digest"] == *digest1);

@@ -45,13 +45,11 @@ TEST_CASE("diff: new, gone, unchanged, changed and failed machines, by what they
     a.rows = {row("m1", "done", {result(0, "RunScript", "x"), result(1, "GetFile", "z")}),
               row("m2", "done", {result(0, "RunScript", "x")}),
               row("m3", "done", {result(0, "RunScript", "x")}),
-              row("m4", "done", {result(0, "RunScript", "x")}),
-              row("m5", "expired", {})};
+              row("m4", "done", {result(0, "RunScript", "x")}), row("m5", "expired", {})};
     RunResults b;
     b.run = 2;
     b.rows = {row("m1", "done", {result(0, "RunScript", "x"), result(1, "GetFile", "z")}),
-              row("m2", "done", {result(0, "RunScript", "y")}),
-              row("m3", "failed", {}),
+              row("m2", "done", {result(0, "RunScript", "y")}), row("m3", "failed", {}),
               row("m5", "done", {result(0, "RunScript", "x")}),
               row("m6", "done", {result(0, "RunScript", "x")})};
     b.rows[0].files[0].sha256 = std::string(64, '0');  // other bytes, same content
@@ -78,8 +76,8 @@ TEST_CASE("diff: new, gone, unchanged, changed and failed machines, by what they
         CHECK(d.count(c) == (c == Change::changed ? 2 : 1));
 
     const auto j = to_json(d, "sweep");
-    CHECK(j["summary"] == nlohmann::json{{"new", 1}, {"gone", 1}, {"unchanged", 1}, {"changed", 2},
-                                         {"failed", 1}});
+    CHECK(j["summary"] ==
+          nlohmann::json{{"new", 1}, {"gone", 1}, {"unchanged", 1}, {"changed", 2}, {"failed", 1}});
     CHECK(j["machines"].size() == 6);
 }
 

@@ -151,7 +151,7 @@ Result<std::vector<Machine>> load_fleet(std::string_view json_text, Ticks start)
     static const std::set<std::string> kKnown = {
         "id",        "computerDnsName", "osPlatform",    "healthStatus", "lastSeen",
         "firstSeen", "machineTags",     "rbacGroupName", "rbacGroupId",  "lastIpAddress",
-        "online_at", "busy_until",      "never_online", "odd_output"};
+        "online_at", "busy_until",      "never_online",  "odd_output"};
     for (std::size_t i = 0; i < doc.size(); ++i) {
         const auto& j = doc[i];
         const std::string where = "machines file: [" + std::to_string(i) + "]";

@@ -68,7 +68,7 @@ struct SimConfig {
     double visibility_lag = 0;
     std::uint64_t getfile_size = 4096;
     std::uint64_t odd_machines = 0;  // generated machines 0..N-1 have Machine::odd_output
-    double download_delay = 0;  // every result download answers after this long
+    double download_delay = 0;       // every result download answers after this long
 
     // Faults on /api calls (the token endpoint and /_sim/* are exempt).
     double fault_http500 = 0;
