@@ -182,6 +182,47 @@ def summary(demo, jobs):
     return failed
 
 
+def read_results(demo, jobs):
+    """`lrsched stack` on the scheduled sweep, and `lrsched diff` after a
+    second run of the triage job; returns what failed."""
+    failed = []
+    print("\n== reading results")
+    for job in ("nightly-autoruns", "ir-2291-triage"):
+        if job not in jobs:
+            continue
+        r = demo.lrsched("stack", job, "-c", demo.config, timeout=60)
+        print(f"$ lrsched stack {job}")
+        lines = r.stdout.rstrip("\n").split("\n")
+        for line in lines[:9]:
+            print(f"  {line}")
+        if len(lines) > 9:
+            print(f"  ... {len(lines) - 9} more lines")
+        if r.returncode != 0:
+            failed.append(f"lrsched stack {job}: exit status {r.returncode}: {r.stderr.strip()}")
+    job = "ir-2291-triage"
+    if job not in jobs:
+        return failed
+    r = demo.lrsched("run", job, "-c", demo.config)
+    print(f"$ lrsched run {job}    (a second run, to compare with the first)")
+    if r.returncode != 0:
+        return failed + [f"lrsched run {job}: exit status {r.returncode}: {r.stderr.strip()}"]
+    deadline = time.monotonic() + SWEEP_TIMEOUT
+    while time.monotonic() < deadline:
+        run = runs_of(demo.status_json(), [job])[job] or {}
+        if run.get("id", 0) >= 2 and run.get("digest"):
+            break
+        time.sleep(1)
+    else:
+        return failed + [f"{job}'s second run did not end within {SWEEP_TIMEOUT} s"]
+    r = demo.lrsched("diff", job, "-c", demo.config, timeout=60)
+    print(f"$ lrsched diff {job}")
+    for line in r.stdout.rstrip("\n").split("\n"):
+        print(f"  {line}")
+    if r.returncode != 0:
+        failed.append(f"lrsched diff {job}: exit status {r.returncode}: {r.stderr.strip()}")
+    return failed
+
+
 def main():
     build, workdir = sys.argv[1], sys.argv[2]
     t0 = float(os.environ.get("DEMO_T0", time.time()))
@@ -216,6 +257,9 @@ def main():
         marks["sweep"] = time.monotonic()
         failed = summary(demo, jobs) + ([] if ok else ["the sweep did not end"])
         marks["summary"] = time.monotonic()
+        if ok:
+            failed += read_results(demo, jobs)
+            marks["results, a second triage run and its diff"] = time.monotonic()
     except Stopped as e:
         print(f"\ndemo: {e}; stopping the daemon and the simulator", flush=True)
         failed = [str(e)]

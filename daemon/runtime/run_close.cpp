@@ -42,6 +42,8 @@ using nlohmann::json;
 constexpr std::uint64_t kDaemonZipCap = std::uint64_t{256} * 1024 * 1024;
 // How often the loop looks for ended runs besides being woken.
 constexpr Millis kClosePoll = 1'000;
+// A run whose closing failed is tried again after this.
+constexpr Millis kCloseRetry = 60'000;
 // A hook command's time limit.
 constexpr milliseconds kHookTimeout{60'000};
 
@@ -108,14 +110,21 @@ asio::awaitable<void> Daemon::close_loop() {
             for (const std::int64_t run : *due) {
                 if (stopping_) co_return;
                 if (hooks_running_.count(run)) continue;
+                const auto after = close_after_.find(run);
+                if (after != close_after_.end() && after->second > unix_now()) continue;
                 std::string failure;
                 try {
                     co_await close_run(run);
                 } catch (const std::exception& e) {
                     failure = e.what();
                 }
-                // One run's failure stays with its job; the others are closed.
-                if (!failure.empty()) {
+                // One run's failure stays with its job; the others are closed,
+                // and this one is tried again a minute later (a full disk
+                // would otherwise have its files read every second).
+                if (failure.empty()) {
+                    close_after_.erase(run);
+                } else {
+                    close_after_[run] = unix_now() + kCloseRetry;
                     auto job = store_.job_of_run(run);
                     job_failed(job && *job ? **job : "run=" + std::to_string(run), failure,
                                unix_now());

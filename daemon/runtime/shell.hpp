@@ -247,7 +247,8 @@ class Daemon : public control::Backend {
     asio::thread_pool worker_{1};
     std::atomic<bool> cancel_work_{false};
     Event close_event_{io_};
-    std::set<std::int64_t> hooks_running_;  // runs whose on_finish hooks are running
+    std::set<std::int64_t> hooks_running_;        // runs whose on_finish hooks are running
+    std::map<std::int64_t, Millis> close_after_;  // run -> retry time after a failed close
     config::Config cfg_;
     store::Store store_;
     jobs::JobRegistry registry_;

@@ -61,7 +61,9 @@ TEST_CASE("chain e2e: a finished run's digest is shown by status and proves its 
         for (std::string line; std::getline(in, line);)
             lines.push_back(line);
     }
-    REQUIRE(lines.size() == 13);  // the head, then 6 machines x 2 results
+    // The head, 6 machines x 2 results, then results.jsonl (the run digest's line).
+    REQUIRE(lines.size() == 14);
+    CHECK(nlohmann::json::parse(lines.back()).at("file") == "results.jsonl");
     const auto removed = nlohmann::json::parse(lines[5]);
     fs::remove(run_dir / removed.at("file").get<std::string>());
     lines.erase(lines.begin() + 5);
