@@ -40,7 +40,7 @@ using evidence::RunResults;
 using nlohmann::json;
 
 // `--show` compares outputs up to this size (each side).
-constexpr std::size_t kShowCap = 4 * 1024 * 1024;
+constexpr std::size_t kShowCap = std::size_t{4} * 1024 * 1024;
 
 void print(const std::string& s) {
     std::fwrite(s.data(), 1, s.size(), stdout);
@@ -91,7 +91,7 @@ std::string printable(std::string_view s, std::size_t max = 80) {
 
 // The first line of a text that has one, for a table's single line.
 std::string first_line(std::string_view text) {
-    const auto start = text.find_first_not_of("\n");
+    const auto start = text.find_first_not_of('\n');
     if (start == std::string_view::npos) return "";
     text.remove_prefix(start);
     return std::string(text.substr(0, text.find('\n')));

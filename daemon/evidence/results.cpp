@@ -208,7 +208,7 @@ Result<WrittenResults> write_results_file(const RunResults& results, const std::
         buffer += to_json(row, results.job, results.run)
                       .dump(-1, ' ', false, json::error_handler_t::replace);
         buffer += '\n';
-        if (buffer.size() >= 64 * 1024 && !(written = flush())) break;
+        if (buffer.size() >= std::size_t{64} * 1024 && !(written = flush())) break;
     }
     if (written) written = flush();
     if (!written || ::fsync(fd) != 0) {

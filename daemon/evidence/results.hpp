@@ -34,7 +34,8 @@ inline constexpr const char* kResultsFile = "results.jsonl";
 inline constexpr const char* kResultsLineType = "Results";
 
 struct ResultOptions {
-    std::size_t preview_cap = 64 * 1024;  // of each output and errors text kept in a row
+    std::size_t preview_cap =
+        std::size_t{64} * 1024;  // of each output and errors text kept in a row
     // ZIPs larger than this are not opened (content_sha256 is then the
     // file's own hash, with a note). The daemon caps it; the CLI does not.
     std::uint64_t max_zip_bytes = UINT64_MAX;

@@ -214,10 +214,8 @@ Result<RunContents> Report::run_contents(std::string_view job, std::int64_t run_
     auto tx = Transaction::begin_read(*db_);
     if (!tx) return std::move(tx).error();
     auto out = read_contents(*db_, run_id);
-    if (out && out->job != job)
-        out = Error{Errc::not_found,
-                    "job '" + std::string(job) + "' has no run " + std::to_string(run_id)};
-    else if (!out && out.error().code == make_error_code(Errc::not_found))
+    const bool other_job = out && out->job != job;
+    if (other_job || (!out && out.error().code == make_error_code(Errc::not_found)))
         out = Error{Errc::not_found,
                     "job '" + std::string(job) + "' has no run " + std::to_string(run_id)};
     if (auto c = tx->commit(); !c && out) return std::move(c).error();
