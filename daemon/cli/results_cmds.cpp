@@ -439,21 +439,37 @@ int cmd_stack(const Args& args) {
               "\n");
         return kExitOk;
     }
-    std::string out = "stack of " + run_title(*r) + "COUNT  RESULT\n";
-    for (const auto& e : stacked) {
-        char count[32];
-        std::snprintf(count, sizeof count, "%5zu  ", e.machines.size());
-        out += count + std::to_string(e.index) + " " + e.type + " " + printable(e.remote, 60) +
-               "  content " + e.content_sha256.substr(0, 16);
-        if (e.sample && e.sample->transcript) {
-            const std::string line = first_line(e.sample->transcript->output.preview);
-            if (!line.empty()) out += "  output: " + printable(line, 60);
+    // For people, command by command, each one's results rarest first.
+    std::map<std::int64_t, std::vector<const evidence::StackEntry*>> by_command;
+    for (const auto& e : stacked)
+        by_command[e.index].push_back(&e);
+    std::string out = "stack of " + run_title(*r);
+    for (const auto& [index, entries] : by_command) {
+        std::size_t machines = 0;
+        for (const auto* e : entries)
+            machines += e->machines.size();
+        out += std::to_string(index) + " " + entries.front()->type + " " +
+               printable(entries.front()->remote, 60) + ": " + std::to_string(entries.size()) +
+               " distinct result(s) on " + std::to_string(machines) + " machine(s)\n";
+        for (const auto* e : entries) {
+            char count[32];
+            std::snprintf(count, sizeof count, "%6zu  ", e->machines.size());
+            out += count + std::string("content ") + e->content_sha256.substr(0, 16);
+            if (e->sample && e->sample->transcript) {
+                const auto& t = *e->sample->transcript;
+                out += "  exit " + (t.exit_code ? std::to_string(*t.exit_code) : std::string("-"));
+                const std::string line = first_line(t.output.preview);
+                if (!line.empty()) out += "  output: " + printable(line, 60);
+            } else if (e->sample && e->sample->zip) {
+                out += "  ZIP of " + std::to_string(e->sample->zip->entries.size()) + " file(s)";
+            }
+            out += "\n        on ";
+            for (std::size_t i = 0; i < e->machines.size() && i < 5; ++i)
+                out += (i ? ", " : "") + printable(e->machines[i]->name(), 64);
+            if (e->machines.size() > 5)
+                out += " and " + std::to_string(e->machines.size() - 5) + " more";
+            out += "\n";
         }
-        out += "\n       on ";
-        for (std::size_t i = 0; i < e.machines.size() && i < 5; ++i)
-            out += (i ? ", " : "") + printable(e.machines[i]->name(), 64);
-        if (e.machines.size() > 5) out += " and " + std::to_string(e.machines.size() - 5) + " more";
-        out += "\n";
     }
     print(out);
     return kExitOk;

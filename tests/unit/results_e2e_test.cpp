@@ -190,7 +190,9 @@ TEST_CASE("results e2e: results, diff, stack, on_finish and retention over three
     CHECK(stacked["results"][0]["count"] == 1);
     CHECK(stacked["results"][0]["type"] == "RunScript");
     CHECK(stacked["results"].back()["count"] == 5);
-    CHECK(cli({"stack", "sweep"}).find("    1  0 RunScript") != std::string::npos);
+    const std::string stack_text = cli({"stack", "sweep"});
+    CHECK(stack_text.find("0 RunScript collect.ps1: 2 distinct result(s) on 6 machine(s)\n     1  "
+                          "content ") != std::string::npos);
 
     // The command got each run's summary; the third with the diff.
     const auto summaries = lines_of(slurp(hook_out));
