@@ -304,7 +304,18 @@ std::string shown_change(const evidence::ResultChange& c, std::int64_t run_a, st
         auto d = evidence::unified_diff(a->preview, b->preview,
                                         "run " + std::to_string(run_a) + " " + part,
                                         "run " + std::to_string(run_b) + " " + part);
-        out += d ? *d : "      (" + printable(d.error().message) + ")\n";
+        if (!d) {
+            out += "      (" + printable(d.error().message) + ")\n";
+            continue;
+        }
+        // Under the result it belongs to, as the rest of the listing.
+        std::size_t start = 0;
+        while (start < d->size()) {
+            const std::size_t end = d->find('\n', start);
+            const std::size_t stop = end == std::string::npos ? d->size() : end;
+            out += "      " + d->substr(start, stop - start) + "\n";
+            start = stop + 1;
+        }
     }
     return out;
 }
