@@ -1,7 +1,7 @@
 // Hostile results (issue 15's "done means"): after a real sweep, three of its
 // stored results are replaced, as a compromised machine or an attacker with
-// the folder could make them: a ZIP bomb (2 GiB of zeros deflated to a few
-// MB), a ZIP whose entries are named `../../escape.txt`, `/tmp/...` and a
+// the folder could make them: a ZIP bomb (512 MiB of zeros deflated to half
+// a MB), a ZIP whose entries are named `../../escape.txt`, `/tmp/...` and a
 // terminal escape, and a RunScript transcript of 100 MB. `results`, `stack`
 // and `diff` still answer, naming what they could not read, with a peak
 // memory far below what those files expand to, and nothing is written
@@ -37,7 +37,7 @@ bomb, names, transcript, canary = sys.argv[1:5]
 with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
     with z.open("zeros.bin", "w", force_zip64=True) as f:
         block = bytes(1 << 20)
-        for _ in range(2048):
+        for _ in range(512):
             f.write(block)
 with zipfile.ZipFile(names, "w") as z:
     z.writestr("../../escape.txt", "out")
@@ -105,7 +105,7 @@ TEST_CASE("results e2e: a ZIP bomb, ../ names and a 100 MB transcript, in bounde
         run_process({LRSCHED_BINARY, "results", "sweep", "--format", "jsonl", "-c", config}, env);
     INFO(results.err);
     REQUIRE(results.exit_code == 0);
-    // Far below the 2 GiB the bomb expands to and the 100 MB transcript.
+    // Far below the 512 MiB the bomb expands to and the 100 MB transcript.
     MESSAGE("peak RSS " << baseline.max_rss_kb << " KiB on the sweep, " << results.max_rss_kb
                         << " KiB on the hostile files");
     CHECK(results.max_rss_kb - baseline.max_rss_kb < 64 * 1024);
