@@ -393,3 +393,42 @@ TEST_CASE(
     CHECK(status(e2e)["tenants"]["sim"]["last_error"].is_null());
     CHECK(scalar(e2e, "SELECT count(*) FROM sessions WHERE state = 'done'") == spec.machines);
 }
+
+TEST_CASE("jobs e2e: a run that cannot be closed stays with its job, the others close") {
+    SweepSpec spec = slow_sweep();
+    spec.submit_calls = 10;
+    DaemonE2e e2e(spec);
+    e2e.start_daemon();
+    e2e.wait_until("the sweep to start", [&] {
+        return scalar(e2e, "SELECT count(*) FROM sessions WHERE submissions > 0") >= 1;
+    });
+    // A job whose tag no machine has: its run ends at once, without
+    // sessions, and its run folder cannot be made (a file stands where the
+    // job's evidence folder goes).
+    const auto evidence = e2e.dir() / "state" / "evidence";
+    std::filesystem::create_directories(evidence);
+    std::ofstream(evidence / "empty") << "in the way\n";
+    write_job(e2e, "empty",
+              "targets:\n  tags: [no-such-tag]\ncommands:\n  - GetFile: 'C:\\x.log'\n");
+    e2e.wait_until("the empty job's close to fail", [&] {
+        const json s = status(e2e);
+        return s["jobs"].contains("empty") && s["jobs"]["empty"]["last_error"].is_string();
+    });
+    e2e.wait_until("the sweep's run to close", [&] {
+        return scalar(e2e,
+                      "SELECT count(*) FROM runs r JOIN jobs j ON j.id = r.job_id "
+                      "WHERE j.name = 'sweep' AND r.closed_at IS NOT NULL") == 1;
+    });
+    const json s = status(e2e);
+    INFO(s.dump(2));
+    const json& empty = s["jobs"]["empty"];
+    CHECK(empty["last_error"].get<std::string>().find("cannot create the run folder") !=
+          std::string::npos);
+    CHECK(empty["latest_run"]["finished_at"].is_string());
+    CHECK(empty["latest_run"]["digest"].is_null());  // not closed
+    CHECK(s["jobs"]["sweep"]["latest_run"]["digest"].is_string());
+    CHECK(count_lines(e2e.log(),
+                      "job=empty internal error while handling the job: closing the run") ==
+          1);  // logged once
+    CHECK(e2e.stop_daemon(SIGTERM) == 0);
+}
