@@ -11,31 +11,26 @@
 #include "config/policy.hpp"
 #include "evidence/manifest.hpp"
 #include "evidence/naming.hpp"
+#include "evidence/transcript.hpp"
 #include "runtime/shell.hpp"
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 
 namespace lrsched::runtime {
 namespace {
 
-// The exit code in a RunScript transcript ({"script_name", "exit_code",
-// "script_output", "script_errors"}); raw NUL bytes are tolerated.
+// The exit code in a RunScript transcript, read by the same streaming
+// reader `results` uses (raw NULs tolerated, memory flat). Capped in size:
+// it runs on the io thread.
 std::optional<std::int64_t> transcript_exit_code(const std::string& path) {
     std::error_code ec;
     if (std::filesystem::file_size(path, ec) > policy::kMaxTranscript || ec) return std::nullopt;
-    std::ifstream in(path, std::ios::binary);
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    std::replace(text.begin(), text.end(), '\0', ' ');
-    const auto j = nlohmann::json::parse(text, nullptr, false);
-    if (!j.is_object() || !j.contains("exit_code") || !j["exit_code"].is_number_integer())
-        return std::nullopt;
-    return j["exit_code"].get<std::int64_t>();
+    auto t = evidence::read_transcript(path, 0);
+    if (!t) return std::nullopt;
+    return t->exit_code;
 }
 
 }  // namespace
