@@ -61,7 +61,9 @@ Result<Cert> make_cert(EVP_PKEY* key,
                        const char* cn,
                        X509* issuer,
                        EVP_PKEY* issuer_key,
-                       std::initializer_list<std::pair<int, const char*>> exts) {
+                       std::initializer_list<std::pair<int, const char*>> exts,
+                       long valid_from = -3600,
+                       long valid_until = 30L * 24 * 3600) {
     Cert cert(X509_new());
     if (!cert) return ossl_error("X509_new");
     unsigned char serial[16];
@@ -74,8 +76,8 @@ Result<Cert> make_cert(EVP_PKEY* key,
     const auto* cn_bytes = reinterpret_cast<const unsigned char*>(cn);
     const bool ok =
         serial_ok && X509_set_version(cert.get(), X509_VERSION_3) == 1 &&
-        X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600) &&
-        X509_gmtime_adj(X509_getm_notAfter(cert.get()), 30L * 24 * 3600) &&
+        X509_gmtime_adj(X509_getm_notBefore(cert.get()), valid_from) &&
+        X509_gmtime_adj(X509_getm_notAfter(cert.get()), valid_until) &&
         X509_set_pubkey(cert.get(), key) == 1 &&
         X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, cn_bytes, -1, -1, 0) == 1 &&
         X509_set_issuer_name(cert.get(), issuer ? X509_get_subject_name(issuer) : name) == 1;
@@ -117,7 +119,50 @@ Result<void> write_pem(const std::filesystem::path& path, mode_t mode, Emit emit
     return lrsched::ok();
 }
 
+Pkey new_client_key(ClientKey kind) {
+    switch (kind) {
+        case ClientKey::rsa2048:
+            return Pkey(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", std::size_t{2048}));
+        case ClientKey::rsa1024:
+            return Pkey(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", std::size_t{1024}));
+        case ClientKey::ec_p256:
+            return new_p256_key();
+        case ClientKey::ec_p384:
+            return Pkey(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384"));
+    }
+    return nullptr;
+}
+
 }  // namespace
+
+Result<ClientCredentialFiles> generate_client_credential(const std::filesystem::path& dir,
+                                                         const std::string& name,
+                                                         ClientKey kind,
+                                                         long valid_from,
+                                                         long valid_until) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return Error(Errc::io_error, "cannot create " + dir.string() + ": " + ec.message());
+    Pkey key = new_client_key(kind);
+    if (!key) return ossl_error("client key generation");
+    const std::string cn = "lrsched test client " + name;
+    auto cert = make_cert(key.get(), cn.c_str(), nullptr, nullptr,
+                          {{NID_basic_constraints, "critical,CA:FALSE"},
+                           {NID_key_usage, "critical,digitalSignature"},
+                           {NID_subject_key_identifier, "hash"}},
+                          valid_from, valid_until);
+    if (!cert) return std::move(cert).error();
+    ClientCredentialFiles files{(dir / (name + ".crt")).string(), (dir / (name + ".key")).string()};
+    X509* c = cert->get();
+    EVP_PKEY* k = key.get();
+    auto key_pem = [k](BIO* b) {
+        return PEM_write_bio_PrivateKey(b, k, nullptr, nullptr, 0, nullptr, nullptr) == 1;
+    };
+    auto cert_pem = [c](BIO* b) { return PEM_write_bio_X509(b, c) == 1; };
+    if (auto r = write_pem(files.key_file, 0600, key_pem); !r) return std::move(r).error();
+    if (auto r = write_pem(files.cert_file, 0644, cert_pem); !r) return std::move(r).error();
+    return files;
+}
 
 Result<CertFiles> generate_certificates(const std::filesystem::path& dir, ServerNames names) {
     std::error_code ec;

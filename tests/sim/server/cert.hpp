@@ -33,4 +33,21 @@ inline Result<CertFiles> generate_certificates(const std::filesystem::path& dir,
     return generate_certificates(dir, wrong_host ? ServerNames::wrong_host : ServerNames::loopback);
 }
 
+// A client's certificate credential (issue 16) as an operator makes one with
+// `openssl req -x509`: a self-signed certificate `<name>.crt` (0644) and its
+// private key `<name>.key` (0600, PEM PKCS#8, unencrypted) in `dir`. The
+// certificate is valid from `valid_from` to `valid_until` seconds from now
+// (negative: in the past), so tests can make expired and not-yet-valid ones.
+// rsa1024 and ec_p384 are keys the daemon must refuse.
+enum class ClientKey { rsa2048, rsa1024, ec_p256, ec_p384 };
+struct ClientCredentialFiles {
+    std::string cert_file;
+    std::string key_file;
+};
+Result<ClientCredentialFiles> generate_client_credential(const std::filesystem::path& dir,
+                                                         const std::string& name,
+                                                         ClientKey kind,
+                                                         long valid_from = -3600,
+                                                         long valid_until = 365L * 24 * 3600);
+
 }  // namespace lrsched::sim
