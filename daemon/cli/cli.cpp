@@ -7,6 +7,7 @@
 #include "common/diagnostic.hpp"
 #include "common/text.hpp"
 #include "config/config.hpp"
+#include "config/credential.hpp"
 #include "evidence/manifest.hpp"
 #include "jobs/job_loader.hpp"
 #include "jobs/registry.hpp"
@@ -138,12 +139,22 @@ int cmd_validate(const Args& args) {
         if (!cfg) return 1;
         const char* creds = std::getenv("CREDENTIALS_DIRECTORY");
         for (const auto& t : cfg->tenants) {
-            auto secret = config::read_client_secret(t, creds ? creds : "");
-            if (!secret) {  // at the tenant's entry: the secret file is named there
-                Diagnostic d{t.where, Severity::error, secret.error().message};
+            // At the tenant's entry: the credential's files are named there.
+            const auto report = [&](Severity sev, const std::string& message) {
+                Diagnostic d{t.where, sev, message};
                 if (d.where.line <= 0) d.where = {cfg->path, 1, 1};
                 std::fprintf(stderr, "%s\n", d.to_string().c_str());
-                ok = false;
+                if (sev == Severity::error) ok = false;
+            };
+            auto credential = config::read_credential(t, creds ? creds : "");
+            if (!credential) {
+                report(Severity::error, credential.error().message);
+            } else if (const auto* cert = credential->certificate()) {
+                const auto check = config::certificate_check(*cert, unix_now() / 1000);
+                if (check.failed())
+                    report(Severity::error, "tenant " + t.name + ": " + check.message);
+                else if (!check.message.empty())
+                    report(Severity::warning, "tenant " + t.name + ": " + check.message);
             }
         }
         ctx.jobs_dir = cfg->jobs_dir;

@@ -247,11 +247,12 @@ void Parser::url_field(const MapView& m, std::string_view key, std::string& out)
 }
 
 std::optional<Tenant> Parser::parse_tenant(const YAML::Node& n, const std::string& name) {
-    const MapView m(file_, n, name,
-                    {"name", "tenant_id", "client_id", "client_secret_file", "api_base",
-                     "login_base", "scope", "ca_file", "limits", "poll_interval", "listing_lag",
-                     "clock_skew", "offline_after", "library_dir"},
-                    diags_);
+    const MapView m(
+        file_, n, name,
+        {"name", "tenant_id", "client_id", "client_secret_file", "client_certificate_file",
+         "client_key_file", "api_base", "login_base", "scope", "ca_file", "limits", "poll_interval",
+         "listing_lag", "clock_skew", "offline_after", "library_dir"},
+        diags_);
     if (!m.valid()) return std::nullopt;
     Tenant t;
     t.where = location_of(file_, n);
@@ -292,6 +293,20 @@ std::optional<Tenant> Parser::parse_tenant(const YAML::Node& n, const std::strin
                 t.client_id = *s;
         }
     path_field(m, "client_secret_file", t.client_secret_file);
+    path_field(m, "client_certificate_file", t.client_certificate_file);
+    path_field(m, "client_key_file", t.client_key_file);
+    // Exactly one kind of credential per tenant: a secret, or a certificate
+    // and its key. The key may come from $CREDENTIALS_DIRECTORY instead of
+    // client_key_file (config/credential.hpp), the certificate may not.
+    if (!t.client_secret_file.empty() && !t.client_certificate_file.empty())
+        diags_.error(location_of(file_, *m.get("client_certificate_file")),
+                     m.field("client_certificate_file") +
+                         ": a tenant has a client secret or a certificate, not both (remove "
+                         "client_secret_file or client_certificate_file)");
+    if (!t.client_key_file.empty() && t.client_certificate_file.empty())
+        diags_.error(location_of(file_, *m.get("client_key_file")),
+                     m.field("client_key_file") +
+                         ": a private key needs its certificate: set client_certificate_file");
     url_field(m, "api_base", t.api_base);
     url_field(m, "login_base", t.login_base);
     if (auto v = m.get("scope"))

@@ -52,6 +52,11 @@ struct Tenant {
     std::string tenant_id;
     std::string client_id;
     std::string client_secret_file;  // absolute after loading; may be empty with credentials
+    // A certificate credential instead of the secret (config/credential.hpp):
+    // the PEM certificate uploaded to the app registration and its private
+    // key (the key may come from $CREDENTIALS_DIRECTORY/<name>.key instead).
+    std::string client_certificate_file;
+    std::string client_key_file;
     std::string api_base = "https://api.securitycenter.microsoft.com";
     std::string login_base = "https://login.microsoftonline.com";
     std::string scope = "https://api.securitycenter.microsoft.com/.default";

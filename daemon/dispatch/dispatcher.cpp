@@ -322,6 +322,16 @@ void Dispatcher::token_refused(const std::string& why) {
         log_error("recording the pause", r.error());
 }
 
+void Dispatcher::credentials_replaced() {
+    if (!paused_) return;
+    paused_ = false;
+    paused_reason_.clear();
+    spdlog::info("tenant={} resumed: credentials re-read", tenant_.name);
+    if (auto r = store_.set_tenant_paused(tenant_.name, false, ""); !r)
+        log_error("recording the resume", r.error());
+    wake_ = true;
+}
+
 void Dispatcher::throttle(Millis until, Millis now) {
     throttled_until_ = std::max(throttled_until_, until);
     spdlog::warn("tenant={} throttled by the API for {} ms", tenant_.name, until - now);

@@ -138,6 +138,9 @@ class Dispatcher {
     FollowUp submit_answered(const Submit& submit, const SubmitAnswer& answer, Millis now);
     // The token endpoint refused us (bad secret, unknown tenant): pause.
     void token_refused(const std::string& why);
+    // The operator handed over new credentials (`reload`): a pause for
+    // refused credentials ends, the next token request tries them.
+    void credentials_replaced();
 
     // ---- following actions ----
     // Where the next listing should start (creationDateTimeUtc), or nullopt

@@ -20,8 +20,8 @@ Result<TenantClient> make_tenant_client(boost::asio::io_context& io,
                                         store::Store& store,
                                         Millis now) {
     const char* creds = std::getenv("CREDENTIALS_DIRECTORY");
-    auto secret = config::read_client_secret(tenant, creds ? creds : "");
-    if (!secret) return std::move(secret).error();
+    auto credential = config::read_credential(tenant, creds ? creds : "");
+    if (!credential) return std::move(credential).error();
     auto http = net::HttpsClient::create(io, {tenant.ca_file, "lrsched/0.1"});
     if (!http) return std::move(http).error();
     TenantClient c;
@@ -30,7 +30,7 @@ Result<TenantClient> make_tenant_client(boost::asio::io_context& io,
     // `{}` there would give net::Timeouts' defaults, a 120 s call.
     TokenSettings ts{tenant.name, tenant.login_base, tenant.tenant_id, tenant.client_id,
                      tenant.scope};
-    c.tokens = std::make_unique<TokenProvider>(io, *c.http, ts, std::move(*secret));
+    c.tokens = std::make_unique<TokenProvider>(io, *c.http, ts, std::move(*credential));
     c.api = std::make_unique<ApiClient>(io, *c.http, *c.tokens, tenant, store);
     if (auto r = c.api->load(now); !r) return std::move(r).error();
     return c;

@@ -1,5 +1,5 @@
 // One tenant's client, built in one place for the daemon and for the
-// commands that call the API (`lrsched plan`): the client secret (from
+// commands that call the API (`lrsched plan`): the credential (from
 // $CREDENTIALS_DIRECTORY when systemd hands it over), an HTTPS client that
 // verifies against the tenant's CA, the token provider, and the API client
 // with its read windows restored from the store, so that every process

@@ -16,13 +16,13 @@ namespace lrsched::mde {
 using Clock = std::chrono::steady_clock;
 
 struct TokenProvider::State {
-    State(net::asio::io_context& io, net::HttpsClient& c, TokenSettings s, config::Secret k)
-        : client(c), settings(std::move(s)), secret(std::move(k)), done(io) {
+    State(net::asio::io_context& io, net::HttpsClient& c, TokenSettings s, config::Credential k)
+        : client(c), settings(std::move(s)), credential(std::move(k)), done(io) {
         done.expires_at(Clock::time_point::max());
     }
     net::HttpsClient& client;
     TokenSettings settings;
-    config::Secret secret;
+    config::Credential credential;
     std::string token;
     Clock::time_point refresh_at{};  // when the cached token should be replaced
     Clock::time_point expires_at{};
@@ -48,15 +48,41 @@ std::string form_encode(std::initializer_list<std::pair<const char*, std::string
     return out;
 }
 
+std::int64_t unix_seconds() {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
 }  // namespace
+
+// Ends a fetch: records its error for the waiters and wakes them.
+Result<std::string> TokenProvider::finish(State& s, Result<std::string> out) {
+    if (!out) s.last_error = out.error();
+    s.fetching = false;
+    s.done.cancel();  // wake every waiter
+    s.done.expires_at(Clock::time_point::max());
+    return out;
+}
 
 TokenProvider::TokenProvider(boost::asio::io_context& io,
                              net::HttpsClient& client,
                              TokenSettings settings,
-                             config::Secret secret)
-    : state_(std::make_unique<State>(io, client, std::move(settings), std::move(secret))) {}
+                             config::Credential credential)
+    : state_(std::make_unique<State>(io, client, std::move(settings), std::move(credential))) {}
 
 TokenProvider::~TokenProvider() = default;
+
+void TokenProvider::replace_credential(config::Credential credential) {
+    state_->credential = std::move(credential);
+    state_->token.clear();
+    state_->refresh_at = {};
+    state_->expires_at = {};
+}
+
+const config::Credential& TokenProvider::credential() const noexcept {
+    return state_->credential;
+}
 
 std::uint64_t TokenProvider::fetches() const noexcept {
     return state_->fetches;
@@ -87,10 +113,30 @@ boost::asio::awaitable<Result<std::string>> TokenProvider::token(
     req.method = "POST";
     req.url = s.settings.login_base + "/" + s.settings.tenant_id + "/oauth2/v2.0/token";
     req.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
-    req.body = form_encode({{"grant_type", "client_credentials"},
-                            {"client_id", s.settings.client_id},
-                            {"client_secret", s.secret.reveal()},
-                            {"scope", s.settings.scope}});
+    // A copy: a reload may replace the credential while the request is out.
+    std::optional<config::CertificateInfo> cert;
+    if (const auto* c = s.credential.certificate()) cert = *c;
+    if (cert) {
+        // A new assertion per request: its jti is single-use, its life short.
+        auto assertion =
+            s.credential.client_assertion(req.url, s.settings.client_id, unix_seconds());
+        if (!assertion) {
+            Error e{assertion.error().code,
+                    "tenant " + s.settings.tenant_name + ": " + assertion.error().message};
+            co_return finish(s, std::move(e));
+        }
+        req.body = form_encode(
+            {{"grant_type", "client_credentials"},
+             {"client_id", s.settings.client_id},
+             {"client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+             {"client_assertion", *assertion},
+             {"scope", s.settings.scope}});
+    } else {
+        req.body = form_encode({{"grant_type", "client_credentials"},
+                                {"client_id", s.settings.client_id},
+                                {"client_secret", s.credential.secret()->reveal()},
+                                {"scope", s.settings.scope}});
+    }
     req.body_limit = policy::kTokenLimit;
     req.timeouts = s.settings.timeouts;
     const auto asked_at = Clock::now();
@@ -107,6 +153,10 @@ boost::asio::awaitable<Result<std::string>> TokenProvider::token(
                    api::parse_token_response(res->status, res->body, s.settings.tenant_name);
                !parsed) {
         out = std::move(parsed).error();
+        // What the daemon knows that the server's text may not say plainly.
+        if (cert)
+            if (const auto check = config::certificate_check(*cert, unix_seconds()); check.failed())
+                out = Error{out.error().code, out.error().message + "; the " + check.message};
     } else {
         // Refresh ahead of the end (policy::kTokenRefreshShare says how far),
         // timed from the request, the earliest it can have been issued.
@@ -121,11 +171,7 @@ boost::asio::awaitable<Result<std::string>> TokenProvider::token(
         s.refresh_at = s.expires_at - margin;
         out = s.token;
     }
-    if (!out) s.last_error = out.error();
-    s.fetching = false;
-    s.done.cancel();  // wake every waiter
-    s.done.expires_at(Clock::time_point::max());
-    co_return out;
+    co_return finish(s, std::move(out));
 }
 
 }  // namespace lrsched::mde

@@ -4,12 +4,15 @@
 // once when a token nears its end or a 401 arrives. Lives on the daemon's io
 // thread; no locks.
 //
-// The secret and the tokens are never logged and never appear in an error.
+// The credential (a secret, or a certificate whose key signs a JWT client
+// assertion per request) and the tokens are never logged and never appear in
+// an error.
 #pragma once
 
 #include "api/token.hpp"
 #include "common/result.hpp"
 #include "config/config.hpp"
+#include "config/credential.hpp"
 #include "config/policy.hpp"
 #include "mde/call_counts.hpp"
 #include "net/https_client.hpp"
@@ -45,7 +48,7 @@ class TokenProvider {
     TokenProvider(boost::asio::io_context& io,
                   net::HttpsClient& client,
                   TokenSettings settings,
-                  config::Secret secret);
+                  config::Credential credential);
     ~TokenProvider();
     TokenProvider(const TokenProvider&) = delete;
     TokenProvider& operator=(const TokenProvider&) = delete;
@@ -59,6 +62,12 @@ class TokenProvider {
     boost::asio::awaitable<Result<std::string>> token(
         std::optional<std::string> rejected = std::nullopt);
 
+    // Uses `credential` from the next request on (`reload` with new
+    // credential files) and drops the cached token, so that the next call
+    // proves the new credential at once.
+    void replace_credential(config::Credential credential);
+    const config::Credential& credential() const noexcept;
+
     // Token requests made so far (tests, metrics).
     std::uint64_t fetches() const noexcept;
     // The token endpoint's answers (metrics).
@@ -67,6 +76,7 @@ class TokenProvider {
     struct State;
 
   private:
+    static Result<std::string> finish(State& s, Result<std::string> out);
     std::unique_ptr<State> state_;
 };
 

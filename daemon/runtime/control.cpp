@@ -8,12 +8,14 @@
 // committed before it answers. Expected load: a few commands a minute.
 #include "common/diagnostic.hpp"
 #include "common/log_text.hpp"
+#include "config/credential.hpp"
 #include "runtime/shell.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 
 namespace lrsched::runtime {
 
@@ -169,6 +171,35 @@ Result<ActionOutcome> Daemon::cancel(std::string_view job,
     return out;
 }
 
+// Reads the tenant's credential files again (rotation: SPEC §5, README):
+// when they load, the token provider uses them from its next request and a
+// pause for refused credentials ends; when they do not, the credential in
+// use stays and the answer says why. Either way the daemon goes on.
+std::string Daemon::reload_credential(TenantRt& t, const config::Tenant& fresh) {
+    const char* creds = std::getenv("CREDENTIALS_DIRECTORY");
+    auto credential = config::read_credential(fresh, creds ? creds : "");
+    if (!credential) {
+        spdlog::error("tenant={} reload: credential not replaced, the one in use stays: {}",
+                      t.cfg.name, log_value(credential.error().message));
+        return "tenant " + t.cfg.name + ": credential NOT replaced (" + credential.error().message +
+               ")";
+    }
+    std::string what = "client secret";
+    if (const auto* cert = credential->certificate()) {
+        what = "certificate " + cert->thumbprint + " valid until " +
+               utc_iso8601(cert->not_after * 1000);
+        if (const auto check = config::certificate_check(*cert, unix_now() / 1000);
+            !check.message.empty())
+            spdlog::warn("tenant={} {}", t.cfg.name, log_value(check.message));
+    }
+    t.tokens->replace_credential(std::move(*credential));
+    t.dispatcher->credentials_replaced();
+    wake_dispatch_if_needed(&t);
+    t.track.notify();
+    spdlog::info("tenant={} reload: credential re-read: {}", t.cfg.name, log_value(what));
+    return "tenant " + t.cfg.name + ": " + what + " in use";
+}
+
 Result<ActionOutcome> Daemon::reload() {
     Diagnostics diags;
     auto cfg = config::load_config(cfg_.path, diags);
@@ -183,6 +214,11 @@ Result<ActionOutcome> Daemon::reload() {
         spdlog::info("log.level is now {}", log_value(cfg->log.level));
         cfg_.log.level = cfg->log.level;
         out.message += "; log.level " + cfg->log.level + " applied";
+    }
+    for (const auto& t : tenants_) {
+        const config::Tenant* fresh = cfg->find_tenant(t->cfg.name);
+        if (fresh == nullptr) continue;  // a tenant removed: at the next start
+        out.message += "; " + reload_credential(*t, *fresh);
     }
     out.message += "; other configuration changes take effect at the next start";
     // Read now, before the answer: a `plan` or `run` sent right after it

@@ -8,6 +8,7 @@
 
 #include "common/diagnostic.hpp"
 #include "common/log_text.hpp"
+#include "config/credential.hpp"
 #include "mde/tenant_client.hpp"
 #include "runtime/logging.hpp"
 #include "runtime/sd_notify.hpp"
@@ -47,6 +48,13 @@ Result<void> Daemon::set_up() {
         if (!client) return std::move(client).error();
         rt->http = std::move(client->http);
         rt->tokens = std::move(client->tokens);
+        if (const auto* cert = rt->tokens->credential().certificate()) {
+            const auto check = config::certificate_check(*cert, now / 1000);
+            if (check.failed())
+                spdlog::error("tenant={} {}", c.name, log_value(check.message));
+            else if (!check.message.empty())
+                spdlog::warn("tenant={} {}", c.name, log_value(check.message));
+        }
         rt->api = std::move(client->api);
         rt->dispatcher = std::make_unique<Dispatcher>(store_, c, jitter_draw());
         if (auto r = rt->dispatcher->load(now); !r) return r;
@@ -206,6 +214,10 @@ view::Live Daemon::live(Millis now) const {
         v.paused_reason = t->dispatcher->paused_reason();
         v.reads = t->api->reads();
         v.token_fetches = t->tokens->fetches();
+        if (const auto* cert = t->tokens->credential().certificate())
+            v.certificate = view::CertificateLive{
+                cert->cert_file, cert->thumbprint, cert->subject, cert->not_after * 1000,
+                config::certificate_check(*cert, now / 1000).message};
         for (const mde::CallCounts* counts : {&t->api->counts(), &t->tokens->counts()}) {
             for (const auto& [endpoint, codes] : counts->calls())
                 for (const auto& [code, n] : codes)

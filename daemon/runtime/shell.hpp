@@ -161,6 +161,7 @@ class Daemon : public control::Backend {
     }
     // Starts a loop made by `make`, and starts it again should it throw.
     void spawn(std::function<asio::awaitable<void>()> make, std::string name);
+    std::string reload_credential(TenantRt& t, const config::Tenant& fresh);
     asio::awaitable<void> dispatch_loop(TenantRt* t);
     asio::awaitable<void> track_loop(TenantRt* t);
     asio::awaitable<void> collect_loop(TenantRt* t);

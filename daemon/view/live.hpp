@@ -28,8 +28,21 @@ struct WindowUse {
     std::int64_t limit = 0;
 };
 
+// The tenant's client certificate, when it has one instead of a secret:
+// what identifies it on the app registration and when it ends.
+struct CertificateLive {
+    std::string file;
+    std::string thumbprint;  // SHA-1, upper-case hex, as the portal shows it
+    std::string subject;     // from the file: quoted when shown
+    Millis not_after = 0;
+    // Within 30 days of its end, ended or not yet valid: the sentence
+    // config::certificate_check gives; empty otherwise.
+    std::string warning;
+};
+
 struct TenantLive {
     std::string name;
+    std::optional<CertificateLive> certificate;  // none: a client secret
     // The dispatcher's gate: slots its sessions hold against the server's
     // cap, and of those, the ones sent to offline-looking machines.
     int slots_held = 0;

@@ -211,6 +211,18 @@ void tenant_families(Text& t, const Overview& o) {
     if (o.live)
         for (const TenantLive& tl : o.live->tenants)
             if (tl.last_poll) t.sample({{"tenant", tl.name}}, seconds(o.live->at - *tl.last_poll));
+    t.family("lrsched_certificate_expiry_seconds", "gauge",
+             "When the tenant's client certificate expires, in Unix seconds (tenants with a "
+             "certificate credential).");
+    if (o.live)
+        for (const TenantLive& tl : o.live->tenants)
+            if (tl.certificate) t.sample({{"tenant", tl.name}}, seconds(tl.certificate->not_after));
+    t.family("lrsched_certificate_expiring", "gauge",
+             "1 within 30 days of the client certificate's end, after it or before its start.");
+    if (o.live)
+        for (const TenantLive& tl : o.live->tenants)
+            if (tl.certificate)
+                t.sample({{"tenant", tl.name}}, tl.certificate->warning.empty() ? "0" : "1");
     // Paused by the daemon (credentials) or recorded so in the store.
     t.family("lrsched_tenant_paused", "gauge", "1 while the tenant is paused.");
     if (o.live) {

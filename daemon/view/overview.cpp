@@ -157,6 +157,19 @@ Eta run_eta(const JobReport& job,
     return eta;
 }
 
+// How the tenant proves itself: a secret (nothing more to say) or a
+// certificate with its thumbprint, end and warning.
+json credential_json(const TenantLive& t) {
+    if (!t.certificate) return {{"kind", "secret"}};
+    const CertificateLive& c = *t.certificate;
+    return {{"kind", "certificate"},
+            {"file", c.file},
+            {"thumbprint", c.thumbprint},
+            {"subject", c.subject},
+            {"not_after", json_time(c.not_after)},
+            {"warning", c.warning.empty() ? json(nullptr) : json(c.warning)}};
+}
+
 json live_json(const Live& l) {
     json tenants = json::object();
     for (const TenantLive& t : l.tenants)
@@ -171,7 +184,8 @@ json live_json(const Live& l) {
                            {"token_fetches", t.token_fetches},
                            {"unreachable", t.unreachable},
                            {"unreachable_since", json_time(t.unreachable_since)},
-                           {"retry_at", json_time(t.retry_at)}};
+                           {"retry_at", json_time(t.retry_at)},
+                           {"credential", credential_json(t)}};
     return {{"at", json_time(l.at)},
             {"started_at", json_time(l.started_at)},
             {"loops_running", l.loops_running},

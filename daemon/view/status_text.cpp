@@ -131,6 +131,11 @@ std::string tenant_text(const TenantReport& t,
                       num(t.read_calls_last_minute) + " read call(s); running " + num(t.running) +
                       ", pending " + num(t.pending) + ", submitting " + num(t.submitting);
     if (live) out += slots_text(*live);
+    if (live && live->certificate) {
+        const CertificateLive& c = *live->certificate;
+        out += "; certificate " + c.thumbprint + " until " + utc_iso8601(c.not_after);
+        if (!c.warning.empty()) out += "; WARNING: " + one_line(c.warning, kErrorWidth);
+    }
     if (t.paused) out += "; paused: " + text_or(t.paused_reason, "no reason given");
     if (t.throttled_until && *t.throttled_until > now)
         out += "; throttled until " + utc_iso8601(*t.throttled_until);

@@ -119,7 +119,8 @@ std::vector<lrsched::Result<std::string>> ask(asio::io_context& io,
 
 TEST_CASE("twenty-five callers on an empty cache cause exactly one token request") {
     TokenSim sim;
-    TokenProvider p(sim.io, *sim.client, sim.settings(), lrsched::config::Secret("right-secret"));
+    TokenProvider p(sim.io, *sim.client, sim.settings(),
+                    lrsched::config::Credential(lrsched::config::Secret("right-secret")));
     const auto results = ask(sim.io, p, 25);
     for (const auto& r : results) {
         REQUIRE(r.ok());
@@ -134,7 +135,8 @@ TEST_CASE("twenty-five callers on an empty cache cause exactly one token request
 
 TEST_CASE("a rejected token is replaced once, however many callers saw the 401") {
     TokenSim sim;
-    TokenProvider p(sim.io, *sim.client, sim.settings(), lrsched::config::Secret("right-secret"));
+    TokenProvider p(sim.io, *sim.client, sim.settings(),
+                    lrsched::config::Credential(lrsched::config::Secret("right-secret")));
     const std::string first = *ask(sim.io, p, 1)[0];
     const auto again = ask(sim.io, p, 10, first);
     for (const auto& r : again) {
@@ -149,7 +151,7 @@ TEST_CASE("a rejected token is replaced once, however many callers saw the 401")
 TEST_CASE("a wrong secret is refused with the AADSTS code, and the secret never appears") {
     TokenSim sim;
     TokenProvider p(sim.io, *sim.client, sim.settings(),
-                    lrsched::config::Secret("wrong-s3cret-value"));
+                    lrsched::config::Credential(lrsched::config::Secret("wrong-s3cret-value")));
     const auto results = ask(sim.io, p, 3);
     for (const auto& r : results) {
         REQUIRE_FALSE(r.ok());
@@ -243,7 +245,7 @@ TEST_CASE("a token that says it lives for ever is fetched once and cached, witho
         TokenSim sim({"--token-body", std::string(R"({"token_type":"Bearer","expires_in":)") +
                                           expires_in + R"(,"access_token":"@TOKEN@"})"});
         TokenProvider p(sim.io, *sim.client, sim.settings(),
-                        lrsched::config::Secret("right-secret"));
+                        lrsched::config::Credential(lrsched::config::Secret("right-secret")));
         const auto first = ask(sim.io, p, 1);
         REQUIRE(first[0].ok());
         for (int i = 0; i < 5; ++i)
@@ -255,7 +257,8 @@ TEST_CASE("a token that says it lives for ever is fetched once and cached, witho
 
 TEST_CASE("a token endpoint answering 200 with a body that is not JSON is reported as such") {
     TokenSim sim({"--token-body", "<html>@TOKEN@</html>"});
-    TokenProvider p(sim.io, *sim.client, sim.settings(), lrsched::config::Secret("right-secret"));
+    TokenProvider p(sim.io, *sim.client, sim.settings(),
+                    lrsched::config::Credential(lrsched::config::Secret("right-secret")));
     const auto r = ask(sim.io, p, 2);
     for (const auto& one : r) {
         REQUIRE_FALSE(one.ok());
