@@ -154,9 +154,16 @@ boost::asio::awaitable<Result<std::string>> TokenProvider::token(
                !parsed) {
         out = std::move(parsed).error();
         // What the daemon knows that the server's text may not say plainly.
-        if (cert)
+        if (cert) {
+            std::string hint;
             if (const auto check = config::certificate_check(*cert, unix_seconds()); check.failed())
-                out = Error{out.error().code, out.error().message + "; the " + check.message};
+                hint = "; the " + check.message;
+            else if (out.error().message.find("AADSTS700024") != std::string::npos)
+                hint =
+                    "; the assertion is signed with this machine's time: check this machine's "
+                    "clock (timedatectl)";
+            out = Error{out.error().code, out.error().message + hint};
+        }
     } else {
         // Refresh ahead of the end (policy::kTokenRefreshShare says how far),
         // timed from the request, the earliest it can have been issued.

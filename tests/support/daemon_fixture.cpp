@@ -3,6 +3,7 @@
 // stats under --wrong-host, where the daemon's client rightly refuses).
 #include "support/daemon_fixture.hpp"
 
+#include "sim/server/cert.hpp"
 #include "support/https_sync.hpp"
 
 #include <doctest/doctest.h>
@@ -184,6 +185,12 @@ std::vector<SessionLogLine> session_log_lines(const std::string& log) {
 // ---- DaemonE2e ----
 
 DaemonE2e::DaemonE2e(SweepSpec spec) : spec_(std::move(spec)) {
+    if (const auto& c = spec_.certificate) {
+        auto files = sim::generate_client_credential(
+            dir_.path(), "client", c->ec ? sim::ClientKey::ec_p256 : sim::ClientKey::rsa2048,
+            c->valid_from, c->valid_until);
+        if (!files) throw std::runtime_error("client certificate: " + files.error().message);
+    }
     const auto sim_stderr = dir_.path() / "sim.stderr";
     try {
         sim_ = std::make_unique<BackgroundProcess>(sim_args(), sim_stderr.string());
@@ -254,6 +261,10 @@ std::vector<std::string> DaemonE2e::sim_args() const {
                                   "--read-window-long",
                                   "1m"};
     if (s.wrong_host) a.emplace_back("--wrong-host");
+    if (s.certificate && s.certificate->registered) {
+        a.emplace_back("--client-cert");
+        a.push_back(client_cert().string());
+    }
     a.insert(a.end(), s.sim_flags.begin(), s.sim_flags.end());
     return a;
 }
@@ -272,7 +283,9 @@ void DaemonE2e::write_daemon_files() {
       << "  - name: sim\n"
       << "    tenant_id: " << ready_["tenant"].get<std::string>() << "\n"
       << "    client_id: " << kClientId << "\n"
-      << "    client_secret_file: " << secret.string() << "\n"
+      << (spec_.certificate ? "    client_certificate_file: " + client_cert().string() +
+                                  "\n    client_key_file: " + client_key().string() + "\n"
+                            : "    client_secret_file: " + secret.string() + "\n")
       << "    api_base: " << ready_["base"].get<std::string>() << "\n"
       << "    login_base: " << ready_["base"].get<std::string>() << "\n"
       << "    ca_file: " << ready_["ca_file"].get<std::string>() << "\n"

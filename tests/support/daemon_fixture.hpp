@@ -37,6 +37,15 @@ class SyncHttpsClient;
 // canary for tests that search outputs for it.
 inline constexpr const char* kSimSecret = "s3cret";
 
+// A client certificate credential for the tenant instead of the secret
+// (issue 16): made by the fixture as <dir>/client.crt and client.key.
+struct ClientCertSpec {
+    bool ec = false;                      // EC P-256 (ES256); else RSA 2048 (PS256)
+    long valid_from = -3600;              // seconds from now
+    long valid_until = 365L * 24 * 3600;  // seconds from now
+    bool registered = true;               // --client-cert to the simulator
+};
+
 struct SweepSpec {
     int machines = 50;
     int submit_calls = 10;
@@ -59,6 +68,9 @@ struct SweepSpec {
     std::string job_extra;               // top-level lines for the job file (e.g. `on_finish:`)
     std::string log = "{level: info}";   // the configuration's `log:` value (flow style)
     std::string tenant_extra;            // lines of the tenant's entry, indented 4 spaces
+    // The tenant's credential: none, the client secret kSimSecret; else a
+    // certificate (the simulator still knows the secret, for sim_api()).
+    std::optional<ClientCertSpec> certificate;
     // Files (name -> content) written to <dir>/library, which becomes the
     // tenant's library_dir; empty: the tenant has no library_dir.
     std::map<std::string, std::string> library_files;
@@ -139,6 +151,9 @@ class DaemonE2e {
                       const std::string& target,
                       const std::string& body = "",
                       const std::string& content_type = "");
+    // <dir>/client.crt and <dir>/client.key under spec().certificate.
+    std::filesystem::path client_cert() const { return dir_.path() / "client.crt"; }
+    std::filesystem::path client_key() const { return dir_.path() / "client.key"; }
     // <dir>/library: the tenant's library_dir when spec().library_files is not empty.
     std::filesystem::path library_dir() const { return dir_.path() / "library"; }
     // The daemon's control socket (a test's own: never /run/lrsched).
