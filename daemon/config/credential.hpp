@@ -64,7 +64,7 @@ class Credential {
 
 inline constexpr std::int64_t kAssertionLife = 600;  // Entra: keep it 5-10 minutes
 // `validate -c`, `status` and the log warn this long before the end.
-inline constexpr std::int64_t kCertificateWarning = 30 * 24 * 3600;
+inline constexpr std::int64_t kCertificateWarning = std::int64_t{30} * 24 * 3600;
 
 // Reads the tenant's credential. With client_certificate_file set: the
 // certificate (PEM, the first one in the file; a link is followed, it is
