@@ -347,6 +347,9 @@ def check_tenant(row, name, t, live):
         said.append("unreachable since " + clock(live["unreachable_since"]))
     if t["throttled_until"]:
         said.append("throttled until " + clock(t["throttled_until"]))
+    warning = ((live or {}).get("credential") or {}).get("warning")
+    if warning:  # a certificate near its end, as text (the fixture's has markup)
+        said.append(warning)
     for s in said:
         check(s in state, f"{name!r}: state {state!r} does not say {s!r}")
     if not said:

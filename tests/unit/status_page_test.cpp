@@ -50,6 +50,7 @@ nlohmann::json full_status() {
     lrsched::view::Live live;
     lrsched::view::TenantLive t;
     t.name = "contoso";
+    t.certificate = lrsched::view::CertificateLive{"/etc/lrsched/c.crt", "AB", "CN=c", 0, "ends"};
     live.tenants.push_back(t);
     o.live = live;
     return lrsched::view::to_json(o);
@@ -113,5 +114,6 @@ TEST_CASE("every member of the status document the page reads is one to_json wri
     check_reads(page, doc["daemon"], {"at", "started_at", "loops_running", "stopping", "tenants"});
     check_reads(page, doc["daemon"]["tenants"]["contoso"],
                 {"slots_held", "slots_held_offline", "slot_limit", "offline_slots", "unreachable",
-                 "unreachable_since", "retry_at"});
+                 "unreachable_since", "retry_at", "credential"});
+    check_reads(page, doc["daemon"]["tenants"]["contoso"]["credential"], {"warning"});
 }
