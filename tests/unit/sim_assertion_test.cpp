@@ -92,7 +92,7 @@ std::string refused(const sim::HttpResponse& r,
                     int status = 401,
                     const std::string& error = "invalid_client") {
     CHECK(r.status == status);
-    const json b = body_of(r);
+    json b = body_of(r);  // not const: a missing key reads as null, not an assert
     CHECK(b["error"] == error);
     CHECK(b["error_codes"] == json::array({code}));
     const std::string desc = b.value("error_description", "");
@@ -136,6 +136,15 @@ TEST_CASE("sim assertion: PS256, RS256 with x5t and ES256 assertions get a token
     c["aud"] = "https://login.example:443/" + f.h.api.config().tenant + "/oauth2/v2.0/token";
     const std::string a = jwt(f.header(f.rsa), c, "PS256", f.rsa.key_file);
     CHECK(f.post(f.form(a), "login.example:443").status == 200);
+    // Port 443 is the default: a Host without it names the same aud, and back.
+    const std::string tenant = f.h.api.config().tenant;
+    for (const auto& [aud_host, host] :
+         {std::pair<std::string, std::string>{"login.example:443", "login.example"},
+          {"login.example", "login.example:443"}}) {
+        c = f.claims();
+        c["aud"] = "https://" + aud_host + "/" + tenant + "/oauth2/v2.0/token";
+        CHECK(f.post(f.form(jwt(f.header(f.rsa), c, "PS256", f.rsa.key_file)), host).status == 200);
+    }
 }
 
 TEST_CASE("sim assertion: two registered certificates (rotation) are both accepted") {
@@ -263,6 +272,7 @@ TEST_CASE("sim assertion: nbf and exp outside 5 minutes of now are AADSTS700024"
                      sim::iso_time(static_cast<sim::Ticks>(f.wall + 900) * sim::kTicksPerSecond)));
     refused(with(f.wall - 900, f.wall - 300), 700024);    // expired beyond the skew
     refused(with(f.wall - 10, f.wall + 86'400), 700024);  // a lifetime over a day
+    refused(with(f.wall + 60, f.wall + 30), 700024);      // expires before it is valid
     // Within the skew both ways: accepted.
     CHECK(with(f.wall + 299, f.wall + 600).status == 200);
     CHECK(with(f.wall - 600, f.wall - 299).status == 200);

@@ -156,13 +156,27 @@ bool signature_ok(const std::string& alg,
                             input.size()) == 1;
 }
 
+// A host[:port] with the default port 443 spelt out, so that a Host header
+// without it (clients leave it out) names the same endpoint as an aud with it.
+std::string with_port(std::string_view host) {
+    const auto colon = host.rfind(':');
+    const bool has_port = colon != std::string_view::npos && host.find(']', colon) == host.npos;
+    return has_port ? lower(host) : lower(host) + ":443";
+}
+
 // aud: `https://<host>/<tenant>/oauth2/v2.0/token` or the v1 `/oauth2/token`.
 bool audience_ok(std::string_view aud, const AssertionContext& ctx) {
-    const std::string prefix = "https://" + ctx.host + "/";
-    if (aud.size() <= prefix.size() || !iequals(aud.substr(0, prefix.size()), prefix)) {
+    constexpr std::string_view kScheme = "https://";
+    if (aud.size() <= kScheme.size() || !iequals(aud.substr(0, kScheme.size()), kScheme)) {
         return false;
     }
-    aud.remove_prefix(prefix.size());
+    aud.remove_prefix(kScheme.size());
+    const auto host_end = aud.find('/');
+    if (host_end == std::string_view::npos ||
+        with_port(aud.substr(0, host_end)) != with_port(ctx.host)) {
+        return false;
+    }
+    aud.remove_prefix(host_end + 1);
     const auto slash = aud.find('/');
     if (slash == std::string_view::npos || !iequals(aud.substr(0, slash), ctx.tenant)) {
         return false;
@@ -312,7 +326,8 @@ std::optional<Refusal> AssertionVerifier::verify(std::string_view assertion,
     // 8. When: Entra allows 5 minutes of skew each way, and a day at most.
     const double nbf = (*claims)["nbf"].get<double>();
     const double exp = (*claims)["exp"].get<double>();
-    if (nbf > ctx.wall_now + kSkew || exp <= ctx.wall_now - kSkew || exp - nbf > kMaxLifetime)
+    if (nbf > ctx.wall_now + kSkew || exp <= ctx.wall_now - kSkew || exp < nbf ||
+        exp - nbf > kMaxLifetime)
         return refuse(700024,
                       "Client assertion is not within its valid time range. Current time: " +
                           iso_of(ctx.wall_now) + ", assertion valid from " + iso_of(nbf) +

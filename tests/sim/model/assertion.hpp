@@ -16,7 +16,8 @@
 //                                      (MSAL migration and Entra support articles)
 //   401 invalid_client  AADSTS700021   iss or sub is not the client_id
 //   401 invalid_client  AADSTS50027    aud is not this token endpoint
-//   401 invalid_client  AADSTS700024   nbf/exp outside now +- 5 min, or exp - nbf > 1 day
+//   401 invalid_client  AADSTS700024   nbf/exp outside now +- 5 min, exp before nbf,
+//                                      or exp - nbf over a day
 //   401 invalid_client  AADSTS50013    the jti was seen before (see assertion.cpp)
 #pragma once
 
