@@ -321,7 +321,7 @@ std::optional<Refusal> AssertionVerifier::verify(std::string_view assertion,
     const std::string aud =
         aud_claim.is_array() ? aud_claim[0].get<std::string>() : aud_claim.get<std::string>();
     if (!audience_ok(aud, ctx))
-        return malformed("Invalid JWT token. Unexpected audience '" + quote_value(aud) + "'.");
+        return refuse(50027, "Invalid JWT token. Unexpected audience '" + quote_value(aud) + "'.");
 
     // 8. When: Entra allows 5 minutes of skew each way, and a day at most.
     const double nbf = (*claims)["nbf"].get<double>();
