@@ -188,7 +188,6 @@ class SimApi final : public Handler {
     HttpResponse too_many(const std::string& reason, double wait, const std::string& message);
     Ticks ticks(double now) const;
 
-  private:
     SimConfig config_;
     Ticks start_;
     Fleet fleet_;

@@ -54,7 +54,7 @@ HttpResponse SimApi::token(const HttpRequest& req, std::string_view tenant, doub
                            "'grant_type'.",
                            now);
     const auto form = parse_params(req.body);
-    if (!form || req.body.size() > 64 * 1024)
+    if (!form || req.body.size() > std::size_t{64} * 1024)
         return entra_error(400, "invalid_request", 900144, "The request body is malformed.", now);
     auto field = [&](const char* name) { return find_param(*form, name); };
     for (const char* required : {"grant_type", "client_id", "scope"})

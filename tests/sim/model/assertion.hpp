@@ -75,7 +75,7 @@ struct AssertionContext {
 class AssertionVerifier {
   public:
     static constexpr std::size_t kDefaultMaxJtis = 100'000;
-    static constexpr std::size_t kMaxAssertion = 16 * 1024;
+    static constexpr std::size_t kMaxAssertion = std::size_t{16} * 1024;
     static constexpr double kSkew = 300;            // Entra's 5 minutes, both ways
     static constexpr double kMaxLifetime = 86'400;  // exp - nbf
 
