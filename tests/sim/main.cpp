@@ -1,5 +1,6 @@
 // lrsched-sim: the simulated MDE tenant (issue 3's contract).
 //   lrsched-sim --machines N --seed S --port 0 --client-id ID --client-secret SECRET
+//               [--client-cert FILE]...
 //               [--config FILE] [--state-dir DIR] [every other setting as a flag]
 // When it listens it prints one JSON line on stdout — base, tenant, ca_file,
 // port, client_id — and serves until SIGTERM or SIGINT.
@@ -47,6 +48,13 @@ int main(int argc, char** argv) {
     }
     auto api = SimApi::create(*config);
     if (!api) return fail(api.error().message);
+    // Registered once, at start: a file that cannot be read stops the sim
+    // here, naming it, rather than refusing every assertion later.
+    for (const auto& file : config->client_certs) {
+        auto cert = load_client_cert(file);
+        if (!cert) return fail(cert.error().message);
+        (*api)->add_client_cert(std::move(cert).value());
+    }
 
     ServerOptions options;
     options.port = static_cast<std::uint16_t>(config->port);

@@ -1,5 +1,7 @@
 // SimApi: the pure model of the MDE live response API behind lrsched-sim.
-// Requests in, responses out, `now` passed in; no socket, thread or clock.
+// Requests in, responses out, `now` passed in; no socket, thread or clock
+// but one: a client assertion's nbf/exp are Unix times, checked against the
+// wall clock (injectable, set_wall_clock()) plus clock_offset.
 // It owns the fleet, the library, the tokens, the actions and every counter
 // /_sim/stats reports. Expected load: a few hundred requests a minute from
 // one daemon, up to 10^5 actions and 10^6 machines per run.
@@ -49,6 +51,7 @@
 #pragma once
 
 #include "sim/model/action.hpp"
+#include "sim/model/assertion.hpp"
 #include "sim/model/fleet.hpp"
 #include "sim/model/ledger.hpp"
 #include "sim/model/library.hpp"
@@ -60,6 +63,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -98,6 +102,13 @@ class SimApi final : public Handler {
 
     // Generates or loads the fleet (machines_file) and opens the ledger file.
     static Result<std::unique_ptr<SimApi>> create(SimConfig config);
+
+    // Registers a certificate on the app, next to any already there
+    // (lrsched-sim's main does it for each of config.client_certs).
+    void add_client_cert(ClientCert cert) { assertions_.add(std::move(cert)); }
+    // Unix seconds that assertion times are checked against, before
+    // clock_offset is added; the system clock unless a test sets another.
+    void set_wall_clock(std::function<double()> clock) { wall_clock_ = std::move(clock); }
 
     HttpResponse handle(const HttpRequest& request, double now) override;
 
@@ -142,6 +153,9 @@ class SimApi final : public Handler {
     HttpResponse entra_error(
         int status, const std::string& error, int code, const std::string& description, double now);
     bool authorized(const HttpRequest& req, double now) const;
+    std::optional<Refusal> check_assertion(const HttpRequest& req,
+                                           const Params& form,
+                                           std::string_view tenant);
     // api_machines.cpp
     HttpResponse machines_list(std::string_view query, double now);
     HttpResponse machine_get(const std::string& id, double now);
@@ -174,7 +188,6 @@ class SimApi final : public Handler {
     HttpResponse too_many(const std::string& reason, double wait, const std::string& message);
     Ticks ticks(double now) const;
 
-  private:
     SimConfig config_;
     Ticks start_;
     Fleet fleet_;
@@ -187,6 +200,9 @@ class SimApi final : public Handler {
 
     std::unordered_map<std::string, double> tokens_;  // access token -> expiry
     std::uint64_t tokens_issued_ = 0;
+    AssertionVerifier assertions_;
+    std::function<double()> wall_clock_ = system_wall_clock;
+    std::map<int, std::uint64_t> token_errors_;  // AADSTS code -> refusals answered
 
     SlidingWindow submit_window_;
     SlidingWindow read_window_;

@@ -52,6 +52,11 @@ nlohmann::json SimApi::stats(double now) {
     for (const auto& [kind, n] : faults_)
         faults[kind] = n;
 
+    // Token refusals by AADSTS code ("700027": n), e.g. the certificate checks.
+    nlohmann::json token_errors = nlohmann::json::object();
+    for (const auto& [code, n] : token_errors_)
+        token_errors[std::to_string(code)] = n;
+
     std::vector<std::pair<double, double>> sessions, running;
     std::map<std::string, std::uint64_t> per_machine;
     nlohmann::json by_status = {{"Pending", 0}, {"InProgress", 0}, {"Succeeded", 0},
@@ -88,7 +93,8 @@ nlohmann::json SimApi::stats(double now) {
             {"duplicate_tags", duplicates},
             {"duplicate_tag_examples", examples},
             {"faults_injected", faults},
-            {"tokens_issued", tokens_issued_}};
+            {"tokens_issued", tokens_issued_},
+            {"token_errors", token_errors}};
 }
 
 }  // namespace lrsched::sim

@@ -1,5 +1,7 @@
 // The Entra ID token endpoint (client credentials, v2) and bearer checks.
 // Called once an hour per client; tokens live in a map until they expire.
+// The client authenticates with its secret or, when the request carries no
+// secret, with a certificate's client assertion (assertion.hpp verifies it).
 #include "common/diagnostic.hpp"
 #include "sim/model/api.hpp"
 
@@ -23,6 +25,7 @@ HttpResponse SimApi::entra_error(
     std::string stamp = when;
     stamp[10] = ' ';  // Entra writes "2025-01-01 00:00:00Z"
     const std::string aadsts = "AADSTS" + std::to_string(code);
+    ++token_errors_[code];
     // Hostile: before the first CR LF, which a client may cut at, too.
     const std::string hostile = config_.hostile_strings ? hostile_text() : "";
     return json(
@@ -51,7 +54,7 @@ HttpResponse SimApi::token(const HttpRequest& req, std::string_view tenant, doub
                            "'grant_type'.",
                            now);
     const auto form = parse_params(req.body);
-    if (!form || req.body.size() > 64 * 1024)
+    if (!form || req.body.size() > std::size_t{64} * 1024)
         return entra_error(400, "invalid_request", 900144, "The request body is malformed.", now);
     auto field = [&](const char* name) { return find_param(*form, name); };
     for (const char* required : {"grant_type", "client_id", "scope"})
@@ -73,12 +76,17 @@ HttpResponse SimApi::token(const HttpRequest& req, std::string_view tenant, doub
                                "'. This can happen if the application has not been installed "
                                "by the administrator of the tenant.",
                            now);
-    if (field("client_secret") == nullptr)
+    if (field("client_secret") == nullptr && field("client_assertion") == nullptr)
         return entra_error(401, "invalid_client", 7000218,
                            "The request body must contain the following parameter: "
                            "'client_assertion' or 'client_secret'.",
                            now);
-    if (*field("client_secret") != config_.client_secret)
+    if (field("client_secret") == nullptr) {
+        if (auto refusal = check_assertion(req, *form, tenant))
+            return entra_error(refusal->status, refusal->error, refusal->code, refusal->description,
+                               now);
+    } else if (config_.client_secret.empty() ||  // a sim with certificates only
+               *field("client_secret") != config_.client_secret)
         return entra_error(401, "invalid_client", 7000215,
                            "Invalid client secret provided. Ensure the secret being sent in the "
                            "request is the client secret value, not the client secret ID, for "
@@ -127,6 +135,36 @@ HttpResponse SimApi::token(const HttpRequest& req, std::string_view tenant, doub
                                 {"access_token", access}});
     r.headers.emplace_back("Cache-Control", "no-store, no-cache");
     return r;
+}
+
+// Step 1 of assertion.hpp's table here (the form's own fields), the rest in
+// the verifier. Entra's host in `aud` is the one the client connected to.
+std::optional<Refusal> SimApi::check_assertion(const HttpRequest& req,
+                                               const Params& form,
+                                               std::string_view tenant) {
+    const std::string* type = find_param(form, "client_assertion_type");
+    if (type == nullptr) {
+        Refusal r{400, "invalid_request", 900144,
+                  "The request body must contain the following parameter: "
+                  "'client_assertion_type'."};
+        return r;
+    }
+    if (*type != kJwtBearer) {
+        Refusal r{400, "invalid_request", 50027,
+                  "JWT token is invalid or is malformed. Invalid client_assertion_type " +
+                      quote_value(*type, 80) + "; expected '" + std::string(kJwtBearer) + "'."};
+        return r;
+    }
+    AssertionContext ctx;
+    ctx.client_id = config_.client_id;
+    ctx.host = std::string(req.header("host"));
+    if (ctx.host.empty()) {  // a request built by hand, as in unit tests
+        const auto scheme = base_.find("://");
+        ctx.host = scheme == std::string::npos ? base_ : base_.substr(scheme + 3);
+    }
+    ctx.tenant = std::string(tenant);
+    ctx.wall_now = wall_clock_() + config_.clock_offset;
+    return assertions_.verify(*find_param(form, "client_assertion"), ctx);
 }
 
 bool SimApi::authorized(const HttpRequest& req, double now) const {

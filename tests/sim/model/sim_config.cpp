@@ -35,6 +35,7 @@ struct Setting {
     double min = 0;
     double max = 0;
     const char* help = "";
+    const char* flag = nullptr;  // when the flag is not the key in kebab-case
 };
 
 constexpr double kBig = 1e12;
@@ -46,7 +47,9 @@ const Setting kSettings[] = {
     {"port", Kind::integer, &SimConfig::port, 0, 65535, "TCP port on loopback (0: any)"},
     {"tenant", Kind::string, &SimConfig::tenant, 0, 0, "tenant id in the token path"},
     {"client_id", Kind::string, &SimConfig::client_id, 0, 0, "the accepted client id (required)"},
-    {"client_secret", Kind::string, &SimConfig::client_secret, 0, 0, "the accepted secret (required)"},
+    {"client_secret", Kind::string, &SimConfig::client_secret, 0, 0, "the accepted secret (required unless --client-cert)"},
+    {"client_certs", Kind::list, &SimConfig::client_certs, 0, 0, "PEM certificate registered on the app (repeat the flag; YAML: a list)", "--client-cert"},
+    {"clock_offset", Kind::seconds, &SimConfig::clock_offset, -kBig, kBig, "added to the wall clock when checking assertion nbf/exp (may be negative)"},
     {"state_dir", Kind::string, &SimConfig::state_dir, 0, 0, "where the CA, certificate and ledger go"},
     {"wrong_host", Kind::boolean, &SimConfig::wrong_host, 0, 0, "serve a certificate for another host name"},
     {"cert", Kind::string, &SimConfig::cert_file, 0, 0, "server certificate file (PEM)"},
@@ -111,6 +114,20 @@ const Setting* find_setting(std::string_view key) {
     return nullptr;
 }
 
+std::string flag_of(const Setting& s) {
+    if (s.flag != nullptr) return s.flag;
+    std::string f = "--" + std::string(s.key);
+    for (char& ch : f)
+        if (ch == '_') ch = '-';
+    return f;
+}
+
+const Setting* find_flag(std::string_view flag) {
+    for (const auto& s : kSettings)
+        if (flag == flag_of(s)) return &s;
+    return nullptr;
+}
+
 // Plain decimal seconds ("2.5") or a unit duration ("250ms", "3d").
 std::optional<double> parse_seconds(std::string_view text) {
     if (auto d = parse_duration(text)) return static_cast<double>(d->count()) / 1000.0;
@@ -159,7 +176,10 @@ std::optional<std::string> apply(SimConfig& c, const Setting& s, std::string_vie
             return std::nullopt;
         }
         case Kind::seconds: {
-            auto v = parse_seconds(text);
+            // Only a setting whose range allows it takes a sign (clock_offset).
+            const bool negative = s.min < 0 && !text.empty() && text.front() == '-';
+            auto v = parse_seconds(negative ? text.substr(1) : text);
+            if (v && negative) *v = -*v;
             if (!v || *v < s.min || *v > s.max)
                 return "expected a duration such as 2.5, 250ms, 30s, 10m, 6h or 3d" +
                        std::string(s.min > 0 ? " (more than 0)" : "") + ", found " +
@@ -203,20 +223,6 @@ std::optional<std::string> apply(SimConfig& c, const Setting& s, std::string_vie
     return "unhandled setting";
 }
 
-std::string flag_of(std::string_view key) {
-    std::string f = "--" + std::string(key);
-    for (char& ch : f)
-        if (ch == '_') ch = '-';
-    return f;
-}
-
-std::string key_of_flag(std::string_view flag) {
-    std::string k(flag.substr(2));
-    for (char& ch : k)
-        if (ch == '-') ch = '_';
-    return k;
-}
-
 Error config_error(std::string message) {
     return Error(Errc::invalid_input, std::move(message));
 }
@@ -225,12 +231,13 @@ Error config_error(std::string message) {
 
 std::string sim_help() {
     std::string out =
-        "usage: lrsched-sim --machines N --seed S --port 0 --client-id ID --client-secret SECRET\n"
+        "usage: lrsched-sim --machines N --seed S --port 0 --client-id ID\n"
+        "                   (--client-secret SECRET | --client-cert FILE...)\n"
         "                   [--config FILE] [--state-dir DIR] [--SETTING VALUE]...\n"
         "Durations: seconds (2.5) or 250ms, 30s, 10m, 6h, 3d. Booleans: --flag or "
         "--flag=false.\nThe YAML --config takes the same settings in snake_case; flags win.\n\n";
     for (const auto& s : kSettings) {
-        std::string flag = flag_of(s.key);
+        std::string flag = flag_of(s);
         flag.resize(std::max<std::size_t>(flag.size(), 30), ' ');
         out += "  " + flag + " " + s.help + "\n";
     }
@@ -248,7 +255,6 @@ Result<void> apply_sim_yaml(std::string_view text, const std::string& file, SimC
         diags.error(location_of(file, *root), "expected a mapping of settings");
     if (root && root->IsMap()) {
         std::set<std::string> seen;
-        bool library_cleared = false;
         for (const auto& kv : *root) {
             const Location where = location_of(file, kv.first);
             const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
@@ -267,8 +273,7 @@ Result<void> apply_sim_yaml(std::string_view text, const std::string& file, SimC
             if (s->kind == Kind::list) {
                 auto items = read_string_list(file, v, key, diags);
                 if (!items) continue;
-                if (!library_cleared) config.library.clear();
-                library_cleared = true;
+                (config.*std::get<std::vector<std::string> SimConfig::*>(s->member)).clear();
                 for (const auto& item : *items)
                     if (auto err = apply(config, *s, item.value))
                         diags.error(item.where, key + ": " + *err);
@@ -306,7 +311,7 @@ Result<SimConfig> parse_sim_args(const std::vector<std::string>& args) {
         if (!text) return config_error(diags.to_string());
         if (auto r = apply_sim_yaml(*text, c.config_file, c); !r) return std::move(r).error();
     }
-    bool library_cleared = false;
+    std::set<const Setting*> lists_cleared;  // a list flag replaces the file's list
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
         if (a.rfind("--", 0) != 0) return config_error("unexpected argument " + quote_value(a));
@@ -316,8 +321,8 @@ Result<SimConfig> parse_sim_args(const std::vector<std::string>& args) {
             if (eq == std::string::npos) ++i;
             continue;
         }
-        const Setting* s = find_setting(key_of_flag(flag));
-        if (s == nullptr || flag != flag_of(s->key))
+        const Setting* s = find_flag(flag);
+        if (s == nullptr)
             return config_error("unknown option " + quote_value(flag) + " (see --help)");
         std::string value;
         if (eq != std::string::npos) {
@@ -328,21 +333,19 @@ Result<SimConfig> parse_sim_args(const std::vector<std::string>& args) {
             if (i + 1 >= args.size()) return config_error(flag + ": needs a value");
             value = args[++i];
         }
-        if (s->kind == Kind::list && !library_cleared) {
-            c.library.clear();
-            library_cleared = true;
-        }
+        if (s->kind == Kind::list && lists_cleared.insert(s).second)
+            (c.*std::get<std::vector<std::string> SimConfig::*>(s->member)).clear();
         if (auto err = apply(c, *s, value)) return config_error(flag + ": " + *err);
     }
-    if (c.client_id.empty() || c.client_secret.empty())
-        return config_error("--client-id and --client-secret are required");
+    if (c.client_id.empty() || (c.client_secret.empty() && c.client_certs.empty()))
+        return config_error("--client-id and --client-secret (or --client-cert) are required");
     if (auto r = validate_sim_config(c); !r) return std::move(r).error();
     return c;
 }
 
 Result<void> validate_sim_config(const SimConfig& c) {
-    if (c.client_id.empty() || c.client_secret.empty())
-        return config_error("client_id and client_secret must not be empty");
+    if (c.client_id.empty() || (c.client_secret.empty() && c.client_certs.empty()))
+        return config_error("client_id and client_secret (or client_certs) must not be empty");
     if (c.tenant.empty() || c.tenant.size() > 256 ||
         c.tenant.find_first_not_of(
             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=

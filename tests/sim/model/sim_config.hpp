@@ -32,6 +32,11 @@ struct SimConfig {
     // A 200 answer's body as given, "@TOKEN@" replaced by the token issued
     // (issue 10 C13: bad JSON, no access_token, a hostile expires_in).
     std::string token_body;
+    // Certificate credentials (issue 16): PEM certificates registered on the
+    // app (several at once: rotation), and seconds added to the wall clock
+    // when an assertion's nbf/exp are checked ("the client's clock is off").
+    std::vector<std::string> client_certs;
+    double clock_offset = 0;
 
     // runliveresponse limits (SPEC §1).
     int submit_calls = 10;
