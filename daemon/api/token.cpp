@@ -54,7 +54,9 @@ Result<TokenResponse> parse_token_response(int status,
             j["error_description"].is_string()) {
             std::string d = j["error_description"];
             d = d.substr(0, d.find_first_of("\r\n"));  // the AADSTS line; trace ids follow
-            why += ": " + quote_value(d, 300);         // the server's text (CWE-117)
+            why +=
+                ": " +
+                quote_value(d, 600);  // the server's text (CWE-117); certificate refusals run long
         } else if (j.is_object() && j.contains("error") && j["error"].is_string()) {
             why += ": " + quote_value(j["error"].get<std::string>(), 100);
         }

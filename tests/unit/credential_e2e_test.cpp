@@ -101,15 +101,25 @@ void check_paused(DaemonE2e& e2e, const std::vector<std::string>& expect) {
     INFO(reason);
     for (const auto& part : expect)
         CHECK(has(reason, part));
+    // The text cuts the reason to one short line, the JSON keeps it whole.
     const auto status = cli(e2e, {"status"});
     CHECK(status.exit_code == 0);
-    CHECK(has(status.out, "tenant sim: "));
-    CHECK(has(status.out, "; paused: tenant sim: token request refused (HTTP 401: "));
+    CHECK_MESSAGE(has(status.out,
+                      "; paused: tenant sim: token request refused (HTTP 401: \"" + expect.front()),
+                  status.out);
+    const auto json = cli(e2e, {"status", "--json"});
+    REQUIRE(json.exit_code == 0);
+    const auto doc = nlohmann::json::parse(json.out);
+    const std::string shown = doc["tenants"]["sim"]["paused_reason"].get<std::string>();
     for (const auto& part : expect)
-        CHECK_MESSAGE(has(status.out, part), status.out);
+        CHECK_MESSAGE(has(shown, part), shown);
     const auto stats = e2e.stats();
     CHECK(stats["tokens_issued"] == 0);
     CHECK(stats["actions_created"] == 0);
+    // The simulator refused with that code, and only the daemon's requests
+    // reached it: one, or a few until the pause.
+    const std::string code = expect.front().substr(6);  // "AADSTS700027" -> "700027"
+    CHECK(stats["token_errors"].value(code, 0) >= 1);
     CHECK(e2e.stop_daemon(SIGTERM) == 0);
     check_no_key_material("the log", e2e.log(), key_lines(e2e.client_key()));
 }
@@ -183,6 +193,7 @@ TEST_CASE("credential e2e: a replayed assertion pauses the tenant") {
     spec.sim_flags = {"--fault-replay", "1"};
     DaemonE2e e2e(spec);
     check_paused(e2e, {"AADSTS50013", "already used"});
+    CHECK(e2e.stats()["faults_injected"]["replay"] == 1);
 }
 
 TEST_CASE(

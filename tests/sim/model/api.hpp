@@ -201,6 +201,7 @@ class SimApi final : public Handler {
     std::unordered_map<std::string, double> tokens_;  // access token -> expiry
     std::uint64_t tokens_issued_ = 0;
     AssertionVerifier assertions_;
+    int faulted_replays_ = 0;  // assertions answered as replays by fault_replay
     std::function<double()> wall_clock_ = system_wall_clock;
     std::map<int, std::uint64_t> token_errors_;  // AADSTS code -> refusals answered
 

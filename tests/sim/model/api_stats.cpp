@@ -48,7 +48,8 @@ nlohmann::json SimApi::stats(double now) {
                              {"truncate_download", 0},
                              {"reset_download", 0},
                              {"expire_link", 0},
-                             {"library_unavailable", 0}};
+                             {"library_unavailable", 0},
+                             {"replay", 0}};
     for (const auto& [kind, n] : faults_)
         faults[kind] = n;
 

@@ -164,7 +164,13 @@ std::optional<Refusal> SimApi::check_assertion(const HttpRequest& req,
     }
     ctx.tenant = std::string(tenant);
     ctx.wall_now = wall_clock_() + config_.clock_offset;
-    return assertions_.verify(*find_param(form, "client_assertion"), ctx);
+    auto refusal = assertions_.verify(*find_param(form, "client_assertion"), ctx);
+    if (!refusal && faulted_replays_ < config_.fault_replay) {
+        ++faulted_replays_;  // fault_replay: someone used this one first
+        ++faults_["replay"];
+        return replay_refusal();
+    }
+    return refusal;
 }
 
 bool SimApi::authorized(const HttpRequest& req, double now) const {

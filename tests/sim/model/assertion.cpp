@@ -348,10 +348,12 @@ void AssertionVerifier::forget_expired(double wall_now) {
 // Microsoft documents no code of its own for a replayed jti; AADSTS50013
 // (InvalidAssertion) is the reference page's general "assertion is
 // invalid" code, so both a replay and a full replay set answer it.
+Refusal replay_refusal() {
+    return refuse(50013, "Assertion is invalid: the assertion's jti was already used (replay).");
+}
+
 std::optional<Refusal> AssertionVerifier::check_replay(const std::string& jti_hash, double exp) {
-    if (jti_expiry_.count(jti_hash) != 0)
-        return refuse(50013,
-                      "Assertion is invalid: the assertion's jti was already used (replay).");
+    if (jti_expiry_.count(jti_hash) != 0) return replay_refusal();
     if (jti_expiry_.size() >= max_jtis_)
         return refuse(50013,
                       "Assertion is invalid: too many assertions in use; the jti cannot be "

@@ -64,6 +64,9 @@ struct Refusal {
     std::string description;  // without the "AADSTSnnn: " prefix
 };
 
+// The answer to an assertion whose jti was used before.
+Refusal replay_refusal();
+
 // What the verifier needs to know of the request besides the assertion.
 struct AssertionContext {
     std::string client_id;  // the form's client_id (already known to be the app's)

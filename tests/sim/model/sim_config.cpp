@@ -97,6 +97,7 @@ const Setting kSettings[] = {
     {"fault_reset_download", Kind::fraction, &SimConfig::fault_reset_download, 0, 1, "result downloads reset before any answer"},
     {"fault_expire_link", Kind::fraction, &SimConfig::fault_expire_link, 0, 1, "result downloads answered 403 as if the link had expired"},
     {"fault_library_unavailable", Kind::integer, &SimConfig::fault_library_unavailable, 0, 1'000'000, "the first N library listings and the first N uploads answered 503"},
+    {"fault_replay", Kind::integer, &SimConfig::fault_replay, 0, 1'000'000, "the first N client assertions that pass every check answered as replays (AADSTS50013), as if someone had used them first"},
     {"webhook_fail_first", Kind::integer, &SimConfig::webhook_fail_first, 0, 1'000'000, "the first N posts to each /hooks/<name> answered 500"},
     {"hostile_strings", Kind::boolean, &SimConfig::hostile_strings, 0, 0, "machine names, 4xx messages and token errors carry CR LF, ESC, NUL and forged fields"},
     {"long_names", Kind::u64, &SimConfig::long_names, 0, 1'000'000, "listed computerDnsNames padded to this many bytes (0: as is)"},

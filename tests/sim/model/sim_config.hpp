@@ -90,6 +90,9 @@ struct SimConfig {
     // The first N library listings, and the first N uploads, answered 503
     // (deterministic, unlike the fractions above).
     int fault_library_unavailable = 0;
+    // The first N client assertions that pass every check are answered as
+    // replays (AADSTS50013), as if someone had used them first.
+    int fault_replay = 0;
     // The first N posts to each /hooks/<name> answered 500 (webhook retries).
     int webhook_fail_first = 0;
 
