@@ -194,6 +194,10 @@ std::string Daemon::reload_credential(TenantRt& t, const config::Tenant& fresh) 
     }
     t.tokens->replace_credential(std::move(*credential));
     t.dispatcher->credentials_replaced();
+    // Runs whose targets could not be listed (the token refused) try again
+    // now rather than after their backoff: a reload is the operator's "try
+    // again" (reload() wakes the jobs loop). One listing each, at most.
+    resolve_after_.clear();
     wake_dispatch_if_needed(&t);
     t.track.notify();
     spdlog::info("tenant={} reload: credential re-read: {}", t.cfg.name, log_value(what));

@@ -247,6 +247,53 @@ TEST_CASE(
                           key_lines(fresh->key_file));
 }
 
+TEST_CASE(
+    "credential e2e: rotation without downtime: with both certificates registered, a reload "
+    "switches to the new one and the next run's token is signed with it") {
+    lrsched::test::TempDir keys;
+    auto fresh = lrsched::sim::generate_client_credential(keys.path(), "new",
+                                                          lrsched::sim::ClientKey::rsa2048);
+    REQUIRE(fresh.ok());
+    SweepSpec spec = small_fleet(ClientCertSpec{.ec = true});  // the old one: EC, registered
+    spec.sim_flags = {"--client-cert", fresh->cert_file};      // the new one beside it
+    DaemonE2e e2e(spec);
+    e2e.start_daemon();
+    e2e.wait_for_sweep_end();
+    const std::string old_cert = e2e.client_cert().string();
+    const auto before = e2e.stats()["tokens_by_credential"];
+    CHECK(before.value(old_cert, 0) >= 1);
+    CHECK(before.value(fresh->cert_file, 0) == 0);
+
+    // The configuration now names the new files (the other way to switch).
+    const auto config = e2e.dir() / "lrsched.yaml";
+    std::string text = slurp(config);
+    for (const auto& [from, to] : {std::pair{old_cert, fresh->cert_file},
+                                   std::pair{e2e.client_key().string(), fresh->key_file}}) {
+        const auto at = text.find(from);
+        REQUIRE(at != std::string::npos);
+        text.replace(at, from.size(), to);
+    }
+    std::ofstream(config, std::ios::trunc) << text;
+    const auto reload = cli(e2e, {"reload"});
+    INFO(reload.out << reload.err);
+    CHECK(reload.exit_code == 0);
+    CHECK(has(reload.out, " in use"));
+    const auto run = cli(e2e, {"run", "sweep"});
+    CHECK(run.exit_code == 0);
+    e2e.wait_until("run 2 finished", [&] {
+        return e2e.query("SELECT count(*) FROM runs WHERE id = 2 AND finished_at IS NOT NULL")
+                   .value_or(0) == 1;
+    });
+    const auto after = e2e.stats();
+    CHECK(after["tokens_by_credential"].value(fresh->cert_file, 0) >= 1);
+    CHECK(after["tokens_by_credential"].value(old_cert, 0) == before.value(old_cert, 0));
+    CHECK(after["token_errors"].empty());
+    CHECK(e2e.query("SELECT count(*) FROM sessions WHERE run_id = 2 AND state = 'done'") == 12);
+    CHECK_FALSE(has(e2e.log(), "paused"));
+    CHECK(e2e.stop_daemon(SIGTERM) == 0);
+    check_no_key_material("the log", e2e.log(), key_lines(fresh->key_file));
+}
+
 TEST_CASE("credential e2e: validate -c checks the pair and the dates, warning 30 days ahead") {
     SweepSpec spec = small_fleet(ClientCertSpec{.valid_until = 10L * 86400 + 3600});
     DaemonE2e e2e(spec);

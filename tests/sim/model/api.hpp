@@ -204,6 +204,9 @@ class SimApi final : public Handler {
     int faulted_replays_ = 0;  // assertions answered as replays by fault_replay
     std::function<double()> wall_clock_ = system_wall_clock;
     std::map<int, std::uint64_t> token_errors_;  // AADSTS code -> refusals answered
+    // Tokens issued by the credential that earned them: "secret", or the
+    // registered certificate's file (rotation tests: which one signed).
+    std::map<std::string, std::uint64_t> tokens_by_credential_;
 
     SlidingWindow submit_window_;
     SlidingWindow read_window_;

@@ -58,6 +58,10 @@ nlohmann::json SimApi::stats(double now) {
     for (const auto& [code, n] : token_errors_)
         token_errors[std::to_string(code)] = n;
 
+    nlohmann::json tokens_by_credential = nlohmann::json::object();
+    for (const auto& [credential, n] : tokens_by_credential_)
+        tokens_by_credential[credential] = n;
+
     std::vector<std::pair<double, double>> sessions, running;
     std::map<std::string, std::uint64_t> per_machine;
     nlohmann::json by_status = {{"Pending", 0}, {"InProgress", 0}, {"Succeeded", 0},
@@ -95,7 +99,8 @@ nlohmann::json SimApi::stats(double now) {
             {"duplicate_tag_examples", examples},
             {"faults_injected", faults},
             {"tokens_issued", tokens_issued_},
-            {"token_errors", token_errors}};
+            {"token_errors", token_errors},
+            {"tokens_by_credential", tokens_by_credential}};
 }
 
 }  // namespace lrsched::sim

@@ -112,6 +112,8 @@ HttpResponse SimApi::token(const HttpRequest& req, std::string_view tenant, doub
 
     std::erase_if(tokens_, [&](const auto& kv) { return kv.second <= now; });
     ++tokens_issued_;
+    ++tokens_by_credential_[field("client_secret") != nullptr ? std::string("secret")
+                                                              : assertions_.accepted_file()];
     const std::uint64_t h = mix64(config_.seed ^ 0x70c3e5) + tokens_issued_;
     std::string access = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.";
     for (std::uint64_t k = 0; k < 6; ++k)

@@ -335,7 +335,9 @@ std::optional<Refusal> AssertionVerifier::verify(std::string_view assertion,
 
     // 9. Once only.
     const std::string jti = (*claims)["jti"].get<std::string>();
-    return check_replay(sha256_hex(ctx.client_id + '\n' + jti), exp);
+    auto replayed = check_replay(sha256_hex(ctx.client_id + '\n' + jti), exp);
+    if (!replayed) accepted_file_ = cert->file;
+    return replayed;
 }
 
 void AssertionVerifier::forget_expired(double wall_now) {

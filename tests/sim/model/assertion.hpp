@@ -90,12 +90,15 @@ class AssertionVerifier {
 
     // Checks `assertion` fully; nullopt when accepted (its jti then recorded).
     std::optional<Refusal> verify(std::string_view assertion, const AssertionContext& ctx);
+    // The file of the certificate whose key signed the last accepted assertion.
+    const std::string& accepted_file() const noexcept { return accepted_file_; }
 
   private:
     void forget_expired(double wall_now);
     std::optional<Refusal> check_replay(const std::string& jti_hash, double exp);
 
     std::vector<ClientCert> certs_;
+    std::string accepted_file_;
     std::size_t max_jtis_;
     // SHA-256 of (client id, jti) -> when it may be forgotten; and the same
     // ordered by that time, so expired entries go from the front.
