@@ -407,20 +407,21 @@ std::optional<Config> load_config(const std::string& path, Diagnostics& diags) {
     return parse_config(*text, path, diags);
 }
 
-Result<Secret> read_client_secret(const Tenant& tenant, std::string_view credentials_directory) {
-    std::string path;
+std::string credential_path(const Tenant& tenant,
+                            std::string_view credentials_directory,
+                            std::string_view extension,
+                            const std::string& configured) {
     if (!credentials_directory.empty()) {
-        const std::string candidate =
-            std::string(credentials_directory) + "/" + tenant.name + ".secret";
-        if (::access(candidate.c_str(), F_OK) == 0) path = candidate;
+        std::string candidate =
+            std::string(credentials_directory) + "/" + tenant.name + "." + std::string(extension);
+        if (::access(candidate.c_str(), F_OK) == 0) return candidate;
     }
-    if (path.empty()) path = tenant.client_secret_file;
-    if (path.empty())
-        return Error{Errc::not_found, "tenant " + tenant.name +
-                                          ": no client secret (set client_secret_file, or provide "
-                                          "$CREDENTIALS_DIRECTORY/" +
-                                          tenant.name + ".secret)"};
-    const std::string what = "tenant " + tenant.name + ": secret file " + path + ": ";
+    return configured;
+}
+
+Result<std::string> read_private_file(const std::string& path,
+                                      const std::string& what,
+                                      std::size_t max_bytes) {
     // Not followed if a link, never waited on if a FIFO (safe_file.hpp).
     auto file = RegularFile::open(path, Links::refuse);
     if (!file) return Error{file.error().code, what + file.error().message};
@@ -432,8 +433,22 @@ Result<Secret> read_client_secret(const Tenant& tenant, std::string_view credent
                      what + "has mode " + octal +
                          ", readable or writable by group or others; run chmod 600 " + path};
     }
-    auto content = file->read_all(kMaxSecretBytes);
+    auto content = file->read_all(max_bytes);
     if (!content) return Error{content.error().code, what + content.error().message};
+    return content;
+}
+
+Result<Secret> read_client_secret(const Tenant& tenant, std::string_view credentials_directory) {
+    const std::string path =
+        credential_path(tenant, credentials_directory, "secret", tenant.client_secret_file);
+    if (path.empty())
+        return Error{Errc::not_found, "tenant " + tenant.name +
+                                          ": no client secret (set client_secret_file, or provide "
+                                          "$CREDENTIALS_DIRECTORY/" +
+                                          tenant.name + ".secret)"};
+    const std::string what = "tenant " + tenant.name + ": secret file " + path + ": ";
+    auto content = read_private_file(path, what, kMaxSecretBytes);
+    if (!content) return std::move(content).error();
     const std::string_view secret = trim(*content);
     if (secret.empty()) return Error{Errc::invalid_input, what + "is empty"};
     return Secret{std::string(secret)};

@@ -145,6 +145,21 @@ class Secret {
     std::string value_;
 };
 
+// Where a tenant's credential file is: `$CREDENTIALS_DIRECTORY/<name>.<extension>`
+// when `credentials_directory` is non-empty and that file exists (systemd
+// LoadCredential=), else `configured` (maybe empty).
+std::string credential_path(const Tenant& tenant,
+                            std::string_view credentials_directory,
+                            std::string_view extension,
+                            const std::string& configured);
+
+// Reads a file only its owner may access: refused if group or others may,
+// if it is a link or not a regular file (a FIFO is never waited on), or over
+// `max_bytes`. Errors start with `what` and never quote the content.
+Result<std::string> read_private_file(const std::string& path,
+                                      const std::string& what,
+                                      std::size_t max_bytes);
+
 // Reads a tenant's client secret from `$CREDENTIALS_DIRECTORY/<name>.secret`
 // when `credentials_directory` is non-empty and that file exists (systemd
 // LoadCredential=), else from client_secret_file. Refuses a file that group or

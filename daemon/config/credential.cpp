@@ -19,8 +19,6 @@
 
 #include <cstdio>
 #include <ctime>
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace lrsched::config {
 
@@ -142,19 +140,8 @@ Result<Cert> read_certificate(const std::string& path, const std::string& what) 
 
 Result<std::shared_ptr<const SigningKey>> read_key(const std::string& path,
                                                    const std::string& what) {
-    // Not followed if a link, never waited on if a FIFO (safe_file.hpp).
-    auto file = RegularFile::open(path, Links::refuse);
-    if (!file) return Error{file.error().code, what + file.error().message};
-    const mode_t mode = file->status().st_mode;
-    if ((mode & 0077) != 0) {
-        char octal[8];
-        std::snprintf(octal, sizeof octal, "%04o", static_cast<unsigned>(mode & 07777));
-        return Error{Errc::permission_denied,
-                     what + "has mode " + octal +
-                         ", readable or writable by group or others; run chmod 600 " + path};
-    }
-    auto text = file->read_all(kMaxPemBytes);
-    if (!text) return Error{text.error().code, what + text.error().message};
+    auto text = read_private_file(path, what, kMaxPemBytes);
+    if (!text) return std::move(text).error();
     Bio mem(BIO_new_mem_buf(text->data(), static_cast<int>(text->size())));
     bool asked = false;
     EVP_PKEY* key =
@@ -282,13 +269,8 @@ Result<Credential> read_credential(const Tenant& tenant, std::string_view creden
         cert_path, "tenant " + tenant.name + ": certificate file " + cert_path + ": ");
     if (!cert) return std::move(cert).error();
 
-    std::string key_path;
-    if (!credentials_directory.empty()) {
-        const std::string candidate =
-            std::string(credentials_directory) + "/" + tenant.name + ".key";
-        if (::access(candidate.c_str(), F_OK) == 0) key_path = candidate;
-    }
-    if (key_path.empty()) key_path = tenant.client_key_file;
+    const std::string key_path =
+        credential_path(tenant, credentials_directory, "key", tenant.client_key_file);
     if (key_path.empty())
         return Error{Errc::not_found, "tenant " + tenant.name +
                                           ": no private key for the certificate (set "

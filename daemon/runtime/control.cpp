@@ -188,10 +188,8 @@ std::string Daemon::reload_credential(TenantRt& t, const config::Tenant& fresh) 
     if (const auto* cert = credential->certificate()) {
         what = "certificate " + cert->thumbprint + " valid until " +
                utc_iso8601(cert->not_after * 1000);
-        if (const auto check = config::certificate_check(*cert, unix_now() / 1000);
-            !check.message.empty())
-            spdlog::warn("tenant={} {}", t.cfg.name, log_value(check.message));
     }
+    log_certificate_state(t.cfg.name, *credential, unix_now());
     t.tokens->replace_credential(std::move(*credential));
     t.dispatcher->credentials_replaced();
     // Runs whose targets could not be listed (the token refused) try again

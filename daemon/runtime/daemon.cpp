@@ -39,6 +39,18 @@ Dispatcher::Draw jitter_draw() {
 
 }  // namespace
 
+void log_certificate_state(const std::string& tenant,
+                           const config::Credential& credential,
+                           Millis now) {
+    const config::CertificateInfo* cert = credential.certificate();
+    if (cert == nullptr) return;
+    const auto check = config::certificate_check(*cert, now / 1000);
+    if (check.failed())
+        spdlog::error("tenant={} {}", tenant, log_value(check.message));
+    else if (!check.message.empty())
+        spdlog::warn("tenant={} {}", tenant, log_value(check.message));
+}
+
 Result<void> Daemon::set_up() {
     const Millis now = unix_now();
     started_at_ = now;
@@ -48,13 +60,7 @@ Result<void> Daemon::set_up() {
         if (!client) return std::move(client).error();
         rt->http = std::move(client->http);
         rt->tokens = std::move(client->tokens);
-        if (const auto* cert = rt->tokens->credential().certificate()) {
-            const auto check = config::certificate_check(*cert, now / 1000);
-            if (check.failed())
-                spdlog::error("tenant={} {}", c.name, log_value(check.message));
-            else if (!check.message.empty())
-                spdlog::warn("tenant={} {}", c.name, log_value(check.message));
-        }
+        log_certificate_state(c.name, rt->tokens->credential(), now);
         rt->api = std::move(client->api);
         rt->dispatcher = std::make_unique<Dispatcher>(store_, c, jitter_draw());
         if (auto r = rt->dispatcher->load(now); !r) return r;

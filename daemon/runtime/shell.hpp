@@ -119,6 +119,13 @@ struct TenantRt {
     std::optional<Millis> last_poll;
 };
 
+// Logs where a tenant's certificate stands (an error once it has expired or
+// before it starts, a warning in its last 30 days), at start and at reload.
+// Nothing for a secret or a certificate far from its end.
+void log_certificate_state(const std::string& tenant,
+                           const config::Credential& credential,
+                           Millis now);
+
 class Daemon : public control::Backend {
   public:
     Daemon(config::Config cfg, store::Store store)
